@@ -1,0 +1,41 @@
+//! Criterion benches of the pipeline's hot stages on one sample photo: preprocessing, the
+//! generator at the booth's default size, and GIF-free animation assembly. Run with
+//! `cargo bench --bench pipeline`; `comicbooth bench` times the model on a board without cargo.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use comicbooth::assets::SAMPLE_PHOTOS;
+use comicbooth::camera::{FileSource, FrameSource};
+use comicbooth::config::AnimateConfig;
+use comicbooth::convert::{self, Layout, ValueRange};
+use comicbooth::model::{Generator, ModelSource};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn pipeline(c: &mut Criterion) {
+    let frame = FileSource::builtin(&SAMPLE_PHOTOS[..1]).next_frame(Duration::from_secs(1)).unwrap();
+    let rgb = convert::frame_to_rgb(&frame).unwrap();
+    let square = convert::crop_square(&rgb, 256);
+
+    c.bench_function("preprocess 480x480 -> 256x256 NCHW tensor", |b| {
+        b.iter(|| convert::to_tensor(&convert::crop_square(black_box(&rgb), 256), Layout::Nchw, ValueRange::UNIT))
+    });
+    for threads in [1, 2] {
+        let g = Generator::load(&ModelSource::Builtin, 256, 256, threads).unwrap();
+        c.bench_function(&format!("generator 256x256, {threads} thread(s)"), |b| {
+            b.iter(|| g.run(black_box(&square)).unwrap())
+        });
+    }
+    let g = Generator::load(&ModelSource::Builtin, 256, 256, 0).unwrap();
+    let config = AnimateConfig::default();
+    c.bench_function("4 time points (line boil) 256x256", |b| {
+        b.iter(|| comicbooth::animate::time_points(black_box(&square), &config, |i| g.run(i)).unwrap())
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20).measurement_time(Duration::from_secs(5));
+    targets = pipeline
+}
+criterion_main!(benches);

@@ -1,0 +1,365 @@
+//! The booth's flows, the only place that knows every module: the demo pipeline, stylizing
+//! files, the self-check and the model benchmark. Errors here are `anyhow` chains whose
+//! innermost message (from the module that failed) names the file, the reason and the fix.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use image::RgbImage;
+
+use crate::animate;
+use crate::assets::SAMPLE_PHOTOS;
+use crate::camera::{self, CameraError, FileSource, FrameSource};
+use crate::config::{CameraSource, Config};
+use crate::convert;
+use crate::display::{self, HeadlessDisplay};
+use crate::export::{self, ExportError};
+use crate::model::{Generator, ModelFile, ModelSource};
+
+/// How long the booth waits for a camera frame before calling the camera lost.
+pub const FRAME_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Time spent in each stage of the pipeline, summed over all pictures.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StageTimes {
+    /// Loading, checking, optimising and warming up the generator.
+    pub model_load: Duration,
+    /// Getting frames from the source (for photos: reading and decoding).
+    pub capture: Duration,
+    /// Pixel conversion, crop and resize.
+    pub preprocess: Duration,
+    /// Generator runs (every time point).
+    pub generate: Duration,
+    /// Ordering time points into loops.
+    pub animate: Duration,
+    /// Drawing on the display (headless: writing PNGs).
+    pub display: Duration,
+    /// Writing animation files.
+    pub export: Duration,
+}
+
+impl StageTimes {
+    fn rows(&self) -> [(&'static str, Duration); 7] {
+        [
+            ("model load", self.model_load),
+            ("capture", self.capture),
+            ("preprocess", self.preprocess),
+            ("generate", self.generate),
+            ("animate", self.animate),
+            ("display", self.display),
+            ("export", self.export),
+        ]
+    }
+}
+
+impl fmt::Display for StageTimes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (name, d) in self.rows() {
+            writeln!(f, "  {name:<11} {:>9.1} ms", d.as_secs_f64() * 1e3)?;
+        }
+        let total: Duration = self.rows().iter().map(|r| r.1).sum();
+        write!(f, "  {:<11} {:>9.1} ms", "total", total.as_secs_f64() * 1e3)
+    }
+}
+
+fn timed<T>(slot: &mut Duration, f: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let out = f();
+    *slot += start.elapsed();
+    out
+}
+
+/// One animation the demo made.
+#[derive(Debug, Clone)]
+pub struct DemoOutput {
+    /// The photo's label.
+    pub label: String,
+    /// The looping GIF.
+    pub gif: PathBuf,
+    /// Frames in the loop.
+    pub frames: usize,
+    /// PNGs of what the (headless) screen showed, `<label>-NNN.png`.
+    pub screen_dir: PathBuf,
+}
+
+/// What `comicbooth demo` did.
+#[derive(Debug, Clone)]
+pub struct DemoReport {
+    /// One entry per photo.
+    pub outputs: Vec<DemoOutput>,
+    /// Stage timings.
+    pub times: StageTimes,
+    /// The generator that ran, for the summary.
+    pub model: String,
+    /// Inference threads.
+    pub threads: usize,
+    /// Time points generated per photo.
+    pub time_points: u32,
+}
+
+/// Opens the configured photo source (the demo's samples or `camera.path`).
+pub fn open_photo_source(config: &Config) -> Result<FileSource, CameraError> {
+    match config.camera.source {
+        CameraSource::Demo => Ok(FileSource::builtin(&SAMPLE_PHOTOS)),
+        CameraSource::Files => FileSource::open(&config.camera.path),
+        CameraSource::V4l2 => Err(CameraError::Unsupported("v4l2")),
+    }
+}
+
+fn create_dir(dir: &Path) -> Result<(), ExportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ExportError { path: dir.to_owned(), source })
+}
+
+/// The whole pipeline on every photo of the source once: capture, preprocess, generate the
+/// time points, animate, show on a headless screen (PNG per shown frame) and save a GIF each.
+pub fn demo(config: &Config) -> anyhow::Result<DemoReport> {
+    let mut times = StageTimes::default();
+    let out = &config.export.dir;
+    let screen_dir = out.join("screen");
+    create_dir(&screen_dir)?;
+    let mut source = open_photo_source(config)?;
+    tracing::info!(source = %source.describe(), "camera");
+    let side = config.model.size;
+    let model = ModelSource::from_config(&config.model.path);
+    let generator = timed(&mut times.model_load, || Generator::load(&model, side, side, config.model.threads))?;
+    let mut screen = HeadlessDisplay::new(config.display.width, config.display.height).writing_to(&screen_dir);
+    tracing::info!(width = config.display.width, height = config.display.height, "headless display");
+
+    let mut outputs = Vec::new();
+    for _ in 0..source.len() {
+        let frame = timed(&mut times.capture, || source.next_frame(FRAME_TIMEOUT))?;
+        let square = timed(&mut times.preprocess, || {
+            convert::frame_to_rgb(&frame).map(|rgb| convert::crop_square(&rgb, side))
+        })?;
+        let points =
+            timed(&mut times.generate, || animate::time_points(&square, &config.animate, |i| generator.run(i)))?;
+        let anim = timed(&mut times.animate, || animate::assemble(&points, &config.animate, &frame.label));
+        timed(&mut times.display, || {
+            screen.start_sequence(&anim.label);
+            anim.frames.iter().try_for_each(|f| display::show(&mut screen, f))
+        })?;
+        let gif = out.join(format!("{}.gif", anim.label));
+        timed(&mut times.export, || export::write_gif(&gif, &anim))?;
+        tracing::info!(photo = %anim.label, gif = %gif.display(), frames = anim.frames.len(), "comic saved");
+        outputs.push(DemoOutput { label: anim.label, gif, frames: anim.frames.len(), screen_dir: screen_dir.clone() });
+    }
+    Ok(DemoReport {
+        outputs,
+        times,
+        model: generator.origin().to_owned(),
+        threads: generator.threads(),
+        time_points: config.animate.time_points,
+    })
+}
+
+/// What `comicbooth stylize` did.
+#[derive(Debug, Default)]
+pub struct StylizeReport {
+    /// (input, output) of every picture written.
+    pub written: Vec<(PathBuf, PathBuf)>,
+    /// Pictures that failed, with the reason (one line each).
+    pub failed: Vec<(PathBuf, String)>,
+}
+
+/// The largest size with the photo's aspect whose longest side is at most `longest`, each
+/// side a multiple of `multiple`.
+pub fn fit_size(w: u32, h: u32, longest: u32, multiple: u32) -> (u32, u32) {
+    let m = multiple.max(1);
+    let scale = longest as f64 / w.max(h) as f64;
+    let round = |v: u32| (((v as f64 * scale) as u32 / m) * m).max(m);
+    (round(w), round(h))
+}
+
+/// Generators by input size: a folder of same-sized photos loads the model once.
+struct Generators<'a> {
+    file: &'a ModelFile,
+    threads: u32,
+    loaded: HashMap<(u32, u32), Generator>,
+}
+
+impl Generators<'_> {
+    fn get(&mut self, (w, h): (u32, u32)) -> anyhow::Result<&Generator> {
+        if !self.loaded.contains_key(&(w, h)) {
+            let f = self.file;
+            let g = Generator::from_bytes(&f.bytes, f.manifest.clone(), f.origin.clone(), w, h, self.threads)?;
+            self.loaded.insert((w, h), g);
+        }
+        Ok(&self.loaded[&(w, h)])
+    }
+}
+
+fn stylize_one(input: &Path, output: &Path, longest: u32, gens: &mut Generators) -> anyhow::Result<()> {
+    let bytes = std::fs::read(input).map_err(|source| CameraError::Read { path: input.into(), source })?;
+    let photo = camera::decode_photo(&bytes, input)?;
+    let size = fit_size(photo.width(), photo.height(), longest, gens.file.manifest.size_multiple);
+    let fitted: RgbImage = image::imageops::resize(&photo, size.0, size.1, image::imageops::FilterType::Triangle);
+    let comic = gens.get(size)?.run(&fitted)?;
+    export::write_image(output, &comic)?;
+    Ok(())
+}
+
+/// Turns one photo, or every photo in a folder, into comic pictures. A folder goes on past a
+/// bad photo and reports it; nothing is written for a photo that failed.
+pub fn stylize(config: &Config, input: &Path, output: &Path, longest: u32) -> anyhow::Result<StylizeReport> {
+    let meta = std::fs::metadata(input).map_err(|source| CameraError::Read { path: input.into(), source })?;
+    let pairs: Vec<(PathBuf, PathBuf)> = if meta.is_dir() {
+        let photos = FileSource::list_photos(input)?;
+        create_dir(output)?;
+        photos.into_iter().map(|p| (output.join(p.file_stem().unwrap_or_default()).with_extension("png"), p)).map(|(o, i)| (i, o)).collect()
+    } else if output.is_dir() {
+        vec![(input.into(), output.join(input.file_stem().unwrap_or_default()).with_extension("png"))]
+    } else {
+        if !matches!(image::ImageFormat::from_path(output), Ok(image::ImageFormat::Png | image::ImageFormat::Jpeg)) {
+            bail!(
+                "{}: cannot write a picture with this extension; fix: name the output .png or .jpg, or give a folder",
+                output.display()
+            );
+        }
+        vec![(input.into(), output.into())]
+    };
+    let file = ModelSource::from_config(&config.model.path).read()?;
+    let mut gens = Generators { file: &file, threads: config.model.threads, loaded: HashMap::new() };
+    let mut report = StylizeReport::default();
+    for (i, o) in pairs {
+        match stylize_one(&i, &o, longest, &mut gens) {
+            Ok(()) => report.written.push((i, o)),
+            // A model that does not load fails every photo the same way: stop at once.
+            Err(e) if e.downcast_ref::<crate::model::ModelError>().is_some() => return Err(e),
+            Err(e) => report.failed.push((i, format!("{e:#}"))),
+        }
+    }
+    if meta.is_file()
+        && let Some((_, e)) = report.failed.pop()
+    {
+        bail!(e);
+    }
+    Ok(report)
+}
+
+/// The result of one `comicbooth check` item.
+#[derive(Debug)]
+pub struct CheckItem {
+    /// What was checked.
+    pub name: &'static str,
+    /// Bit set in the exit code when it failed.
+    pub bit: i32,
+    /// What was found, or why it failed (with the fix).
+    pub outcome: Result<String, String>,
+}
+
+/// Self-test: config, model, camera, display, disk. Each failure sets one bit of the exit code.
+pub fn check(config: &Config) -> Vec<CheckItem> {
+    let item = |name, bit, outcome: anyhow::Result<String>| CheckItem {
+        name,
+        bit,
+        outcome: outcome.map_err(|e| format!("{e:#}")),
+    };
+    let side = config.model.size;
+    let model = item(
+        "model",
+        2,
+        Generator::load(&ModelSource::from_config(&config.model.path), side, side, config.model.threads)
+            .map(|g| {
+                format!(
+                    "{} ({}) runs {side}x{side} on {} threads, warm-up {} ms",
+                    g.origin(),
+                    g.manifest().name,
+                    g.threads(),
+                    g.warmup_time.as_millis()
+                )
+            })
+            .map_err(Into::into),
+    );
+    let camera = item(
+        "camera",
+        4,
+        open_photo_source(config)
+            .and_then(|mut s| s.next_frame(FRAME_TIMEOUT).map(|f| (s.describe(), f)))
+            .map(|(what, f)| format!("{what}: first frame {}x{}", f.width, f.height))
+            .map_err(Into::into),
+    );
+    let display = item(
+        "display",
+        8,
+        match config.display.backend {
+            crate::config::DisplayBackend::Headless => {
+                Ok(format!("headless {}x{}", config.display.width, config.display.height))
+            }
+            other => Err(anyhow::anyhow!(
+                "display backend {other:?} is not available yet (issue #5); fix: set display.backend = \"headless\""
+            )),
+        },
+    );
+    let disk = item("disk", 16, check_disk(&config.export.dir));
+    vec![item("config", 1, Ok("valid".into())), model, camera, display, disk]
+}
+
+fn check_disk(dir: &Path) -> anyhow::Result<String> {
+    create_dir(dir)?;
+    let probe = dir.join(".comicbooth-check");
+    export::atomic_write(&probe, |w| std::io::Write::write_all(w, b"ok"))?;
+    std::fs::remove_file(&probe).with_context(|| format!("{}: cannot remove the probe file", probe.display()))?;
+    Ok(format!("{} is writable", dir.display()))
+}
+
+/// What `comicbooth bench` measured.
+#[derive(Debug, Clone)]
+pub struct BenchReport {
+    /// The generator.
+    pub model: String,
+    /// Input side.
+    pub side: u32,
+    /// Threads.
+    pub threads: usize,
+    /// Load + optimise time.
+    pub load: Duration,
+    /// Every timed run, sorted.
+    pub runs: Vec<Duration>,
+}
+
+impl BenchReport {
+    /// The median run.
+    pub fn median(&self) -> Duration {
+        self.runs[self.runs.len() / 2]
+    }
+}
+
+/// Times the generator on a sample photo: `iterations` runs after the warm-up.
+pub fn bench(config: &Config, iterations: usize) -> anyhow::Result<BenchReport> {
+    if iterations == 0 {
+        bail!("--iterations must be at least 1");
+    }
+    let side = config.model.size;
+    let generator = Generator::load(&ModelSource::from_config(&config.model.path), side, side, config.model.threads)?;
+    let frame = FileSource::builtin(&SAMPLE_PHOTOS[..1]).next_frame(FRAME_TIMEOUT)?;
+    let input = convert::crop_square(&convert::frame_to_rgb(&frame)?, side);
+    let mut runs = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
+        let start = Instant::now();
+        generator.run(&input)?;
+        runs.push(start.elapsed());
+    }
+    runs.sort();
+    Ok(BenchReport {
+        model: generator.origin().to_owned(),
+        side,
+        threads: generator.threads(),
+        load: generator.load_time,
+        runs,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_size_keeps_aspect_and_multiple() {
+        assert_eq!(fit_size(640, 480, 256, 1), (256, 192));
+        assert_eq!(fit_size(480, 319, 256, 8), (256, 168));
+        assert_eq!(fit_size(10, 1000, 256, 8), (8, 256));
+    }
+}

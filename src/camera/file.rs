@@ -1,0 +1,188 @@
+//! Photos as a camera: the demo's built-in samples, one photo, or a folder of them.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::{CameraError, Frame, FrameSource, PixelFormat};
+use crate::assets::Asset;
+
+enum Entry {
+    Builtin(Asset),
+    File(PathBuf),
+}
+
+impl Entry {
+    fn label(&self) -> String {
+        let name = match self {
+            Entry::Builtin(a) => Path::new(a.name),
+            Entry::File(p) => p.as_path(),
+        };
+        name.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "photo".into())
+    }
+}
+
+/// Hands out photos as frames, in order, starting again after the last one as a camera would
+/// keep delivering. Photos are decoded when asked for, so a bad file fails on its own turn with
+/// an error that names it.
+pub struct FileSource {
+    entries: Vec<Entry>,
+    what: String,
+    next: usize,
+    sequence: u64,
+    opened: Instant,
+}
+
+const PHOTO_EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
+
+impl FileSource {
+    /// The sample photos built into the binary.
+    pub fn builtin(photos: &[Asset]) -> FileSource {
+        FileSource::new(
+            photos.iter().copied().map(Entry::Builtin).collect(),
+            format!("{} built-in sample photos", photos.len()),
+        )
+    }
+
+    /// One photo, or every .jpg/.jpeg/.png in a folder (sorted by name).
+    pub fn open(path: &Path) -> Result<FileSource, CameraError> {
+        let meta =
+            std::fs::metadata(path).map_err(|source| CameraError::Read { path: path.into(), source })?;
+        if !meta.is_dir() {
+            return Ok(FileSource::new(vec![Entry::File(path.into())], format!("photo {}", path.display())));
+        }
+        let files = FileSource::list_photos(path)?;
+        let what = format!("{} photos in {}", files.len(), path.display());
+        Ok(FileSource::new(files.into_iter().map(Entry::File).collect(), what))
+    }
+
+    /// The .jpg/.jpeg/.png files in a folder, sorted by name; an error when there are none.
+    pub fn list_photos(path: &Path) -> Result<Vec<PathBuf>, CameraError> {
+        let read_err = |source| CameraError::Read { path: path.into(), source };
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(path).map_err(read_err)? {
+            let p = entry.map_err(read_err)?.path();
+            let is_photo = p
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| PHOTO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
+            if is_photo && p.is_file() {
+                files.push(p);
+            }
+        }
+        if files.is_empty() {
+            return Err(CameraError::NoPhotos { path: path.into() });
+        }
+        files.sort();
+        Ok(files)
+    }
+
+    fn new(entries: Vec<Entry>, what: String) -> FileSource {
+        FileSource { entries, what, next: 0, sequence: 0, opened: Instant::now() }
+    }
+
+    /// How many photos one round holds.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no photos (never true for a source that opened).
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl FrameSource for FileSource {
+    fn next_frame(&mut self, _timeout: Duration) -> Result<Frame, CameraError> {
+        // Decoding a photo does not block on anything external, so there is nothing to time out.
+        let entry = &self.entries[self.next];
+        self.next = (self.next + 1) % self.entries.len();
+        let (bytes, path) = match entry {
+            Entry::Builtin(a) => (std::borrow::Cow::Borrowed(a.bytes), PathBuf::from(a.name)),
+            Entry::File(p) => {
+                let bytes = std::fs::read(p).map_err(|source| CameraError::Read { path: p.clone(), source })?;
+                (std::borrow::Cow::Owned(bytes), p.clone())
+            }
+        };
+        let rgb = decode_photo(&bytes, &path)?;
+        let frame = Frame {
+            format: PixelFormat::Rgb24,
+            width: rgb.width(),
+            height: rgb.height(),
+            stride: rgb.width() as usize * 3,
+            data: rgb.into_raw(),
+            sequence: self.sequence,
+            timestamp: self.opened.elapsed(),
+            label: entry.label(),
+        };
+        self.sequence += 1;
+        Ok(frame)
+    }
+
+    fn describe(&self) -> String {
+        self.what.clone()
+    }
+}
+
+/// Decodes a JPEG or PNG, refusing truncated files that a lenient decoder would half-fill.
+pub fn decode_photo(bytes: &[u8], path: &Path) -> Result<image::RgbImage, CameraError> {
+    if bytes.is_empty() {
+        return Err(CameraError::Empty { path: path.into() });
+    }
+    let decode = |reason: String| CameraError::Decode { path: path.into(), reason };
+    let format = image::guess_format(bytes).map_err(|_| {
+        decode("its contents are not JPEG or PNG (the first bytes match no image format)".into())
+    })?;
+    if format == image::ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(decode("the JPEG is truncated: its end-of-image marker is missing".into()));
+    }
+    let img = image::load_from_memory_with_format(bytes, format).map_err(|e| decode(e.to_string()))?;
+    Ok(img.into_rgb8())
+}
+
+/// A complete JPEG ends with the EOI marker (FF D9), possibly followed by padding.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    bytes[..end].ends_with(&[0xFF, 0xD9])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assets::SAMPLE_PHOTOS;
+
+    #[test]
+    fn builtin_photos_decode_in_order_and_wrap_around() {
+        let mut src = FileSource::builtin(&SAMPLE_PHOTOS);
+        let first = src.next_frame(Duration::from_secs(1)).unwrap();
+        assert_eq!(first.label, "astronaut");
+        assert_eq!((first.width, first.height), (480, 480));
+        assert_eq!(first.data.len(), first.stride * first.height as usize);
+        for _ in 1..SAMPLE_PHOTOS.len() {
+            src.next_frame(Duration::from_secs(1)).unwrap();
+        }
+        let again = src.next_frame(Duration::from_secs(1)).unwrap();
+        assert_eq!(again.label, "astronaut");
+        assert_eq!(again.sequence, SAMPLE_PHOTOS.len() as u64);
+    }
+
+    #[test]
+    fn truncated_jpeg_is_refused() {
+        let bytes = SAMPLE_PHOTOS[0].bytes;
+        let err = decode_photo(&bytes[..bytes.len() / 2], Path::new("half.jpg")).unwrap_err();
+        assert!(err.to_string().contains("truncated"), "{err}");
+    }
+
+    #[test]
+    fn text_is_not_a_photo() {
+        let err = decode_photo(b"hello, I am not a picture", Path::new("note.jpg")).unwrap_err();
+        assert!(err.to_string().contains("not JPEG or PNG"), "{err}");
+    }
+
+    #[test]
+    fn folder_without_photos_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("readme.txt"), "no photos").unwrap();
+        let err = FileSource::open(dir.path()).err().unwrap();
+        assert!(matches!(err, CameraError::NoPhotos { .. }), "{err}");
+    }
+}

@@ -1,0 +1,414 @@
+//! The one TOML configuration file: every key has a default, and [`DEFAULT_TOML`] documents
+//! each one. Unknown keys and out-of-range values are errors that name the file, the line, the
+//! key and what is allowed.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer};
+
+/// The default configuration, with a comment on every key. `comicbooth config --default`
+/// prints it; a test checks that it parses to [`Config::default`].
+pub const DEFAULT_TOML: &str = include_str!("default-config.toml");
+
+/// Everything comicbooth can be told.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where frames come from.
+    pub camera: CameraConfig,
+    /// The comic generator.
+    pub model: ModelConfig,
+    /// How the comic moves.
+    pub animate: AnimateConfig,
+    /// What shows the result.
+    pub display: DisplayConfig,
+    /// Where animations are saved.
+    pub export: ExportConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `[camera]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CameraConfig {
+    /// Which kind of source.
+    pub source: CameraSource,
+    /// Photo file or folder for [`CameraSource::Files`].
+    pub path: PathBuf,
+    /// Device node for [`CameraSource::V4l2`].
+    pub device: PathBuf,
+    /// Requested capture width in pixels.
+    #[serde(deserialize_with = "capture_side")]
+    pub width: u32,
+    /// Requested capture height in pixels.
+    #[serde(deserialize_with = "capture_side")]
+    pub height: u32,
+    /// Requested frames per second.
+    #[serde(deserialize_with = "fps")]
+    pub fps: u32,
+}
+
+impl Default for CameraConfig {
+    fn default() -> Self {
+        Self {
+            source: CameraSource::Demo,
+            path: PathBuf::new(),
+            device: PathBuf::from("/dev/video0"),
+            width: 640,
+            height: 480,
+            fps: 30,
+        }
+    }
+}
+
+/// `camera.source`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CameraSource {
+    /// The sample photos built into the binary.
+    Demo,
+    /// Photos from `camera.path`.
+    Files,
+    /// A V4L2 camera at `camera.device`.
+    V4l2,
+}
+
+/// `[model]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Generator ONNX file; empty means the model built into the binary.
+    pub path: PathBuf,
+    /// Square side, in pixels, that the generator runs at.
+    #[serde(deserialize_with = "model_size")]
+    pub size: u32,
+    /// Inference threads; 0 means one per CPU core.
+    #[serde(deserialize_with = "threads")]
+    pub threads: u32,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self { path: PathBuf::new(), size: 256, threads: 0 }
+    }
+}
+
+/// `[animate]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnimateConfig {
+    /// Distinct comic frames per animation.
+    #[serde(deserialize_with = "time_points")]
+    pub time_points: u32,
+    /// Order the time points play in.
+    pub loop_mode: LoopMode,
+    /// How long each frame shows, in milliseconds.
+    #[serde(deserialize_with = "frame_ms")]
+    pub frame_ms: u32,
+    /// How far each time point's input is nudged, in pixels (line boil).
+    #[serde(deserialize_with = "jitter_px")]
+    pub jitter_px: u32,
+    /// Sensor-like noise added to each time point's input, as a fraction of full scale.
+    #[serde(deserialize_with = "noise")]
+    pub noise: f32,
+}
+
+impl Default for AnimateConfig {
+    fn default() -> Self {
+        Self { time_points: 4, loop_mode: LoopMode::Boomerang, frame_ms: 150, jitter_px: 1, noise: 0.02 }
+    }
+}
+
+/// `animate.loop_mode`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoopMode {
+    /// 1, 2, 3, 4, 1, 2, ...
+    Cycle,
+    /// 1, 2, 3, 4, 3, 2, 1, 2, ...
+    Boomerang,
+}
+
+/// `[display]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DisplayConfig {
+    /// Which display backend.
+    pub backend: DisplayBackend,
+    /// Screen width in pixels (headless: the PNG size).
+    #[serde(deserialize_with = "screen_side")]
+    pub width: u32,
+    /// Screen height in pixels.
+    #[serde(deserialize_with = "screen_side")]
+    pub height: u32,
+}
+
+impl Default for DisplayConfig {
+    fn default() -> Self {
+        Self { backend: DisplayBackend::Headless, width: 480, height: 320 }
+    }
+}
+
+/// `display.backend`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DisplayBackend {
+    /// No screen: every shown frame is written as a PNG file.
+    Headless,
+    /// A Linux framebuffer such as /dev/fb0.
+    Framebuffer,
+    /// An SPI panel (ST7789, ILI9341).
+    Spi,
+}
+
+/// `[export]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExportConfig {
+    /// Folder the animations are written to (created when missing).
+    pub dir: PathBuf,
+}
+
+impl Default for ExportConfig {
+    fn default() -> Self {
+        Self { dir: PathBuf::from("comicbooth-out") }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Lowest level that is logged; `RUST_LOG` overrides it.
+    pub level: LogLevel,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { level: LogLevel::Info }
+    }
+}
+
+/// `log.level`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[allow(missing_docs)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    /// The level as a `tracing` filter directive.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
+}
+
+/// Declares a deserializer for an integer key that must lie in `MIN..=MAX`; the error names the
+/// range so the user sees what is allowed.
+macro_rules! bounded_u32 {
+    ($name:ident, $min:expr, $max:expr) => {
+        fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+            let v = i64::deserialize(d)?;
+            if ($min..=$max).contains(&v) {
+                Ok(v as u32)
+            } else {
+                Err(serde::de::Error::custom(format!(
+                    "{v} is out of range: allowed are whole numbers from {} to {}",
+                    $min, $max
+                )))
+            }
+        }
+    };
+}
+
+bounded_u32!(capture_side, 16, 8192);
+bounded_u32!(fps, 1, 240);
+bounded_u32!(model_size, 32, 2048);
+bounded_u32!(threads, 0, 256);
+bounded_u32!(time_points, 2, 32);
+bounded_u32!(frame_ms, 20, 5000);
+bounded_u32!(jitter_px, 0, 8);
+bounded_u32!(screen_side, 16, 8192);
+
+fn noise<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+    let v = f64::deserialize(d)?;
+    if (0.0..=0.2).contains(&v) {
+        Ok(v as f32)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "{v} is out of range: allowed are numbers from 0.0 to 0.2"
+        )))
+    }
+}
+
+/// A configuration file that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("config file {path}: cannot read it ({source}); fix: check the path given to --config and its permissions")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, has an unknown key or a bad value.
+    #[error("config file {path}{location}: {message}; fix: {fix}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// ", line N, key `a.b`" where known.
+        location: Location,
+        /// What is wrong, with the allowed values where there is a list.
+        message: String,
+        /// What to do.
+        fix: String,
+    },
+}
+
+/// Where in a config file a problem is.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// 1-based line number.
+    pub line: Option<usize>,
+    /// The dotted key on that line, such as `animate.time_points`.
+    pub key: Option<String>,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(line) = self.line {
+            write!(f, ", line {line}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ", key `{key}`")?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses configuration text; `path` is only used in error messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| {
+            let location = e.span().map(|span| locate(text, span.start)).unwrap_or_default();
+            let message = e.message().trim().replace('\n', " ");
+            let fix = if message.starts_with("unknown field") {
+                "remove or correct the key; `comicbooth config --default` lists every key"
+            } else {
+                "correct the value; `comicbooth config --default` shows each key's default and allowed values"
+            };
+            ConfigError::Invalid { path: path.to_owned(), location, message, fix: fix.into() }
+        })
+    }
+}
+
+/// Finds the line of byte `offset` and the dotted key written on it.
+fn locate(text: &str, offset: usize) -> Location {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let section = before
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('[') && l.ends_with(']'))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+    let this_line = text.lines().nth(line - 1).unwrap_or("");
+    let key = this_line
+        .split_once('=')
+        .map(|(k, _)| k.trim().to_owned())
+        .filter(|k| !k.is_empty() && !k.starts_with('#'))
+        .map(|k| match &section {
+            Some(s) => format!("{s}.{k}"),
+            None => k,
+        });
+    Location { line: Some(line), key }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text, Path::new("booth.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn default_text_matches_default_struct() {
+        assert_eq!(parse(DEFAULT_TOML).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn every_default_key_has_a_comment() {
+        let mut previous = "";
+        for line in DEFAULT_TOML.lines() {
+            if line.contains('=') && !line.trim_start().starts_with('#') {
+                assert!(previous.trim_start().starts_with('#'), "key without a comment: {line}");
+            }
+            previous = line;
+        }
+    }
+
+    #[test]
+    fn empty_file_is_all_defaults() {
+        assert_eq!(parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_key_names_line_key_and_allowed_keys() {
+        let err = parse("[animate]\ntime_points = 3\nspeed = 2\n").unwrap_err();
+        assert!(err.contains("booth.toml, line 3, key `animate.speed`"), "{err}");
+        assert!(err.contains("unknown field `speed`"), "{err}");
+        assert!(err.contains("`time_points`"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_value_names_line_key_and_range() {
+        let err = parse("[model]\nsize = 256\n\n[animate]\ntime_points = 1\n").unwrap_err();
+        assert!(err.contains("line 5, key `animate.time_points`"), "{err}");
+        assert!(err.contains("from 2 to 32"), "{err}");
+    }
+
+    #[test]
+    fn bad_enum_value_lists_allowed_values() {
+        let err = parse("[camera]\nsource = \"webcam\"\n").unwrap_err();
+        assert!(err.contains("line 2, key `camera.source`"), "{err}");
+        assert!(err.contains("`demo`") && err.contains("`v4l2`"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_an_error() {
+        let err = parse("[animate]\nnoise = \"lots\"\n").unwrap_err();
+        assert!(err.contains("key `animate.noise`"), "{err}");
+    }
+
+    #[test]
+    fn values_are_read() {
+        let c = parse("[animate]\ntime_points = 6\nloop_mode = \"cycle\"\nnoise = 0.0\n").unwrap();
+        assert_eq!(c.animate.time_points, 6);
+        assert_eq!(c.animate.loop_mode, LoopMode::Cycle);
+        assert_eq!(c.animate.noise, 0.0);
+        assert_eq!(c.model, ModelConfig::default());
+    }
+}

@@ -1,0 +1,211 @@
+//! Pixel conversion and tensor packing: camera frames to RGB, crop and resize to the model's
+//! square, RGB to the model's tensor layout and value range, and back. Pure functions over
+//! slices and images; no model or hardware here.
+
+use image::{RgbImage, imageops::FilterType};
+use serde::Deserialize;
+
+use crate::camera::{Frame, PixelFormat};
+
+/// Axis order of a 4-D image tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Layout {
+    /// batch, channel, height, width (PyTorch's order).
+    #[serde(rename = "NCHW")]
+    Nchw,
+    /// batch, height, width, channel (TensorFlow's order).
+    #[serde(rename = "NHWC")]
+    Nhwc,
+}
+
+impl Layout {
+    /// The shape of one RGB picture of `w` x `h` in this layout.
+    pub fn shape(self, w: usize, h: usize) -> [usize; 4] {
+        match self {
+            Layout::Nchw => [1, 3, h, w],
+            Layout::Nhwc => [1, h, w, 3],
+        }
+    }
+}
+
+/// The float range a tensor's pixel values span: 0 maps to `lo`, 255 to `hi`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(from = "[f32; 2]")]
+pub struct ValueRange {
+    /// Value of a black channel.
+    pub lo: f32,
+    /// Value of a full channel.
+    pub hi: f32,
+}
+
+impl From<[f32; 2]> for ValueRange {
+    fn from([lo, hi]: [f32; 2]) -> Self {
+        ValueRange { lo, hi }
+    }
+}
+
+impl ValueRange {
+    /// [0, 1].
+    pub const UNIT: ValueRange = ValueRange { lo: 0.0, hi: 1.0 };
+}
+
+/// A frame whose bytes do not match what its header says.
+#[derive(Debug, thiserror::Error)]
+#[error("frame {sequence} ({width}x{height} {format:?}, stride {stride}) has {len} bytes, expected at least {needed}; it is dropped")]
+pub struct ShortFrame {
+    /// The frame's sequence number.
+    pub sequence: u64,
+    /// Its width.
+    pub width: u32,
+    /// Its height.
+    pub height: u32,
+    /// Its format.
+    pub format: PixelFormat,
+    /// Its stride.
+    pub stride: usize,
+    /// Bytes it has.
+    pub len: usize,
+    /// Bytes it needs.
+    pub needed: usize,
+}
+
+/// Converts a frame of any supported format to a tightly packed RGB image.
+pub fn frame_to_rgb(frame: &Frame) -> Result<RgbImage, ShortFrame> {
+    let (w, h) = (frame.width as usize, frame.height as usize);
+    let row = w * frame.format.bytes_per_pixel();
+    let needed = if h == 0 { 0 } else { frame.stride * (h - 1) + row };
+    if frame.stride < row || frame.data.len() < needed {
+        return Err(ShortFrame {
+            sequence: frame.sequence,
+            width: frame.width,
+            height: frame.height,
+            format: frame.format,
+            stride: frame.stride,
+            len: frame.data.len(),
+            needed: needed.max(row * h),
+        });
+    }
+    let mut out = Vec::with_capacity(w * h * 3);
+    for line in frame.data.chunks(frame.stride).take(h) {
+        let line = &line[..row];
+        match frame.format {
+            PixelFormat::Rgb24 => out.extend_from_slice(line),
+            PixelFormat::Grey => line.iter().for_each(|&y| out.extend_from_slice(&[y, y, y])),
+        }
+    }
+    Ok(RgbImage::from_raw(frame.width, frame.height, out).expect("buffer sized to w*h*3"))
+}
+
+/// Cuts the centre of `img` to a square and resizes it to `side` x `side`.
+pub fn crop_square(img: &RgbImage, side: u32) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let s = w.min(h);
+    let view = image::imageops::crop_imm(img, (w - s) / 2, (h - s) / 2, s, s).to_image();
+    if s == side {
+        return view;
+    }
+    image::imageops::resize(&view, side, side, FilterType::Triangle)
+}
+
+/// Packs an RGB image into a tensor buffer of the given layout and range.
+pub fn to_tensor(img: &RgbImage, layout: Layout, range: ValueRange) -> Vec<f32> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let scale = (range.hi - range.lo) / 255.0;
+    let px = img.as_raw();
+    match layout {
+        Layout::Nhwc => px.iter().map(|&v| range.lo + v as f32 * scale).collect(),
+        Layout::Nchw => {
+            let mut out = vec![0.0; w * h * 3];
+            let (r, rest) = out.split_at_mut(w * h);
+            let (g, b) = rest.split_at_mut(w * h);
+            for (i, p) in px.chunks_exact(3).enumerate() {
+                r[i] = range.lo + p[0] as f32 * scale;
+                g[i] = range.lo + p[1] as f32 * scale;
+                b[i] = range.lo + p[2] as f32 * scale;
+            }
+            out
+        }
+    }
+}
+
+/// Unpacks a tensor buffer into an RGB image; values outside the range are clamped.
+pub fn from_tensor(data: &[f32], w: u32, h: u32, layout: Layout, range: ValueRange) -> RgbImage {
+    let n = w as usize * h as usize;
+    assert_eq!(data.len(), n * 3, "tensor of {} values cannot be a {w}x{h} RGB image", data.len());
+    let scale = 255.0 / (range.hi - range.lo);
+    let to_u8 = |v: f32| ((v - range.lo) * scale).round().clamp(0.0, 255.0) as u8;
+    let mut out = Vec::with_capacity(n * 3);
+    match layout {
+        Layout::Nhwc => out.extend(data.iter().map(|&v| to_u8(v))),
+        Layout::Nchw => {
+            for i in 0..n {
+                out.extend_from_slice(&[to_u8(data[i]), to_u8(data[n + i]), to_u8(data[2 * n + i])]);
+            }
+        }
+    }
+    RgbImage::from_raw(w, h, out).expect("buffer sized to w*h*3")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn frame(format: PixelFormat, w: u32, h: u32, stride: usize, data: Vec<u8>) -> Frame {
+        Frame { format, width: w, height: h, stride, data, sequence: 7, timestamp: Duration::ZERO, label: "t".into() }
+    }
+
+    #[test]
+    fn rgb_frame_with_padding_is_unpadded() {
+        // 2x2 RGB rows padded to 8 bytes.
+        let data = vec![1, 2, 3, 4, 5, 6, 0, 0, 7, 8, 9, 10, 11, 12, 0, 0];
+        let img = frame_to_rgb(&frame(PixelFormat::Rgb24, 2, 2, 8, data)).unwrap();
+        assert_eq!(img.as_raw(), &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    }
+
+    #[test]
+    fn grey_frame_becomes_equal_channels() {
+        let img = frame_to_rgb(&frame(PixelFormat::Grey, 2, 1, 2, vec![10, 200])).unwrap();
+        assert_eq!(img.as_raw(), &[10, 10, 10, 200, 200, 200]);
+    }
+
+    #[test]
+    fn short_frame_is_refused() {
+        let err = frame_to_rgb(&frame(PixelFormat::Rgb24, 4, 4, 12, vec![0; 40])).unwrap_err();
+        assert_eq!(err.needed, 48);
+        assert!(err.to_string().contains("frame 7"));
+    }
+
+    #[test]
+    fn crop_takes_the_centre() {
+        // 4x2: left and right columns red, middle two green.
+        let mut img = RgbImage::from_pixel(4, 2, image::Rgb([255, 0, 0]));
+        for y in 0..2 {
+            img.put_pixel(1, y, image::Rgb([0, 255, 0]));
+            img.put_pixel(2, y, image::Rgb([0, 255, 0]));
+        }
+        let sq = crop_square(&img, 2);
+        assert!(sq.pixels().all(|p| p.0 == [0, 255, 0]));
+    }
+
+    #[test]
+    fn nchw_planes_and_ranges() {
+        let img = RgbImage::from_raw(2, 1, vec![0, 51, 255, 255, 0, 102]).unwrap();
+        let t = to_tensor(&img, Layout::Nchw, ValueRange::UNIT);
+        assert_eq!(t, vec![0.0, 1.0, 0.2, 0.0, 1.0, 0.4]);
+        let t = to_tensor(&img, Layout::Nhwc, ValueRange { lo: -1.0, hi: 1.0 });
+        assert_eq!(t[0], -1.0);
+        assert_eq!(t[2], 1.0);
+    }
+
+    #[test]
+    fn tensor_round_trip_is_exact_in_both_layouts() {
+        let img = RgbImage::from_fn(5, 3, |x, y| image::Rgb([x as u8 * 50, y as u8 * 80, 7]));
+        for layout in [Layout::Nchw, Layout::Nhwc] {
+            for range in [ValueRange::UNIT, ValueRange { lo: -1.0, hi: 1.0 }] {
+                let t = to_tensor(&img, layout, range);
+                assert_eq!(from_tensor(&t, 5, 3, layout, range), img, "{layout:?} {range:?}");
+            }
+        }
+    }
+}

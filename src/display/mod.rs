@@ -1,0 +1,57 @@
+//! Screens. Every backend is an `embedded-graphics` [`DrawTarget`] with its own error type and
+//! a [`Screen::present`] that makes what was drawn visible. [`show`] letterboxes a picture
+//! onto any screen.
+
+mod headless;
+
+use embedded_graphics::pixelcolor::Rgb888;
+use embedded_graphics::prelude::*;
+use embedded_graphics::primitives::Rectangle;
+use image::RgbImage;
+use image::imageops::FilterType;
+
+pub use headless::{HeadlessDisplay, HeadlessError};
+
+/// A display the booth can draw on.
+pub trait Screen: DrawTarget<Color = Rgb888> + OriginDimensions {
+    /// Makes everything drawn since the last call visible (a page flip, an SPI transfer, a file).
+    fn present(&mut self) -> Result<(), Self::Error>;
+}
+
+/// Where a picture of `w` x `h` lands when scaled to fit a `sw` x `sh` screen, centred, with
+/// its aspect kept (black bars fill the rest).
+pub fn letterbox(w: u32, h: u32, sw: u32, sh: u32) -> Rectangle {
+    // Integer maths on the cross products avoids rounding a side past the screen.
+    let (fw, fh) = if w as u64 * sh as u64 > h as u64 * sw as u64 {
+        (sw, ((h as u64 * sw as u64) / w as u64).max(1) as u32)
+    } else {
+        (((w as u64 * sh as u64) / h as u64).max(1) as u32, sh)
+    };
+    Rectangle::new(Point::new(((sw - fw) / 2) as i32, ((sh - fh) / 2) as i32), Size::new(fw, fh))
+}
+
+/// Clears `screen`, draws `img` scaled to fit in the middle and presents it.
+pub fn show<S: Screen>(screen: &mut S, img: &RgbImage) -> Result<(), S::Error> {
+    let size = screen.size();
+    let area = letterbox(img.width(), img.height(), size.width, size.height);
+    let fitted = if area.size == Size::new(img.width(), img.height()) {
+        std::borrow::Cow::Borrowed(img)
+    } else {
+        std::borrow::Cow::Owned(image::imageops::resize(img, area.size.width, area.size.height, FilterType::Triangle))
+    };
+    screen.clear(Rgb888::BLACK)?;
+    screen.fill_contiguous(&area, fitted.pixels().map(|p| Rgb888::new(p[0], p[1], p[2])))?;
+    screen.present()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn letterbox_keeps_aspect_and_centres() {
+        assert_eq!(letterbox(256, 256, 480, 320), Rectangle::new(Point::new(80, 0), Size::new(320, 320)));
+        assert_eq!(letterbox(640, 480, 240, 240), Rectangle::new(Point::new(0, 30), Size::new(240, 180)));
+        assert_eq!(letterbox(100, 50, 100, 50), Rectangle::new(Point::zero(), Size::new(100, 50)));
+    }
+}

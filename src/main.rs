@@ -1,0 +1,147 @@
+//! The `comicbooth` command: parses arguments and calls the library. Nothing else lives here.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use comicbooth::{app, config::Config};
+
+/// Turns a photo booth into a comic booth: camera frames in, looping comic animations out.
+#[derive(Parser)]
+#[command(version, about, max_term_width = 100)]
+struct Cli {
+    /// Configuration file (TOML). Without it every key has its default; see `config --default`.
+    #[arg(long, short, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the booth: camera, display and triggers, until stopped (the systemd service).
+    Run,
+    /// Run the whole pipeline on the built-in sample photos, headless, and save the animations.
+    Demo {
+        /// Folder for the animations and screen frames [default: export.dir from the config].
+        #[arg(long, short, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Generator ONNX file to use instead of model.path.
+        #[arg(long, value_name = "FILE")]
+        model: Option<PathBuf>,
+    },
+    /// Turn one photo, or a folder of photos, into comic pictures.
+    Stylize {
+        /// A .jpg/.png photo or a folder of them.
+        input: PathBuf,
+        /// Output .png/.jpg file, or a folder (created when missing).
+        output: PathBuf,
+        /// Longest side of the output in pixels [default: model.size].
+        #[arg(long, value_name = "PIXELS", value_parser = clap::value_parser!(u32).range(32..=4096))]
+        size: Option<u32>,
+        /// Generator ONNX file to use instead of model.path.
+        #[arg(long, value_name = "FILE")]
+        model: Option<PathBuf>,
+    },
+    /// List cameras (with formats and sizes), displays and GPIO chips.
+    Devices,
+    /// Self-test config, model, camera, display and disk; the exit code's bits say what failed
+    /// (1 config, 2 model, 4 camera, 8 display, 16 disk).
+    Check,
+    /// Measure the generator's latency on this board.
+    Bench {
+        /// Timed runs after the warm-up.
+        #[arg(long, short = 'n', default_value_t = 20)]
+        iterations: usize,
+        /// Generator ONNX file to use instead of model.path.
+        #[arg(long, value_name = "FILE")]
+        model: Option<PathBuf>,
+    },
+    /// Show the configuration.
+    Config {
+        /// Print the default configuration, every key with its comment.
+        #[arg(long)]
+        default: bool,
+    },
+}
+
+/// Exit code of a feature whose backend has not landed yet.
+const NOT_AVAILABLE: u8 = 69;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut config = match &cli.config {
+        Some(path) => match Config::load(path) {
+            Ok(c) => c,
+            Err(e) => return fail(e.into()),
+        },
+        None => Config::default(),
+    };
+    comicbooth::logging::init(config.log.level);
+    match cli.command {
+        Command::Demo { out, model } => {
+            config.export.dir = out.unwrap_or(config.export.dir);
+            config.model.path = model.unwrap_or(config.model.path);
+            match app::demo(&config) {
+                Ok(report) => {
+                    print!("{}", comicbooth::report::demo(&report));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
+        Command::Stylize { input, output, size, model } => {
+            config.model.path = model.unwrap_or(config.model.path);
+            let size = size.unwrap_or(config.model.size);
+            match app::stylize(&config, &input, &output, size) {
+                Ok(report) => {
+                    print!("{}", comicbooth::report::stylize(&report));
+                    if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+                }
+                Err(e) => fail(e),
+            }
+        }
+        Command::Bench { iterations, model } => {
+            config.model.path = model.unwrap_or(config.model.path);
+            match app::bench(&config, iterations) {
+                Ok(report) => {
+                    print!("{}", comicbooth::report::bench(&report));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
+        Command::Check => {
+            let items = app::check(&config);
+            print!("{}", comicbooth::report::check(&items));
+            let bits = items.iter().filter(|i| i.outcome.is_err()).fold(0, |acc, i| acc | i.bit);
+            ExitCode::from(bits as u8)
+        }
+        Command::Config { default } => {
+            if default || cli.config.is_none() {
+                print!("{}", comicbooth::config::DEFAULT_TOML);
+            } else {
+                println!("{config:#?}");
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Run => {
+            eprintln!(
+                "error: `comicbooth run` is not available yet: it needs the V4L2 camera (issue #4), the display and \
+                 trigger backends and the booth's state machine (issue #5); fix: use `comicbooth demo` or \
+                 `comicbooth stylize` meanwhile"
+            );
+            ExitCode::from(NOT_AVAILABLE)
+        }
+        Command::Devices => {
+            print!("{}", comicbooth::report::devices());
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// Prints an error chain on one line and returns a failing exit code.
+fn fail(e: anyhow::Error) -> ExitCode {
+    eprintln!("error: {e:#}");
+    ExitCode::FAILURE
+}

@@ -1,0 +1,75 @@
+//! What the commands print for a person: plain text built from the reports in [`crate::app`].
+
+use std::fmt::Write;
+
+use crate::app::{BenchReport, CheckItem, DemoReport, StylizeReport};
+use crate::assets::SAMPLE_PHOTOS;
+
+/// `comicbooth demo`'s summary: where the files are and how long each stage took.
+pub fn demo(r: &DemoReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "comicbooth demo: {} photos, {} time points each, model {}, {} threads", r.outputs.len(), r.time_points, r.model, r.threads);
+    for o in &r.outputs {
+        let _ = writeln!(s, "  {:<14} {} ({} frames)", o.label, o.gif.display(), o.frames);
+    }
+    if let Some(o) = r.outputs.first() {
+        let _ = writeln!(s, "  screen frames: {}/<photo>-NNN.png", o.screen_dir.display());
+    }
+    let _ = writeln!(s, "stage times:\n{}", r.times);
+    s
+}
+
+/// `comicbooth stylize`'s summary.
+pub fn stylize(r: &StylizeReport) -> String {
+    let mut s = String::new();
+    for (i, o) in &r.written {
+        let _ = writeln!(s, "{} -> {}", i.display(), o.display());
+    }
+    for (i, e) in &r.failed {
+        let _ = writeln!(s, "failed: {}: {e}", i.display());
+    }
+    let _ = writeln!(s, "{} written, {} failed", r.written.len(), r.failed.len());
+    s
+}
+
+/// `comicbooth bench`'s table.
+pub fn bench(r: &BenchReport) -> String {
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    let mean = r.runs.iter().map(|d| ms(*d)).sum::<f64>() / r.runs.len() as f64;
+    format!(
+        "model {} at {}x{}, {} threads\n  load+optimise {:.1} ms\n  runs {}: min {:.2} ms, median {:.2} ms, mean {:.2} ms, max {:.2} ms\n",
+        r.model,
+        r.side,
+        r.side,
+        r.threads,
+        ms(r.load),
+        r.runs.len(),
+        ms(r.runs[0]),
+        ms(r.median()),
+        mean,
+        ms(*r.runs.last().expect("at least one run")),
+    )
+}
+
+/// `comicbooth check`'s list.
+pub fn check(items: &[CheckItem]) -> String {
+    let mut s = String::new();
+    for i in items {
+        let _ = match &i.outcome {
+            Ok(what) => writeln!(s, "ok    {:<8} {what}", i.name),
+            Err(why) => writeln!(s, "FAIL  {:<8} {why}", i.name),
+        };
+    }
+    s
+}
+
+/// `comicbooth devices`: what exists so far, and what has not landed.
+pub fn devices() -> String {
+    format!(
+        "cameras:\n  demo      {} built-in sample photos\n  files     photos from camera.path\n  v4l2      \
+         not available yet: V4L2 discovery lands with issue #4\n\
+         displays:\n  headless  PNG files\n  framebuffer, spi: not available yet (issue #5)\n\
+         gpio chips: not available yet (issue #5)\n",
+        SAMPLE_PHOTOS.len()
+    )
+}

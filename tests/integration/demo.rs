@@ -1,0 +1,91 @@
+//! `comicbooth demo` end to end: the real binary, the built-in photos and model, files out.
+
+use std::path::Path;
+
+use image::AnimationDecoder;
+use image::codecs::gif::GifDecoder;
+
+use crate::util::{comicbooth, files_in, mean_abs_diff, texts};
+
+fn decode_gif(path: &Path) -> Vec<image::RgbImage> {
+    let file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
+    let frames = GifDecoder::new(file).unwrap().into_frames().collect_frames().unwrap();
+    frames.into_iter().map(|f| image::DynamicImage::ImageRgba8(f.into_buffer()).into_rgb8()).collect()
+}
+
+fn input_photo(name: &str, side: u32) -> image::RgbImage {
+    let photo = image::open(crate::util::repo(&format!("assets/photos/{name}.jpg"))).unwrap().into_rgb8();
+    comicbooth::convert::crop_square(&photo, side)
+}
+
+#[test]
+fn demo_writes_looping_gifs_and_screen_frames() {
+    let out = tempfile::tempdir().unwrap();
+    let run = comicbooth(&["demo", "--out", out.path().to_str().unwrap()]);
+    let (stdout, stderr) = texts(&run);
+    assert!(run.status.success(), "demo failed: {stderr}");
+    for stage in ["capture", "preprocess", "generate", "animate", "display", "export", "total"] {
+        assert!(stdout.contains(stage), "stage {stage} missing from:\n{stdout}");
+    }
+
+    let names = ["astronaut", "grace_hopper", "chelsea", "coffee"];
+    for name in names {
+        let gif = out.path().join(format!("{name}.gif"));
+        assert!(stdout.contains(&gif.display().to_string()), "{stdout}");
+        let frames = decode_gif(&gif);
+        // 4 time points in a boomerang: 0 1 2 3 2 1.
+        assert_eq!(frames.len(), 6, "{name}");
+        assert!(frames.iter().all(|f| f.dimensions() == (256, 256)));
+        // The loop's return leg repeats time points exactly.
+        assert_eq!(frames[1], frames[5]);
+        assert_eq!(frames[2], frames[4]);
+        // The time points differ (line boil) but stay the same picture.
+        for i in 0..4 {
+            for j in i + 1..4 {
+                let d = mean_abs_diff(&frames[i], &frames[j]);
+                assert!(d > 0.3 && d < 25.0, "{name}: time points {i} and {j} differ by {d}");
+            }
+        }
+        // And the comic is not the photo.
+        let photo = input_photo(name, 256);
+        let d = mean_abs_diff(&frames[0], &photo);
+        assert!(d > 8.0, "{name}: comic is too close to the photo ({d})");
+    }
+
+    // The headless screen showed each frame letterboxed on 480x320: black bars left and right.
+    let screen = files_in(&out.path().join("screen"));
+    assert_eq!(screen.len(), 4 * 6, "{screen:?}");
+    let shot = image::open(out.path().join("screen/astronaut-000.png")).unwrap().into_rgb8();
+    assert_eq!(shot.dimensions(), (480, 320));
+    for (x, y) in [(0, 0), (79, 160), (400, 10), (479, 319)] {
+        assert_eq!(shot.get_pixel(x, y).0, [0, 0, 0], "bar pixel ({x},{y})");
+    }
+    let centre = shot.view(80, 0, 320, 320).to_image();
+    let lit = centre.pixels().filter(|p| p.0.iter().any(|&c| c > 40)).count();
+    assert!(lit > 320 * 320 / 2, "picture area mostly dark: {lit} lit pixels");
+    // Nothing half-written is left behind.
+    assert!(files_in(out.path()).iter().all(|p| !p.file_name().unwrap().to_string_lossy().contains(".tmp-")));
+}
+
+use image::GenericImageView;
+
+#[test]
+fn demo_follows_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("booth.toml");
+    let out = dir.path().join("out");
+    std::fs::write(
+        &config,
+        format!(
+            "[animate]\ntime_points = 3\nloop_mode = \"cycle\"\n\n[model]\nsize = 128\nthreads = 1\n\n\
+             [export]\ndir = \"{}\"\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    let run = comicbooth(&["--config", config.to_str().unwrap(), "demo"]);
+    assert!(run.status.success(), "{}", texts(&run).1);
+    let frames = decode_gif(&out.join("coffee.gif"));
+    assert_eq!(frames.len(), 3);
+    assert_eq!(frames[0].dimensions(), (128, 128));
+}

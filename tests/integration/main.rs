@@ -1,0 +1,7 @@
+//! comicbooth's integration tests: one binary (faster to link than one per file), a module per
+//! area. They run the real `comicbooth` executable or the library against real files.
+
+mod bad_input;
+mod demo;
+mod golden;
+mod util;
