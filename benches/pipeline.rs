@@ -18,7 +18,9 @@ fn pipeline(c: &mut Criterion) {
     let square = convert::crop_square(&rgb, 256);
 
     c.bench_function("preprocess 480x480 -> 256x256 NCHW tensor", |b| {
-        b.iter(|| convert::to_tensor(&convert::crop_square(black_box(&rgb), 256), Layout::Nchw, ValueRange::UNIT))
+        b.iter(|| {
+            convert::to_tensor(&convert::crop_square(black_box(&rgb), 256), Layout::Nchw, ValueRange::UNIT)
+        })
     });
     for threads in [1, 2] {
         let g = Generator::load(&ModelSource::Builtin, 256, 256, threads).unwrap();

@@ -110,7 +110,7 @@ pub fn open_photo_source(config: &Config) -> Result<FileSource, CameraError> {
 }
 
 fn create_dir(dir: &Path) -> Result<(), ExportError> {
-    std::fs::create_dir_all(dir).map_err(|source| ExportError { path: dir.to_owned(), source })
+    std::fs::create_dir_all(dir).map_err(|cause| ExportError { path: dir.to_owned(), cause })
 }
 
 /// The whole pipeline on every photo of the source once: capture, preprocess, generate the
@@ -124,8 +124,10 @@ pub fn demo(config: &Config) -> anyhow::Result<DemoReport> {
     tracing::info!(source = %source.describe(), "camera");
     let side = config.model.size;
     let model = ModelSource::from_config(&config.model.path);
-    let generator = timed(&mut times.model_load, || Generator::load(&model, side, side, config.model.threads))?;
-    let mut screen = HeadlessDisplay::new(config.display.width, config.display.height).writing_to(&screen_dir);
+    let generator =
+        timed(&mut times.model_load, || Generator::load(&model, side, side, config.model.threads))?;
+    let mut screen =
+        HeadlessDisplay::new(config.display.width, config.display.height).writing_to(&screen_dir);
     tracing::info!(width = config.display.width, height = config.display.height, "headless display");
 
     let mut outputs = Vec::new();
@@ -134,8 +136,9 @@ pub fn demo(config: &Config) -> anyhow::Result<DemoReport> {
         let square = timed(&mut times.preprocess, || {
             convert::frame_to_rgb(&frame).map(|rgb| convert::crop_square(&rgb, side))
         })?;
-        let points =
-            timed(&mut times.generate, || animate::time_points(&square, &config.animate, |i| generator.run(i)))?;
+        let points = timed(&mut times.generate, || {
+            animate::time_points(&square, &config.animate, |i| generator.run(i))
+        })?;
         let anim = timed(&mut times.animate, || animate::assemble(&points, &config.animate, &frame.label));
         timed(&mut times.display, || {
             screen.start_sequence(&anim.label);
@@ -144,7 +147,12 @@ pub fn demo(config: &Config) -> anyhow::Result<DemoReport> {
         let gif = out.join(format!("{}.gif", anim.label));
         timed(&mut times.export, || export::write_gif(&gif, &anim))?;
         tracing::info!(photo = %anim.label, gif = %gif.display(), frames = anim.frames.len(), "comic saved");
-        outputs.push(DemoOutput { label: anim.label, gif, frames: anim.frames.len(), screen_dir: screen_dir.clone() });
+        outputs.push(DemoOutput {
+            label: anim.label,
+            gif,
+            frames: anim.frames.len(),
+            screen_dir: screen_dir.clone(),
+        });
     }
     Ok(DemoReport {
         outputs,
@@ -184,7 +192,8 @@ impl Generators<'_> {
     fn get(&mut self, (w, h): (u32, u32)) -> anyhow::Result<&Generator> {
         if !self.loaded.contains_key(&(w, h)) {
             let f = self.file;
-            let g = Generator::from_bytes(&f.bytes, f.manifest.clone(), f.origin.clone(), w, h, self.threads)?;
+            let g =
+                Generator::from_bytes(&f.bytes, f.manifest.clone(), f.origin.clone(), w, h, self.threads)?;
             self.loaded.insert((w, h), g);
         }
         Ok(&self.loaded[&(w, h)])
@@ -192,10 +201,11 @@ impl Generators<'_> {
 }
 
 fn stylize_one(input: &Path, output: &Path, longest: u32, gens: &mut Generators) -> anyhow::Result<()> {
-    let bytes = std::fs::read(input).map_err(|source| CameraError::Read { path: input.into(), source })?;
+    let bytes = std::fs::read(input).map_err(|cause| CameraError::Read { path: input.into(), cause })?;
     let photo = camera::decode_photo(&bytes, input)?;
     let size = fit_size(photo.width(), photo.height(), longest, gens.file.manifest.size_multiple);
-    let fitted: RgbImage = image::imageops::resize(&photo, size.0, size.1, image::imageops::FilterType::Triangle);
+    let fitted: RgbImage =
+        image::imageops::resize(&photo, size.0, size.1, image::imageops::FilterType::Triangle);
     let comic = gens.get(size)?.run(&fitted)?;
     export::write_image(output, &comic)?;
     Ok(())
@@ -204,15 +214,22 @@ fn stylize_one(input: &Path, output: &Path, longest: u32, gens: &mut Generators)
 /// Turns one photo, or every photo in a folder, into comic pictures. A folder goes on past a
 /// bad photo and reports it; nothing is written for a photo that failed.
 pub fn stylize(config: &Config, input: &Path, output: &Path, longest: u32) -> anyhow::Result<StylizeReport> {
-    let meta = std::fs::metadata(input).map_err(|source| CameraError::Read { path: input.into(), source })?;
+    let meta = std::fs::metadata(input).map_err(|cause| CameraError::Read { path: input.into(), cause })?;
     let pairs: Vec<(PathBuf, PathBuf)> = if meta.is_dir() {
         let photos = FileSource::list_photos(input)?;
         create_dir(output)?;
-        photos.into_iter().map(|p| (output.join(p.file_stem().unwrap_or_default()).with_extension("png"), p)).map(|(o, i)| (i, o)).collect()
+        photos
+            .into_iter()
+            .map(|p| (output.join(p.file_stem().unwrap_or_default()).with_extension("png"), p))
+            .map(|(o, i)| (i, o))
+            .collect()
     } else if output.is_dir() {
         vec![(input.into(), output.join(input.file_stem().unwrap_or_default()).with_extension("png"))]
     } else {
-        if !matches!(image::ImageFormat::from_path(output), Ok(image::ImageFormat::Png | image::ImageFormat::Jpeg)) {
+        if !matches!(
+            image::ImageFormat::from_path(output),
+            Ok(image::ImageFormat::Png | image::ImageFormat::Jpeg)
+        ) {
             bail!(
                 "{}: cannot write a picture with this extension; fix: name the output .png or .jpg, or give a folder",
                 output.display()
@@ -301,7 +318,8 @@ fn check_disk(dir: &Path) -> anyhow::Result<String> {
     create_dir(dir)?;
     let probe = dir.join(".comicbooth-check");
     export::atomic_write(&probe, |w| std::io::Write::write_all(w, b"ok"))?;
-    std::fs::remove_file(&probe).with_context(|| format!("{}: cannot remove the probe file", probe.display()))?;
+    std::fs::remove_file(&probe)
+        .with_context(|| format!("{}: cannot remove the probe file", probe.display()))?;
     Ok(format!("{} is writable", dir.display()))
 }
 
@@ -333,7 +351,8 @@ pub fn bench(config: &Config, iterations: usize) -> anyhow::Result<BenchReport> 
         bail!("--iterations must be at least 1");
     }
     let side = config.model.size;
-    let generator = Generator::load(&ModelSource::from_config(&config.model.path), side, side, config.model.threads)?;
+    let generator =
+        Generator::load(&ModelSource::from_config(&config.model.path), side, side, config.model.threads)?;
     let frame = FileSource::builtin(&SAMPLE_PHOTOS[..1]).next_frame(FRAME_TIMEOUT)?;
     let input = convert::crop_square(&convert::frame_to_rgb(&frame)?, side);
     let mut runs = Vec::with_capacity(iterations);

@@ -248,9 +248,7 @@ fn noise<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
     if (0.0..=0.2).contains(&v) {
         Ok(v as f32)
     } else {
-        Err(serde::de::Error::custom(format!(
-            "{v} is out of range: allowed are numbers from 0.0 to 0.2"
-        )))
+        Err(serde::de::Error::custom(format!("{v} is out of range: allowed are numbers from 0.0 to 0.2")))
     }
 }
 
@@ -258,12 +256,14 @@ fn noise<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("config file {path}: cannot read it ({source}); fix: check the path given to --config and its permissions")]
+    #[error(
+        "config file {path}: cannot read it ({cause}); fix: check the path given to --config and its permissions"
+    )]
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file is not valid TOML, has an unknown key or a bad value.
     #[error("config file {path}{location}: {message}; fix: {fix}")]
@@ -304,7 +304,7 @@ impl Config {
     /// Reads and checks a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+            .map_err(|cause| ConfigError::Read { path: path.to_owned(), cause })?;
         Config::parse(&text, path)
     }
 

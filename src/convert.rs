@@ -18,6 +18,15 @@ pub enum Layout {
     Nhwc,
 }
 
+impl std::fmt::Display for Layout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Layout::Nchw => "NCHW",
+            Layout::Nhwc => "NHWC",
+        })
+    }
+}
+
 impl Layout {
     /// The shape of one RGB picture of `w` x `h` in this layout.
     pub fn shape(self, w: usize, h: usize) -> [usize; 4] {
@@ -51,7 +60,9 @@ impl ValueRange {
 
 /// A frame whose bytes do not match what its header says.
 #[derive(Debug, thiserror::Error)]
-#[error("frame {sequence} ({width}x{height} {format:?}, stride {stride}) has {len} bytes, expected at least {needed}; it is dropped")]
+#[error(
+    "frame {sequence} ({width}x{height} {format:?}, stride {stride}) has {len} bytes, expected at least {needed}; it is dropped"
+)]
 pub struct ShortFrame {
     /// The frame's sequence number.
     pub sequence: u64,
@@ -94,6 +105,20 @@ pub fn frame_to_rgb(frame: &Frame) -> Result<RgbImage, ShortFrame> {
         }
     }
     Ok(RgbImage::from_raw(frame.width, frame.height, out).expect("buffer sized to w*h*3"))
+}
+
+/// Decodes a JPEG (a photo or an MJPEG camera frame) to RGB, strictly: corrupt entropy-coded
+/// data is an error, not a half-grey picture, so a damaged frame is dropped instead of shown.
+pub fn decode_jpeg(bytes: &[u8]) -> Result<RgbImage, String> {
+    use zune_core::bytestream::ZCursor;
+    use zune_core::colorspace::ColorSpace;
+    use zune_core::options::DecoderOptions;
+    let options = DecoderOptions::default().set_strict_mode(true).jpeg_set_out_colorspace(ColorSpace::RGB);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
+    let pixels = decoder.decode().map_err(|e| format!("{e:?}").replace('\n', " "))?;
+    let info = decoder.info().ok_or("JPEG headers missing")?;
+    RgbImage::from_raw(info.width as u32, info.height as u32, pixels)
+        .ok_or_else(|| "decoded JPEG has fewer pixels than its header says".to_owned())
 }
 
 /// Cuts the centre of `img` to a square and resizes it to `side` x `side`.
@@ -152,7 +177,16 @@ mod tests {
     use std::time::Duration;
 
     fn frame(format: PixelFormat, w: u32, h: u32, stride: usize, data: Vec<u8>) -> Frame {
-        Frame { format, width: w, height: h, stride, data, sequence: 7, timestamp: Duration::ZERO, label: "t".into() }
+        Frame {
+            format,
+            width: w,
+            height: h,
+            stride,
+            data,
+            sequence: 7,
+            timestamp: Duration::ZERO,
+            label: "t".into(),
+        }
     }
 
     #[test]
@@ -192,7 +226,8 @@ mod tests {
     fn nchw_planes_and_ranges() {
         let img = RgbImage::from_raw(2, 1, vec![0, 51, 255, 255, 0, 102]).unwrap();
         let t = to_tensor(&img, Layout::Nchw, ValueRange::UNIT);
-        assert_eq!(t, vec![0.0, 1.0, 0.2, 0.0, 1.0, 0.4]);
+        let want = [0.0, 1.0, 0.2, 0.0, 1.0, 0.4];
+        assert!(t.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6), "{t:?}");
         let t = to_tensor(&img, Layout::Nhwc, ValueRange { lo: -1.0, hi: 1.0 });
         assert_eq!(t[0], -1.0);
         assert_eq!(t[2], 1.0);

@@ -13,12 +13,12 @@ use crate::animate::Animation;
 
 /// A file that could not be written. Nothing is left under its name.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: cannot write it ({source}); fix: {}", fix_for(source))]
+#[error("{path}: cannot write it ({cause}); fix: {}", fix_for(cause))]
 pub struct ExportError {
     /// The file.
     pub path: PathBuf,
     /// Why.
-    pub source: io::Error,
+    pub cause: io::Error,
 }
 
 fn fix_for(e: &io::Error) -> &'static str {
@@ -37,7 +37,7 @@ pub fn atomic_write(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
 ) -> Result<(), ExportError> {
-    let err = |source| ExportError { path: path.to_owned(), source };
+    let err = |cause| ExportError { path: path.to_owned(), cause };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -73,7 +73,7 @@ pub fn write_image(path: &Path, img: &RgbImage) -> Result<(), ExportError> {
         _ => {
             return Err(ExportError {
                 path: path.to_owned(),
-                source: io::Error::new(io::ErrorKind::Unsupported, "unknown picture extension"),
+                cause: io::Error::new(io::ErrorKind::Unsupported, "unknown picture extension"),
             });
         }
     };

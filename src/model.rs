@@ -57,25 +57,43 @@ impl Manifest {
 #[derive(Debug, thiserror::Error)]
 #[allow(missing_docs)]
 pub enum ModelError {
-    #[error("model {path}: file not found; fix: correct model.path in the config, or set it to \"\" for the built-in model")]
+    #[error(
+        "model {path}: file not found; fix: correct model.path in the config, or set it to \"\" for the built-in model"
+    )]
     Missing { path: PathBuf },
-    #[error("model {path}: cannot read it ({source}); fix: check the file's permissions")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("model manifest {path}: {reason}; fix: correct the manifest (see models/comic_filter.toml for the fields)")]
+    #[error("model {path}: cannot read it ({cause}); fix: check the file's permissions")]
+    Read { path: PathBuf, cause: std::io::Error },
+    #[error(
+        "model manifest {path}: {reason}; fix: correct the manifest (see models/comic_filter.toml for the fields)"
+    )]
     Manifest { path: PathBuf, reason: String },
-    #[error("model {path}: sha256 is {actual} but its manifest says {expected}; fix: the file is damaged or was replaced: copy it again, or update the manifest if the new model is intended")]
+    #[error(
+        "model {path}: sha256 is {actual} but its manifest says {expected}; fix: the file is damaged or was replaced: copy it again, or update the manifest if the new model is intended"
+    )]
     Checksum { path: String, expected: String, actual: String },
-    #[error("model {path}: not a valid ONNX file ({reason}); fix: the file may be truncated or not ONNX: copy it again or re-export it")]
+    #[error(
+        "model {path}: not a valid ONNX file ({reason}); fix: the file may be truncated or not ONNX: copy it again or re-export it"
+    )]
     Decode { path: String, reason: String },
-    #[error("model {path}: tract cannot run it ({reason}); fix: export it with standard ONNX ops only (opset 17, no com.microsoft ops)")]
+    #[error(
+        "model {path}: tract cannot run it ({reason}); fix: export it with standard ONNX ops only (opset 17, no com.microsoft ops)"
+    )]
     Unsupported { path: String, reason: String },
-    #[error("model {path}: input is {found}, but comicbooth feeds {expected} ({layout:?}, RGB); fix: export the generator with a 3-channel RGB input of that layout and free or matching height/width, or set model.size to its fixed side")]
+    #[error(
+        "model {path}: input is {found}, but comicbooth feeds {expected} ({layout}, RGB); fix: export the generator with a 3-channel RGB input of that layout and free or matching height/width, or set model.size to its fixed side"
+    )]
     InputShape { path: String, found: String, expected: String, layout: Layout },
-    #[error("model {path}: output is {found}, expected {expected} (an RGB picture the size of the input); fix: use a generator whose output has the input's shape")]
+    #[error(
+        "model {path}: output is {found}, expected {expected} (an RGB picture the size of the input); fix: use a generator whose output has the input's shape"
+    )]
     OutputShape { path: String, found: String, expected: String },
-    #[error("model {path}: model.size {size} is not a multiple of {multiple}, which this model needs; fix: set model.size to {suggest}")]
+    #[error(
+        "model {path}: model.size {size} is not a multiple of {multiple}, which this model needs; fix: set model.size to {suggest}"
+    )]
     Size { path: String, size: u32, multiple: u32, suggest: u32 },
-    #[error("model {path}: inference failed ({reason}); fix: run `comicbooth check` and report the model and this message")]
+    #[error(
+        "model {path}: inference failed ({reason}); fix: run `comicbooth check` and report the model and this message"
+    )]
     Run { path: String, reason: String },
 }
 
@@ -111,18 +129,19 @@ impl ModelSource {
     pub fn read(&self) -> Result<ModelFile, ModelError> {
         let (bytes, manifest, origin) = match self {
             ModelSource::Builtin => {
-                let manifest = parse_manifest(DEFAULT_MODEL_MANIFEST.bytes, Path::new(DEFAULT_MODEL_MANIFEST.name))?;
+                let manifest =
+                    parse_manifest(DEFAULT_MODEL_MANIFEST.bytes, Path::new(DEFAULT_MODEL_MANIFEST.name))?;
                 (DEFAULT_MODEL.bytes.to_vec(), manifest, format!("built-in {}", DEFAULT_MODEL.name))
             }
             ModelSource::File(path) => {
                 let bytes = std::fs::read(path).map_err(|source| match source.kind() {
                     std::io::ErrorKind::NotFound => ModelError::Missing { path: path.clone() },
-                    _ => ModelError::Read { path: path.clone(), source },
+                    _ => ModelError::Read { path: path.clone(), cause: source },
                 })?;
                 let manifest_path = path.with_extension("toml");
                 let manifest = if manifest_path.exists() {
                     let text = std::fs::read(&manifest_path)
-                        .map_err(|source| ModelError::Read { path: manifest_path.clone(), source })?;
+                        .map_err(|cause| ModelError::Read { path: manifest_path.clone(), cause })?;
                     parse_manifest(&text, &manifest_path)?
                 } else {
                     tracing::warn!(
@@ -180,7 +199,12 @@ pub fn resolve_threads(configured: u32) -> usize {
 
 impl Generator {
     /// Loads, checks, optimises for `width` x `height` inputs and warms up a generator.
-    pub fn load(source: &ModelSource, width: u32, height: u32, threads: u32) -> Result<Generator, ModelError> {
+    pub fn load(
+        source: &ModelSource,
+        width: u32,
+        height: u32,
+        threads: u32,
+    ) -> Result<Generator, ModelError> {
         let file = source.read()?;
         Generator::from_bytes(&file.bytes, file.manifest, file.origin, width, height, threads)
     }
@@ -217,7 +241,8 @@ impl Generator {
             expected: dims(&expected),
             layout: manifest.layout,
         })?;
-        let unsupported = |e: TractError| ModelError::Unsupported { path: origin.clone(), reason: one_line(&e) };
+        let unsupported =
+            |e: TractError| ModelError::Unsupported { path: origin.clone(), reason: one_line(&e) };
         let model = onnx
             .model_for_proto_model(&proto)
             .and_then(|m| m.with_input_fact(0, f32::fact(expected).into()))
@@ -233,13 +258,22 @@ impl Generator {
             return Err(ModelError::OutputShape { path: origin, found, expected: dims(&expected) });
         }
         let threads = resolve_threads(threads);
-        let executor = if threads > 1 { multithread::Executor::multithread(threads) } else { Default::default() };
+        let executor =
+            if threads > 1 { multithread::Executor::multithread(threads) } else { Default::default() };
         let options = RunOptions { executor: Some(executor), ..Default::default() };
         let plan = model.into_runnable_with_options(&options).map_err(unsupported)?;
         let load_time = started.elapsed();
 
-        let mut generator =
-            Generator { plan, manifest, origin, width, height, threads, load_time, warmup_time: Duration::ZERO };
+        let mut generator = Generator {
+            plan,
+            manifest,
+            origin,
+            width,
+            height,
+            threads,
+            load_time,
+            warmup_time: Duration::ZERO,
+        };
         let warm = Instant::now();
         generator.run(&RgbImage::new(width, height))?;
         generator.warmup_time = warm.elapsed();
@@ -312,7 +346,8 @@ fn check_declared_input(proto: &pb::ModelProto, expected: &[usize], layout: Layo
     let Some(input) = graph.input.iter().find(|i| !initializers.contains(&i.name.as_str())) else {
         return Err("no input".into());
     };
-    let Some(pb::type_proto::Value::TensorType(t)) = input.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
+    let Some(pb::type_proto::Value::TensorType(t)) = input.r#type.as_ref().and_then(|t| t.value.as_ref())
+    else {
         return Ok(());
     };
     let Some(shape) = &t.shape else { return Ok(()) };
@@ -336,11 +371,7 @@ fn check_declared_input(proto: &pb::ModelProto, expected: &[usize], layout: Layo
         .join("x");
     let fits = declared.len() == expected.len()
         && declared.iter().zip(expected).all(|(d, &e)| d.is_none_or(|d| d as usize == e));
-    if fits {
-        Ok(())
-    } else {
-        Err(format!("{text} ({layout:?})"))
-    }
+    if fits { Ok(()) } else { Err(format!("{text} ({layout})")) }
 }
 
 fn dims(shape: &[usize]) -> String {

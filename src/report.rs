@@ -8,7 +8,14 @@ use crate::assets::SAMPLE_PHOTOS;
 /// `comicbooth demo`'s summary: where the files are and how long each stage took.
 pub fn demo(r: &DemoReport) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "comicbooth demo: {} photos, {} time points each, model {}, {} threads", r.outputs.len(), r.time_points, r.model, r.threads);
+    let _ = writeln!(
+        s,
+        "comicbooth demo: {} photos, {} time points each, model {}, {} threads",
+        r.outputs.len(),
+        r.time_points,
+        r.model,
+        r.threads
+    );
     for o in &r.outputs {
         let _ = writeln!(s, "  {:<14} {} ({} frames)", o.label, o.gif.display(), o.frames);
     }

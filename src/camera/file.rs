@@ -45,8 +45,7 @@ impl FileSource {
 
     /// One photo, or every .jpg/.jpeg/.png in a folder (sorted by name).
     pub fn open(path: &Path) -> Result<FileSource, CameraError> {
-        let meta =
-            std::fs::metadata(path).map_err(|source| CameraError::Read { path: path.into(), source })?;
+        let meta = std::fs::metadata(path).map_err(|cause| CameraError::Read { path: path.into(), cause })?;
         if !meta.is_dir() {
             return Ok(FileSource::new(vec![Entry::File(path.into())], format!("photo {}", path.display())));
         }
@@ -57,7 +56,7 @@ impl FileSource {
 
     /// The .jpg/.jpeg/.png files in a folder, sorted by name; an error when there are none.
     pub fn list_photos(path: &Path) -> Result<Vec<PathBuf>, CameraError> {
-        let read_err = |source| CameraError::Read { path: path.into(), source };
+        let read_err = |cause| CameraError::Read { path: path.into(), cause };
         let mut files = Vec::new();
         for entry in std::fs::read_dir(path).map_err(read_err)? {
             let p = entry.map_err(read_err)?.path();
@@ -99,7 +98,7 @@ impl FrameSource for FileSource {
         let (bytes, path) = match entry {
             Entry::Builtin(a) => (std::borrow::Cow::Borrowed(a.bytes), PathBuf::from(a.name)),
             Entry::File(p) => {
-                let bytes = std::fs::read(p).map_err(|source| CameraError::Read { path: p.clone(), source })?;
+                let bytes = std::fs::read(p).map_err(|cause| CameraError::Read { path: p.clone(), cause })?;
                 (std::borrow::Cow::Owned(bytes), p.clone())
             }
         };
@@ -132,11 +131,14 @@ pub fn decode_photo(bytes: &[u8], path: &Path) -> Result<image::RgbImage, Camera
     let format = image::guess_format(bytes).map_err(|_| {
         decode("its contents are not JPEG or PNG (the first bytes match no image format)".into())
     })?;
-    if format == image::ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+    if format != image::ImageFormat::Jpeg {
+        let img = image::load_from_memory_with_format(bytes, format).map_err(|e| decode(e.to_string()))?;
+        return Ok(img.into_rgb8());
+    }
+    if !jpeg_is_complete(bytes) {
         return Err(decode("the JPEG is truncated: its end-of-image marker is missing".into()));
     }
-    let img = image::load_from_memory_with_format(bytes, format).map_err(|e| decode(e.to_string()))?;
-    Ok(img.into_rgb8())
+    crate::convert::decode_jpeg(bytes).map_err(|e| decode(format!("corrupt JPEG data: {e}")))
 }
 
 /// A complete JPEG ends with the EOI marker (FF D9), possibly followed by padding.

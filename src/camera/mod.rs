@@ -60,15 +60,17 @@ pub trait FrameSource {
 #[derive(Debug, thiserror::Error)]
 pub enum CameraError {
     /// A photo file or folder could not be read.
-    #[error("{path}: cannot read it ({source}); fix: check that the path exists and is readable")]
+    #[error("{path}: cannot read it ({cause}); fix: check that the path exists and is readable")]
     Read {
         /// The file or folder.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A folder holds no photo comicbooth can use.
-    #[error("{path}: no .jpg, .jpeg or .png photos in it; fix: put photos there or point camera.path at another folder")]
+    #[error(
+        "{path}: no .jpg, .jpeg or .png photos in it; fix: put photos there or point camera.path at another folder"
+    )]
     NoPhotos {
         /// The folder.
         path: PathBuf,
@@ -88,6 +90,8 @@ pub enum CameraError {
         reason: String,
     },
     /// The configured source is not built yet.
-    #[error("camera source `{0}` is not available yet: V4L2 capture lands with issue #4; fix: set camera.source = \"demo\" or \"files\"")]
+    #[error(
+        "camera source `{0}` is not available yet: V4L2 capture lands with issue #4; fix: set camera.source = \"demo\" or \"files\""
+    )]
     Unsupported(&'static str),
 }

@@ -33,7 +33,12 @@ pub struct HeadlessDisplay {
 impl HeadlessDisplay {
     /// A black screen of `width` x `height` that keeps presented frames in memory only.
     pub fn new(width: u32, height: u32) -> HeadlessDisplay {
-        HeadlessDisplay { pixels: RgbImage::new(width, height), dir: None, prefix: "frame".into(), presented: 0 }
+        HeadlessDisplay {
+            pixels: RgbImage::new(width, height),
+            dir: None,
+            prefix: "frame".into(),
+            presented: 0,
+        }
     }
 
     /// Also write each presented frame into `dir` (which must exist).

@@ -37,7 +37,12 @@ pub fn show<S: Screen>(screen: &mut S, img: &RgbImage) -> Result<(), S::Error> {
     let fitted = if area.size == Size::new(img.width(), img.height()) {
         std::borrow::Cow::Borrowed(img)
     } else {
-        std::borrow::Cow::Owned(image::imageops::resize(img, area.size.width, area.size.height, FilterType::Triangle))
+        std::borrow::Cow::Owned(image::imageops::resize(
+            img,
+            area.size.width,
+            area.size.height,
+            FilterType::Triangle,
+        ))
     };
     screen.clear(Rgb888::BLACK)?;
     screen.fill_contiguous(&area, fitted.pixels().map(|p| Rgb888::new(p[0], p[1], p[2])))?;

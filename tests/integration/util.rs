@@ -47,6 +47,7 @@ pub fn files_in(dir: &Path) -> Vec<PathBuf> {
 /// Mean absolute difference of two equally sized RGB images, 0..=255.
 pub fn mean_abs_diff(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
     assert_eq!(a.dimensions(), b.dimensions());
-    let sum: u64 = a.as_raw().iter().zip(b.as_raw()).map(|(&x, &y)| (x as i32 - y as i32).unsigned_abs() as u64).sum();
+    let sum: u64 =
+        a.as_raw().iter().zip(b.as_raw()).map(|(&x, &y)| (x as i32 - y as i32).unsigned_abs() as u64).sum();
     sum as f64 / a.as_raw().len() as f64
 }
