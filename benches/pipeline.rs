@@ -13,8 +13,8 @@ use comicbooth::model::{Generator, ModelSource};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn pipeline(c: &mut Criterion) {
-    let frame = FileSource::builtin(&SAMPLE_PHOTOS[..1]).next_frame(Duration::from_secs(1)).unwrap();
-    let rgb = convert::frame_to_rgb(&frame).unwrap();
+    let mut source = FileSource::builtin(&SAMPLE_PHOTOS[..1]);
+    let rgb = convert::frame_to_rgb(&source.next_frame(Duration::from_secs(1)).unwrap()).unwrap();
     let square = convert::crop_square(&rgb, 256);
 
     c.bench_function("preprocess 480x480 -> 256x256 NCHW tensor", |b| {

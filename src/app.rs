@@ -105,7 +105,55 @@ pub fn open_photo_source(config: &Config) -> Result<FileSource, CameraError> {
     match config.camera.source {
         CameraSource::Demo => Ok(FileSource::builtin(&SAMPLE_PHOTOS)),
         CameraSource::Files => FileSource::open(&config.camera.path),
-        CameraSource::V4l2 => Err(CameraError::Unsupported("v4l2")),
+        CameraSource::V4l2 => Err(CameraError::NotPhotos),
+    }
+}
+
+/// Opens the configured source, whatever it is.
+pub fn open_source(config: &Config) -> Result<Box<dyn FrameSource>, CameraError> {
+    match config.camera.source {
+        CameraSource::V4l2 => open_v4l2(config),
+        _ => Ok(Box::new(open_photo_source(config)?)),
+    }
+}
+
+#[cfg(feature = "v4l2")]
+fn open_v4l2(config: &Config) -> Result<Box<dyn FrameSource>, CameraError> {
+    let c = &config.camera;
+    let request = camera::v4l2::Request {
+        device: c.device.clone(),
+        format: c.format.pixel_format(),
+        width: c.width,
+        height: c.height,
+        fps: c.fps,
+        buffers: c.buffers,
+    };
+    Ok(Box::new(camera::v4l2::V4l2Source::open(request)?))
+}
+
+#[cfg(not(feature = "v4l2"))]
+fn open_v4l2(_: &Config) -> Result<Box<dyn FrameSource>, CameraError> {
+    Err(CameraError::NotBuilt("v4l2"))
+}
+
+/// Waits up to `patience` for a good frame, skipping dropped frames and riding out timeouts
+/// and a camera being reopened, and hands it to `use_frame` (which may borrow it, so no copy of
+/// a driver buffer is made). Gives up with the last transient error.
+pub fn capture_with<T>(
+    source: &mut dyn FrameSource,
+    patience: Duration,
+    use_frame: impl FnOnce(&camera::Frame) -> T,
+) -> Result<T, CameraError> {
+    let deadline = Instant::now() + patience;
+    loop {
+        let wait = deadline
+            .saturating_duration_since(Instant::now())
+            .clamp(Duration::from_millis(10), FRAME_TIMEOUT);
+        match source.next_frame(wait) {
+            Ok(frame) => return Ok(use_frame(&frame)),
+            Err(e) if e.is_transient() && Instant::now() < deadline => tracing::debug!("{e}"),
+            Err(e) => return Err(e),
+        }
     }
 }
 
@@ -133,9 +181,7 @@ pub fn demo(config: &Config) -> anyhow::Result<DemoReport> {
     let mut outputs = Vec::new();
     for _ in 0..source.len() {
         let frame = timed(&mut times.capture, || source.next_frame(FRAME_TIMEOUT))?;
-        let square = timed(&mut times.preprocess, || {
-            convert::frame_to_rgb(&frame).map(|rgb| convert::crop_square(&rgb, side))
-        })?;
+        let square = timed(&mut times.preprocess, || convert::frame_to_square(&frame, side))?;
         let points = timed(&mut times.generate, || {
             animate::time_points(&square, &config.animate, |i| generator.run(i))
         })?;
@@ -256,6 +302,31 @@ pub fn stylize(config: &Config, input: &Path, output: &Path, longest: u32) -> an
     Ok(report)
 }
 
+/// Cameras for `comicbooth devices`: every V4L2 capture device under `dev_dir` with its
+/// formats, and the choice the configured request would make.
+#[cfg(feature = "v4l2")]
+pub fn cameras(
+    config: &Config,
+    dev_dir: &Path,
+) -> Vec<(camera::v4l2::CameraInfo, Option<camera::v4l2::Choice>)> {
+    let c = &config.camera;
+    camera::v4l2::discover(dev_dir)
+        .into_iter()
+        .map(|info| {
+            let request = camera::v4l2::Request {
+                device: info.path.clone(),
+                format: c.format.pixel_format(),
+                width: c.width,
+                height: c.height,
+                fps: c.fps,
+                buffers: c.buffers,
+            };
+            let choice = camera::v4l2::choose(&info.formats, &request);
+            (info, choice)
+        })
+        .collect()
+}
+
 /// The result of one `comicbooth check` item.
 #[derive(Debug)]
 pub struct CheckItem {
@@ -293,9 +364,12 @@ pub fn check(config: &Config) -> Vec<CheckItem> {
     let camera = item(
         "camera",
         4,
-        open_photo_source(config)
-            .and_then(|mut s| s.next_frame(FRAME_TIMEOUT).map(|f| (s.describe(), f)))
-            .map(|(what, f)| format!("{what}: first frame {}x{}", f.width, f.height))
+        open_source(config)
+            .and_then(|mut s| {
+                let (w, h, format) =
+                    capture_with(s.as_mut(), FRAME_TIMEOUT * 2, |f| (f.width, f.height, f.format))?;
+                Ok(format!("{}: first frame {w}x{h} {format}", s.describe()))
+            })
             .map_err(Into::into),
     );
     let display = item(
@@ -353,8 +427,9 @@ pub fn bench(config: &Config, iterations: usize) -> anyhow::Result<BenchReport> 
     let side = config.model.size;
     let generator =
         Generator::load(&ModelSource::from_config(&config.model.path), side, side, config.model.threads)?;
-    let frame = FileSource::builtin(&SAMPLE_PHOTOS[..1]).next_frame(FRAME_TIMEOUT)?;
-    let input = convert::crop_square(&convert::frame_to_rgb(&frame)?, side);
+    let frame = FileSource::builtin(&SAMPLE_PHOTOS[..1]).next_frame(FRAME_TIMEOUT)?.data.into_owned();
+    let photo = image::RgbImage::from_raw(480, 480, frame).context("sample photo is 480x480")?;
+    let input = convert::crop_square(&photo, side);
     let mut runs = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let start = Instant::now();

@@ -48,6 +48,46 @@ pub struct CameraConfig {
     /// Requested frames per second.
     #[serde(deserialize_with = "fps")]
     pub fps: u32,
+    /// Pixel format asked of the camera.
+    pub format: CaptureFormat,
+    /// mmap buffers queued with the driver.
+    #[serde(deserialize_with = "buffers")]
+    pub buffers: u32,
+}
+
+/// `camera.format`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[allow(missing_docs)]
+pub enum CaptureFormat {
+    /// The first the camera offers of MJPEG, YUYV, NV12, RGB24, GREY, UYVY, NV21, BGR24.
+    Auto,
+    Mjpeg,
+    Yuyv,
+    Uyvy,
+    Nv12,
+    Nv21,
+    Rgb24,
+    Bgr24,
+    Grey,
+}
+
+impl CaptureFormat {
+    /// The pixel format, or `None` for automatic choice.
+    pub fn pixel_format(self) -> Option<crate::camera::PixelFormat> {
+        use crate::camera::PixelFormat as P;
+        Some(match self {
+            CaptureFormat::Auto => return None,
+            CaptureFormat::Mjpeg => P::Mjpeg,
+            CaptureFormat::Yuyv => P::Yuyv,
+            CaptureFormat::Uyvy => P::Uyvy,
+            CaptureFormat::Nv12 => P::Nv12,
+            CaptureFormat::Nv21 => P::Nv21,
+            CaptureFormat::Rgb24 => P::Rgb24,
+            CaptureFormat::Bgr24 => P::Bgr24,
+            CaptureFormat::Grey => P::Grey,
+        })
+    }
 }
 
 impl Default for CameraConfig {
@@ -59,6 +99,8 @@ impl Default for CameraConfig {
             width: 640,
             height: 480,
             fps: 30,
+            format: CaptureFormat::Auto,
+            buffers: 4,
         }
     }
 }
@@ -236,6 +278,7 @@ macro_rules! bounded_u32 {
 
 bounded_u32!(capture_side, 16, 8192);
 bounded_u32!(fps, 1, 240);
+bounded_u32!(buffers, 2, 32);
 bounded_u32!(model_size, 32, 2048);
 bounded_u32!(threads, 0, 256);
 bounded_u32!(time_points, 2, 32);

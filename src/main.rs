@@ -44,7 +44,11 @@ enum Command {
         model: Option<PathBuf>,
     },
     /// List cameras (with formats and sizes), displays and GPIO chips.
-    Devices,
+    Devices {
+        /// Where device nodes live (a fake root for tests).
+        #[arg(long, default_value = "/dev", hide = true)]
+        dev: PathBuf,
+    },
     /// Self-test config, model, camera, display and disk; the exit code's bits say what failed
     /// (1 config, 2 model, 4 camera, 8 display, 16 disk).
     Check,
@@ -133,8 +137,14 @@ fn main() -> ExitCode {
             );
             ExitCode::from(NOT_AVAILABLE)
         }
-        Command::Devices => {
-            print!("{}", comicbooth::report::devices());
+        Command::Devices { dev } => {
+            #[cfg(feature = "v4l2")]
+            print!("{}", comicbooth::report::devices(&app::cameras(&config, &dev)));
+            #[cfg(not(feature = "v4l2"))]
+            {
+                let _ = dev;
+                print!("{}", comicbooth::report::devices());
+            }
             ExitCode::SUCCESS
         }
     }

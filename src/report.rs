@@ -70,13 +70,65 @@ pub fn check(items: &[CheckItem]) -> String {
     s
 }
 
-/// `comicbooth devices`: what exists so far, and what has not landed.
+/// `comicbooth devices` when the binary has no V4L2 backend.
+#[cfg(not(feature = "v4l2"))]
 pub fn devices() -> String {
     format!(
         "cameras:\n  demo      {} built-in sample photos\n  files     photos from camera.path\n  v4l2      \
-         not available yet: V4L2 discovery lands with issue #4\n\
-         displays:\n  headless  PNG files\n  framebuffer, spi: not available yet (issue #5)\n\
-         gpio chips: not available yet (issue #5)\n",
-        SAMPLE_PHOTOS.len()
+         not in this build (rebuild with --features v4l2)\n{}",
+        SAMPLE_PHOTOS.len(),
+        OTHER_DEVICES
     )
+}
+
+const OTHER_DEVICES: &str = "displays:\n  headless  PNG files\n  framebuffer, spi: not available yet (issue #5)\n\
+     gpio chips: not available yet (issue #5)\n";
+
+/// `comicbooth devices` with V4L2: every capture device in the style of
+/// `v4l2-ctl --list-formats-ext`, then the choice comicbooth would make and why.
+#[cfg(feature = "v4l2")]
+pub fn devices(cameras: &[(crate::camera::v4l2::CameraInfo, Option<crate::camera::v4l2::Choice>)]) -> String {
+    let mut s = String::from("cameras:\n");
+    if cameras.is_empty() {
+        s.push_str(
+            "  no V4L2 capture device found (is the camera plugged in? is the user in the `video` group?)\n",
+        );
+    }
+    for (info, choice) in cameras {
+        let _ = writeln!(s, "{} ({}, {}, {})", info.path.display(), info.card, info.driver, info.bus);
+        for alias in &info.aliases {
+            let _ = writeln!(s, "  also {}", alias.display());
+        }
+        for (i, f) in info.formats.iter().enumerate() {
+            let code = String::from_utf8_lossy(&f.fourcc);
+            let note = if f.format.is_some() { "" } else { "  (comicbooth cannot convert this)" };
+            let _ = writeln!(s, "\t[{i}]: '{code}' ({}){note}", f.description);
+            for size in &f.sizes {
+                let _ = writeln!(s, "\t\tSize: {}x{}", size.width, size.height);
+                for fps in &size.fps {
+                    let _ = writeln!(
+                        s,
+                        "\t\t\tInterval: {:.3}s ({fps:.3} fps)",
+                        if *fps > 0.0 { 1.0 / fps } else { 0.0 }
+                    );
+                }
+            }
+        }
+        match choice {
+            Some(c) => {
+                let _ = writeln!(
+                    s,
+                    "  comicbooth would capture {} {}x{}: {}",
+                    c.format, c.width, c.height, c.why
+                );
+            }
+            None => s.push_str("  comicbooth cannot use this camera: no format it converts\n"),
+        }
+    }
+    let _ = write!(
+        s,
+        "  (also: demo, {} built-in photos; files, photos from camera.path)\n{OTHER_DEVICES}",
+        SAMPLE_PHOTOS.len()
+    );
+    s
 }

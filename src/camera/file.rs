@@ -91,7 +91,7 @@ impl FileSource {
 }
 
 impl FrameSource for FileSource {
-    fn next_frame(&mut self, _timeout: Duration) -> Result<Frame, CameraError> {
+    fn next_frame(&mut self, _timeout: Duration) -> Result<Frame<'_>, CameraError> {
         // Decoding a photo does not block on anything external, so there is nothing to time out.
         let entry = &self.entries[self.next];
         self.next = (self.next + 1) % self.entries.len();
@@ -108,7 +108,7 @@ impl FrameSource for FileSource {
             width: rgb.width(),
             height: rgb.height(),
             stride: rgb.width() as usize * 3,
-            data: rgb.into_raw(),
+            data: rgb.into_raw().into(),
             sequence: self.sequence,
             timestamp: self.opened.elapsed(),
             label: entry.label(),
@@ -159,6 +159,7 @@ mod tests {
         assert_eq!(first.label, "astronaut");
         assert_eq!((first.width, first.height), (480, 480));
         assert_eq!(first.data.len(), first.stride * first.height as usize);
+        drop(first);
         for _ in 1..SAMPLE_PHOTOS.len() {
             src.next_frame(Duration::from_secs(1)).unwrap();
         }

@@ -2,44 +2,117 @@
 //! the project's own types, so the rest of the booth never sees a vendor crate.
 
 mod file;
+#[cfg(feature = "v4l2")]
+pub mod v4l2;
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub use file::{FileSource, decode_photo};
 
-/// How the bytes of a [`Frame`] are laid out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the bytes of a [`Frame`] are laid out. YUV formats are BT.601, limited range (16-235),
+/// as UVC webcams, the Pi camera's V4L2 nodes and vivid deliver them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PixelFormat {
+    /// Motion-JPEG: every frame a complete JPEG (full-range YCbCr inside).
+    Mjpeg,
+    /// Packed 4:2:2, bytes Y0 U Y1 V.
+    Yuyv,
+    /// Packed 4:2:2, bytes U Y0 V Y1.
+    Uyvy,
+    /// Planar 4:2:0: a Y plane, then one plane of interleaved U V at half height.
+    Nv12,
+    /// As NV12 with V before U.
+    Nv21,
     /// 8-bit R, G, B per pixel.
     Rgb24,
+    /// 8-bit B, G, R per pixel.
+    Bgr24,
     /// 8-bit luma per pixel.
     Grey,
 }
 
 impl PixelFormat {
-    /// Bytes per pixel.
-    pub fn bytes_per_pixel(self) -> usize {
+    /// Every format comicbooth converts, in the order it prefers them from a camera: MJPEG
+    /// costs the least USB bandwidth at large sizes, then the cheap-to-convert raw formats.
+    pub const PREFERENCE: [PixelFormat; 8] = [
+        PixelFormat::Mjpeg,
+        PixelFormat::Yuyv,
+        PixelFormat::Nv12,
+        PixelFormat::Rgb24,
+        PixelFormat::Grey,
+        PixelFormat::Uyvy,
+        PixelFormat::Nv21,
+        PixelFormat::Bgr24,
+    ];
+
+    /// The V4L2 four-character code.
+    pub fn fourcc(self) -> [u8; 4] {
+        *match self {
+            PixelFormat::Mjpeg => b"MJPG",
+            PixelFormat::Yuyv => b"YUYV",
+            PixelFormat::Uyvy => b"UYVY",
+            PixelFormat::Nv12 => b"NV12",
+            PixelFormat::Nv21 => b"NV21",
+            PixelFormat::Rgb24 => b"RGB3",
+            PixelFormat::Bgr24 => b"BGR3",
+            PixelFormat::Grey => b"GREY",
+        }
+    }
+
+    /// The format with this V4L2 four-character code, if comicbooth converts it. JPEG ("JPEG")
+    /// is treated as MJPEG, as drivers use both codes for the same thing.
+    pub fn from_fourcc(code: [u8; 4]) -> Option<PixelFormat> {
+        if &code == b"JPEG" {
+            return Some(PixelFormat::Mjpeg);
+        }
+        PixelFormat::PREFERENCE.into_iter().find(|f| f.fourcc() == code)
+    }
+
+    /// The smallest row stride of a `width`-pixel frame (for NV12/NV21: of the Y plane).
+    pub fn min_stride(self, width: u32) -> usize {
+        let w = width as usize;
         match self {
-            PixelFormat::Rgb24 => 3,
-            PixelFormat::Grey => 1,
+            PixelFormat::Mjpeg => 0,
+            PixelFormat::Yuyv | PixelFormat::Uyvy => w.div_ceil(2) * 4,
+            PixelFormat::Nv12 | PixelFormat::Nv21 | PixelFormat::Grey => w,
+            PixelFormat::Rgb24 | PixelFormat::Bgr24 => w * 3,
+        }
+    }
+
+    /// Bytes a frame of this format needs with this stride (0 for MJPEG: any length decodes or
+    /// fails on its own).
+    pub fn frame_len(self, height: u32, stride: usize) -> usize {
+        let h = height as usize;
+        match self {
+            PixelFormat::Mjpeg => 0,
+            PixelFormat::Nv12 | PixelFormat::Nv21 => stride * (h + h.div_ceil(2)),
+            _ => stride * h,
         }
     }
 }
 
-/// One picture from a source.
+impl std::fmt::Display for PixelFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(std::str::from_utf8(&self.fourcc()).unwrap_or("????"))
+    }
+}
+
+/// One picture from a source. Its bytes are borrowed where the source can lend them (a V4L2
+/// mmap buffer, cut to `bytesused`) and owned otherwise.
 #[derive(Debug, Clone)]
-pub struct Frame {
+pub struct Frame<'a> {
     /// Pixel layout of `data`.
     pub format: PixelFormat,
     /// Width in pixels.
     pub width: u32,
     /// Height in pixels.
     pub height: u32,
-    /// Bytes from the start of one row to the next.
+    /// Bytes from the start of one row to the next (for NV12/NV21: of both planes).
     pub stride: usize,
     /// The pixels.
-    pub data: Vec<u8>,
+    pub data: Cow<'a, [u8]>,
     /// Position in the source's stream, from 0.
     pub sequence: u64,
     /// Time since the source was opened.
@@ -51,7 +124,7 @@ pub struct Frame {
 /// Something that produces frames: a camera, a folder of photos, a test pattern.
 pub trait FrameSource {
     /// Waits at most `timeout` for the next frame.
-    fn next_frame(&mut self, timeout: Duration) -> Result<Frame, CameraError>;
+    fn next_frame(&mut self, timeout: Duration) -> Result<Frame<'_>, CameraError>;
     /// A line for logs and `comicbooth devices`: what this source is.
     fn describe(&self) -> String;
 }
@@ -89,9 +162,113 @@ pub enum CameraError {
         /// What the decoder said.
         reason: String,
     },
-    /// The configured source is not built yet.
+    /// A photo-only flow (the demo) was given a live camera.
     #[error(
-        "camera source `{0}` is not available yet: V4L2 capture lands with issue #4; fix: set camera.source = \"demo\" or \"files\""
+        "the demo runs on photos, but camera.source is \"v4l2\"; fix: set camera.source = \"demo\" or \"files\" for the demo, or use `comicbooth run` with the camera"
     )]
-    Unsupported(&'static str),
+    NotPhotos,
+    /// This binary was built without the backend.
+    #[error(
+        "camera source `{0}` is not in this build; fix: rebuild with `cargo build --release --features v4l2`, or set camera.source = \"demo\" or \"files\""
+    )]
+    NotBuilt(&'static str),
+    /// The device node could not be opened or queried.
+    #[error("camera {device}: cannot open it ({cause}); fix: {}", open_fix(cause))]
+    Open {
+        /// Device node.
+        device: PathBuf,
+        /// Why.
+        cause: std::io::Error,
+    },
+    /// The node is not a streaming capture device (metadata node, output, codec).
+    #[error(
+        "{device} ({card}) is not a streaming camera; fix: set camera.device to a capture node (`comicbooth devices` lists them)"
+    )]
+    NotCapture {
+        /// Device node.
+        device: PathBuf,
+        /// Card name.
+        card: String,
+    },
+    /// The camera offers no format comicbooth converts.
+    #[error(
+        "camera {device} offers only {offered}, none of which comicbooth converts; fix: use a camera with MJPEG, YUYV, UYVY, NV12, NV21, RGB24, BGR24 or GREY, or unset camera.format"
+    )]
+    NoUsableFormat {
+        /// Device node.
+        device: PathBuf,
+        /// Its formats.
+        offered: String,
+    },
+    /// No frame arrived in time (the camera may still come back).
+    #[error("camera {device}: no frame within {} ms", waited.as_millis())]
+    Timeout {
+        /// Device node.
+        device: PathBuf,
+        /// How long it waited.
+        waited: Duration,
+    },
+    /// The camera vanished; the source keeps trying to reopen it.
+    #[error("camera {device} lost ({reason}); retrying by itself; fix: check the cable or connector")]
+    Lost {
+        /// Device node.
+        device: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A broken frame was dropped (and counted); ask for the next one.
+    #[error("frame {sequence} dropped: {reason}")]
+    Dropped {
+        /// The driver's sequence number.
+        sequence: u64,
+        /// Why.
+        reason: DropReason,
+    },
+}
+
+impl CameraError {
+    /// Whether asking again may give a frame soon (a dropped frame, a timeout, a lost camera
+    /// being reopened), as opposed to a configuration problem.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, CameraError::Dropped { .. } | CameraError::Timeout { .. } | CameraError::Lost { .. })
+    }
+}
+
+/// Why a frame was dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DropReason {
+    /// The driver flagged it (V4L2_BUF_FLAG_ERROR).
+    ErrorFlag,
+    /// Fewer bytes than its format needs.
+    Short {
+        /// Bytes it had.
+        got: usize,
+        /// Bytes it needed.
+        needed: usize,
+    },
+    /// An MJPEG frame without its start or end marker.
+    CorruptJpeg,
+}
+
+impl std::fmt::Display for DropReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DropReason::ErrorFlag => f.write_str("the driver flagged it as bad"),
+            DropReason::Short { got, needed } => write!(f, "{got} bytes, {needed} needed"),
+            DropReason::CorruptJpeg => f.write_str("MJPEG frame without its start or end marker"),
+        }
+    }
+}
+
+/// What to do about a device that does not open, by errno.
+fn open_fix(e: &std::io::Error) -> &'static str {
+    match e.raw_os_error() {
+        Some(libc::EACCES) | Some(libc::EPERM) => {
+            "add the user to the `video` group (sudo usermod -aG video $USER, then log in again)"
+        }
+        Some(libc::ENOENT) => "plug the camera in, or set camera.device to a node `comicbooth devices` lists",
+        Some(libc::EBUSY) => "another program is using the camera: stop it (fuser -v /dev/video*)",
+        Some(libc::ENODEV) | Some(libc::ENXIO) => "the camera was unplugged: plug it in again",
+        _ => "check the camera with `comicbooth devices`",
+    }
 }

@@ -2,10 +2,14 @@
 //! square, RGB to the model's tensor layout and value range, and back. Pure functions over
 //! slices and images; no model or hardware here.
 
-use image::{RgbImage, imageops::FilterType};
+mod pixels;
+
+use image::RgbImage;
 use serde::Deserialize;
 
-use crate::camera::{Frame, PixelFormat};
+pub use pixels::{FrameError, Rect};
+
+use crate::camera::Frame;
 
 /// Axis order of a 4-D image tensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -58,53 +62,30 @@ impl ValueRange {
     pub const UNIT: ValueRange = ValueRange { lo: 0.0, hi: 1.0 };
 }
 
-/// A frame whose bytes do not match what its header says.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "frame {sequence} ({width}x{height} {format:?}, stride {stride}) has {len} bytes, expected at least {needed}; it is dropped"
-)]
-pub struct ShortFrame {
-    /// The frame's sequence number.
-    pub sequence: u64,
-    /// Its width.
-    pub width: u32,
-    /// Its height.
-    pub height: u32,
-    /// Its format.
-    pub format: PixelFormat,
-    /// Its stride.
-    pub stride: usize,
-    /// Bytes it has.
-    pub len: usize,
-    /// Bytes it needs.
-    pub needed: usize,
+/// Converts a whole frame of any supported format to packed RGB.
+pub fn frame_to_rgb(frame: &Frame) -> Result<RgbImage, FrameError> {
+    pixels::to_rgb(frame, Rect::full(frame.width, frame.height))
 }
 
-/// Converts a frame of any supported format to a tightly packed RGB image.
-pub fn frame_to_rgb(frame: &Frame) -> Result<RgbImage, ShortFrame> {
-    let (w, h) = (frame.width as usize, frame.height as usize);
-    let row = w * frame.format.bytes_per_pixel();
-    let needed = if h == 0 { 0 } else { frame.stride * (h - 1) + row };
-    if frame.stride < row || frame.data.len() < needed {
-        return Err(ShortFrame {
-            sequence: frame.sequence,
-            width: frame.width,
-            height: frame.height,
-            format: frame.format,
-            stride: frame.stride,
-            len: frame.data.len(),
-            needed: needed.max(row * h),
-        });
+/// The centred square of a frame, converted to RGB and resized to `side` x `side`: only the
+/// kept part of the frame is converted.
+pub fn frame_to_square(frame: &Frame, side: u32) -> Result<RgbImage, FrameError> {
+    let crop = Rect::centred(frame.width, frame.height, 1, 1);
+    Ok(resize(&pixels::to_rgb(frame, crop)?, side, side))
+}
+
+/// Resizes with a SIMD convolution (bilinear), or returns a copy when the size already fits.
+pub fn resize(img: &RgbImage, w: u32, h: u32) -> RgbImage {
+    use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer, images};
+    if img.dimensions() == (w, h) {
+        return img.clone();
     }
-    let mut out = Vec::with_capacity(w * h * 3);
-    for line in frame.data.chunks(frame.stride).take(h) {
-        let line = &line[..row];
-        match frame.format {
-            PixelFormat::Rgb24 => out.extend_from_slice(line),
-            PixelFormat::Grey => line.iter().for_each(|&y| out.extend_from_slice(&[y, y, y])),
-        }
-    }
-    Ok(RgbImage::from_raw(frame.width, frame.height, out).expect("buffer sized to w*h*3"))
+    let src = images::ImageRef::new(img.width(), img.height(), img.as_raw(), PixelType::U8x3)
+        .expect("an RgbImage buffer is w*h*3 bytes");
+    let mut dst = images::Image::new(w, h, PixelType::U8x3);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+    Resizer::new().resize(&src, &mut dst, &options).expect("same pixel type, non-empty sizes");
+    RgbImage::from_raw(w, h, dst.into_vec()).expect("buffer sized to w*h*3")
 }
 
 /// Decodes a JPEG (a photo or an MJPEG camera frame) to RGB, strictly: corrupt entropy-coded
@@ -123,13 +104,8 @@ pub fn decode_jpeg(bytes: &[u8]) -> Result<RgbImage, String> {
 
 /// Cuts the centre of `img` to a square and resizes it to `side` x `side`.
 pub fn crop_square(img: &RgbImage, side: u32) -> RgbImage {
-    let (w, h) = img.dimensions();
-    let s = w.min(h);
-    let view = image::imageops::crop_imm(img, (w - s) / 2, (h - s) / 2, s, s).to_image();
-    if s == side {
-        return view;
-    }
-    image::imageops::resize(&view, side, side, FilterType::Triangle)
+    let c = Rect::centred(img.width(), img.height(), 1, 1);
+    resize(&image::imageops::crop_imm(img, c.x, c.y, c.w, c.h).to_image(), side, side)
 }
 
 /// Packs an RGB image into a tensor buffer of the given layout and range.
@@ -174,41 +150,6 @@ pub fn from_tensor(data: &[f32], w: u32, h: u32, layout: Layout, range: ValueRan
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
-    fn frame(format: PixelFormat, w: u32, h: u32, stride: usize, data: Vec<u8>) -> Frame {
-        Frame {
-            format,
-            width: w,
-            height: h,
-            stride,
-            data,
-            sequence: 7,
-            timestamp: Duration::ZERO,
-            label: "t".into(),
-        }
-    }
-
-    #[test]
-    fn rgb_frame_with_padding_is_unpadded() {
-        // 2x2 RGB rows padded to 8 bytes.
-        let data = vec![1, 2, 3, 4, 5, 6, 0, 0, 7, 8, 9, 10, 11, 12, 0, 0];
-        let img = frame_to_rgb(&frame(PixelFormat::Rgb24, 2, 2, 8, data)).unwrap();
-        assert_eq!(img.as_raw(), &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
-    }
-
-    #[test]
-    fn grey_frame_becomes_equal_channels() {
-        let img = frame_to_rgb(&frame(PixelFormat::Grey, 2, 1, 2, vec![10, 200])).unwrap();
-        assert_eq!(img.as_raw(), &[10, 10, 10, 200, 200, 200]);
-    }
-
-    #[test]
-    fn short_frame_is_refused() {
-        let err = frame_to_rgb(&frame(PixelFormat::Rgb24, 4, 4, 12, vec![0; 40])).unwrap_err();
-        assert_eq!(err.needed, 48);
-        assert!(err.to_string().contains("frame 7"));
-    }
 
     #[test]
     fn crop_takes_the_centre() {

@@ -1,0 +1,66 @@
+//! Camera frame -> 256x256 model tensor for every pixel format at 640x480 and 1280x720, beside
+//! a plain copy of the same frame's bytes (the yardstick: conversion cannot beat reading the
+//! frame once). Target from issue #4: YUYV and NV12 at 640x480 within 3x of that copy.
+//! Run: `cargo bench --bench convert`.
+
+use std::borrow::Cow;
+use std::hint::black_box;
+use std::time::Duration;
+
+use comicbooth::camera::{Frame, PixelFormat};
+use comicbooth::convert::{self, Layout, ValueRange};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+
+/// A frame of plausible content (smooth gradients) in `format`.
+fn frame(format: PixelFormat, w: u32, h: u32) -> Frame<'static> {
+    let stride = format.min_stride(w);
+    let data = if format == PixelFormat::Mjpeg {
+        let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 128]));
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
+            .encode_image(&img)
+            .expect("encoding a synthetic frame");
+        jpeg
+    } else {
+        let len = format.frame_len(h, stride);
+        (0..len).map(|i| ((i * 7) % 251) as u8).collect()
+    };
+    Frame {
+        format,
+        width: w,
+        height: h,
+        stride,
+        data: Cow::Owned(data),
+        sequence: 0,
+        timestamp: Duration::ZERO,
+        label: String::new(),
+    }
+}
+
+fn to_tensor(c: &mut Criterion) {
+    for (w, h) in [(640, 480), (1280, 720)] {
+        let mut group = c.benchmark_group(format!("{w}x{h} to 256x256 NCHW tensor"));
+        let yuyv = frame(PixelFormat::Yuyv, w, h);
+        let mut copy = vec![0u8; yuyv.data.len()];
+        group.bench_function("memcpy of the YUYV frame (yardstick)", |b| {
+            b.iter(|| copy.copy_from_slice(black_box(&yuyv.data)))
+        });
+        for format in PixelFormat::PREFERENCE {
+            let f = frame(format, w, h);
+            group.bench_with_input(BenchmarkId::from_parameter(format), &f, |b, f| {
+                b.iter(|| {
+                    let square = convert::frame_to_square(black_box(f), 256).unwrap();
+                    convert::to_tensor(&square, Layout::Nchw, ValueRange::UNIT)
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30).measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(500));
+    targets = to_tensor
+}
+criterion_main!(benches);

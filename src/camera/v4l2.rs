@@ -1,0 +1,602 @@
+//! USB and CSI cameras through V4L2 (the `v4l` crate), behind the `v4l2` cargo feature.
+//!
+//! Discovery lists capture devices with their formats, sizes and frame rates; negotiation picks
+//! a format and size from the config or automatically; capture streams through mmap buffers
+//! with a timeout on every wait. A camera that vanishes (ENODEV, EIO, several timeouts in a
+//! row) is an event, not a crash: [`V4l2Source`] reports [`CameraError::Lost`] and reopens the
+//! device by itself, with backoff, when it returns. Broken frames (error-flagged, short,
+//! truncated MJPEG) are dropped and counted in [`CaptureStats`].
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use v4l::buffer::{Flags as BufferFlags, Type};
+use v4l::capability::Flags as CapFlags;
+use v4l::frameinterval::FrameIntervalEnum;
+use v4l::framesize::FrameSizeEnum;
+use v4l::io::mmap::Stream;
+use v4l::io::traits::CaptureStream;
+use v4l::video::Capture;
+use v4l::video::capture::Parameters;
+use v4l::{Device, FourCC};
+
+use super::{CameraError, DropReason, Frame, FrameSource, PixelFormat};
+
+/// Timeouts in a row after which a camera counts as lost.
+const TIMEOUTS_BEFORE_LOST: u32 = 3;
+/// Longest wait between two attempts to reopen a lost camera.
+const MAX_BACKOFF: Duration = Duration::from_secs(4);
+/// First wait before reopening a lost camera.
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+
+/// A capture device as discovery found it.
+#[derive(Debug, Clone)]
+pub struct CameraInfo {
+    /// Device node, such as /dev/video0.
+    pub path: PathBuf,
+    /// Stable names under /dev/v4l/by-id and by-path that point at it.
+    pub aliases: Vec<PathBuf>,
+    /// Driver (uvcvideo, vivid, unicam, ...).
+    pub driver: String,
+    /// Card name the driver reports.
+    pub card: String,
+    /// Bus (usb-..., platform:...).
+    pub bus: String,
+    /// Formats it offers.
+    pub formats: Vec<FormatInfo>,
+}
+
+/// One format a camera offers.
+#[derive(Debug, Clone)]
+pub struct FormatInfo {
+    /// The four-character code.
+    pub fourcc: [u8; 4],
+    /// The driver's description.
+    pub description: String,
+    /// The matching comicbooth format, if it converts this one.
+    pub format: Option<PixelFormat>,
+    /// Frame sizes with their frame rates.
+    pub sizes: Vec<SizeInfo>,
+}
+
+/// A frame size and the rates offered at it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SizeInfo {
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
+    /// Frames per second offered (discrete values, or the ends of a range).
+    pub fps: Vec<f32>,
+}
+
+/// Lists the V4L2 capture devices under `dev_dir` (normally /dev), sorted by path. Devices that
+/// cannot be opened or only do metadata/output are left out; a message says why at debug level.
+pub fn discover(dev_dir: &Path) -> Vec<CameraInfo> {
+    let mut nodes: Vec<PathBuf> = std::fs::read_dir(dev_dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("video")))
+                .collect()
+        })
+        .unwrap_or_default();
+    nodes.sort_by_key(|p| {
+        let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        n.trim_start_matches("video").parse::<u32>().unwrap_or(u32::MAX)
+    });
+    let aliases = stable_names(dev_dir);
+    nodes
+        .into_iter()
+        .filter_map(|path| match describe_device(&path) {
+            Ok(Some(mut info)) => {
+                info.aliases = aliases.iter().filter(|(_, t)| *t == path).map(|(a, _)| a.clone()).collect();
+                Some(info)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::debug!(device = %path.display(), "skipped: {e}");
+                None
+            }
+        })
+        .collect()
+}
+
+/// (alias, resolved target) for every link under <dev>/v4l/by-id and by-path.
+fn stable_names(dev_dir: &Path) -> Vec<(PathBuf, PathBuf)> {
+    let mut out = Vec::new();
+    for sub in ["v4l/by-id", "v4l/by-path"] {
+        if let Ok(rd) = std::fs::read_dir(dev_dir.join(sub)) {
+            for e in rd.flatten() {
+                if let Ok(target) = std::fs::canonicalize(e.path()) {
+                    out.push((e.path(), target));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn describe_device(path: &Path) -> std::io::Result<Option<CameraInfo>> {
+    let dev = Device::with_path(path)?;
+    let caps = dev.query_caps()?;
+    if !caps.capabilities.contains(CapFlags::VIDEO_CAPTURE)
+        || !caps.capabilities.contains(CapFlags::STREAMING)
+    {
+        return Ok(None);
+    }
+    Ok(Some(CameraInfo {
+        path: path.to_owned(),
+        aliases: Vec::new(),
+        driver: caps.driver,
+        card: caps.card,
+        bus: caps.bus,
+        formats: list_formats(&dev)?,
+    }))
+}
+
+fn fps_of(f: &v4l::Fraction) -> f32 {
+    if f.numerator == 0 { 0.0 } else { f.denominator as f32 / f.numerator as f32 }
+}
+
+fn list_formats(dev: &Device) -> std::io::Result<Vec<FormatInfo>> {
+    let mut out = Vec::new();
+    for desc in dev.enum_formats()? {
+        let mut sizes = Vec::new();
+        for fs in dev.enum_framesizes(desc.fourcc).unwrap_or_default() {
+            let discrete: Vec<(u32, u32)> = match fs.size {
+                FrameSizeEnum::Discrete(d) => vec![(d.width, d.height)],
+                // A range: offer its ends and the common sizes inside it.
+                FrameSizeEnum::Stepwise(s) => [(320, 240), (640, 480), (1280, 720), (1920, 1080)]
+                    .into_iter()
+                    .chain([(s.min_width, s.min_height), (s.max_width, s.max_height)])
+                    .filter(|&(w, h)| {
+                        (s.min_width..=s.max_width).contains(&w) && (s.min_height..=s.max_height).contains(&h)
+                    })
+                    .collect(),
+            };
+            for (w, h) in discrete {
+                let fps = dev
+                    .enum_frameintervals(desc.fourcc, w, h)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .flat_map(|fi| match fi.interval {
+                        FrameIntervalEnum::Discrete(f) => vec![fps_of(&f)],
+                        FrameIntervalEnum::Stepwise(s) => vec![fps_of(&s.max), fps_of(&s.min)],
+                    })
+                    .collect();
+                sizes.push(SizeInfo { width: w, height: h, fps });
+            }
+        }
+        out.push(FormatInfo {
+            fourcc: desc.fourcc.repr,
+            description: desc.description,
+            format: PixelFormat::from_fourcc(desc.fourcc.repr),
+            sizes,
+        });
+    }
+    Ok(out)
+}
+
+/// What the config asks of a camera.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Device node or stable alias.
+    pub device: PathBuf,
+    /// Format; `None` picks automatically.
+    pub format: Option<PixelFormat>,
+    /// Wanted width.
+    pub width: u32,
+    /// Wanted height.
+    pub height: u32,
+    /// Wanted frames per second.
+    pub fps: u32,
+    /// mmap buffers to queue.
+    pub buffers: u32,
+}
+
+/// A format and size chosen from what a camera offers, with the reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Choice {
+    /// Format.
+    pub format: PixelFormat,
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
+    /// Why this one, for `devices` and the start-up log.
+    pub why: String,
+}
+
+/// Picks the format (configured, else the first of [`PixelFormat::PREFERENCE`] the camera
+/// offers) and the offered size nearest to the wanted one (by area, then aspect).
+pub fn choose(formats: &[FormatInfo], want: &Request) -> Option<Choice> {
+    let usable: Vec<(&FormatInfo, PixelFormat)> = formats
+        .iter()
+        .filter_map(|f| f.format.map(|p| (f, p)))
+        .filter(|(f, _)| !f.sizes.is_empty())
+        .collect();
+    let (info, format, why_format) = match want.format {
+        Some(p) => {
+            let (f, p) = usable.iter().find(|(_, q)| *q == p)?;
+            (*f, *p, format!("{p} as configured"))
+        }
+        None => {
+            let (f, p) = PixelFormat::PREFERENCE.iter().find_map(|p| usable.iter().find(|(_, q)| q == p))?;
+            (*f, *p, format!("{p}, the most preferred of the formats offered"))
+        }
+    };
+    let target = want.width as f64 * want.height as f64;
+    let size = info.sizes.iter().min_by(|a, b| {
+        let score = |s: &SizeInfo| {
+            let area = (s.width as f64 * s.height as f64 / target).ln().abs();
+            let aspect =
+                (s.width as f64 / s.height as f64 / (want.width as f64 / want.height as f64)).ln().abs();
+            area + aspect
+        };
+        score(a).total_cmp(&score(b))
+    })?;
+    Some(Choice {
+        format,
+        width: size.width,
+        height: size.height,
+        why: format!(
+            "{why_format}; {}x{} is the offered size nearest the requested {}x{}",
+            size.width, size.height, want.width, want.height
+        ),
+    })
+}
+
+/// What the driver granted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Granted {
+    /// Format.
+    pub format: PixelFormat,
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
+    /// Bytes per line.
+    pub stride: usize,
+    /// Frames per second, if the driver reports it.
+    pub fps: Option<f32>,
+}
+
+/// Counters of a capture session; they survive reconnects.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CaptureStats {
+    /// Frames handed out.
+    pub frames: u64,
+    /// Frames the driver flagged as bad (V4L2_BUF_FLAG_ERROR).
+    pub dropped_error_flag: u64,
+    /// Frames with fewer bytes than their format needs.
+    pub dropped_short: u64,
+    /// MJPEG frames without start or end markers.
+    pub dropped_corrupt: u64,
+    /// Waits that timed out.
+    pub timeouts: u64,
+    /// Times the camera was lost.
+    pub lost: u64,
+    /// Times it came back.
+    pub reconnects: u64,
+}
+
+struct Live {
+    // Field order matters: the stream (and its mmap buffers) must go before the device.
+    stream: Stream<'static>,
+    _dev: Device,
+    granted: Granted,
+    timeouts_in_row: u32,
+}
+
+enum State {
+    Live(Box<Live>),
+    Lost { reason: String, next_try: Instant, backoff: Duration, since: Instant },
+}
+
+/// A V4L2 camera as a [`FrameSource`].
+pub struct V4l2Source {
+    request: Request,
+    state: State,
+    stats: CaptureStats,
+    opened: Instant,
+    sequence: u64,
+}
+
+impl V4l2Source {
+    /// Opens and starts the camera; fails with a clear error when it is missing, busy, not a
+    /// camera or offers nothing comicbooth can convert.
+    pub fn open(request: Request) -> Result<V4l2Source, CameraError> {
+        let live = start(&request)?;
+        log_start(&request, &live.granted);
+        Ok(V4l2Source {
+            request,
+            state: State::Live(Box::new(live)),
+            stats: CaptureStats::default(),
+            opened: Instant::now(),
+            sequence: 0,
+        })
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> CaptureStats {
+        self.stats
+    }
+
+    /// What the driver granted, while the camera is there.
+    pub fn granted(&self) -> Option<&Granted> {
+        match &self.state {
+            State::Live(l) => Some(&l.granted),
+            State::Lost { .. } => None,
+        }
+    }
+
+    fn lose(&mut self, reason: String) -> CameraError {
+        let device = self.request.device.clone();
+        tracing::warn!(device = %device.display(), "camera lost: {reason}");
+        self.stats.lost += 1;
+        let old = std::mem::replace(
+            &mut self.state,
+            State::Lost {
+                reason: reason.clone(),
+                next_try: Instant::now() + FIRST_BACKOFF,
+                backoff: FIRST_BACKOFF,
+                since: Instant::now(),
+            },
+        );
+        // The v4l crate panics if STREAMOFF fails with anything but ENODEV while dropping; a
+        // camera that vanished may answer EIO, so contain that here.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(old)));
+        CameraError::Lost { device, reason }
+    }
+
+    fn try_reconnect(&mut self, timeout: Duration) -> Result<(), CameraError> {
+        let State::Lost { reason, next_try, backoff, since } = &mut self.state else { return Ok(()) };
+        let now = Instant::now();
+        if now < *next_try {
+            std::thread::sleep((*next_try - now).min(timeout));
+            if Instant::now() < *next_try {
+                return Err(CameraError::Lost {
+                    device: self.request.device.clone(),
+                    reason: reason.clone(),
+                });
+            }
+        }
+        match start(&self.request) {
+            Ok(live) => {
+                tracing::info!(
+                    device = %self.request.device.display(),
+                    after_ms = since.elapsed().as_millis() as u64,
+                    "camera back"
+                );
+                log_start(&self.request, &live.granted);
+                self.stats.reconnects += 1;
+                self.state = State::Live(Box::new(live));
+                Ok(())
+            }
+            Err(e) => {
+                *backoff = (*backoff * 2).min(MAX_BACKOFF);
+                *next_try = Instant::now() + *backoff;
+                *reason = e.to_string();
+                Err(CameraError::Lost { device: self.request.device.clone(), reason: reason.clone() })
+            }
+        }
+    }
+}
+
+fn log_start(request: &Request, g: &Granted) {
+    tracing::info!(
+        device = %request.device.display(),
+        format = %g.format,
+        width = g.width,
+        height = g.height,
+        stride = g.stride,
+        fps = g.fps.unwrap_or(0.0),
+        buffers = request.buffers,
+        "camera streaming"
+    );
+}
+
+fn open_error(device: &Path, e: std::io::Error) -> CameraError {
+    CameraError::Open { device: device.to_owned(), cause: e }
+}
+
+fn start(request: &Request) -> Result<Live, CameraError> {
+    let device = &request.device;
+    let dev = Device::with_path(device).map_err(|e| open_error(device, e))?;
+    let caps = dev.query_caps().map_err(|e| open_error(device, e))?;
+    if !caps.capabilities.contains(CapFlags::VIDEO_CAPTURE)
+        || !caps.capabilities.contains(CapFlags::STREAMING)
+    {
+        return Err(CameraError::NotCapture { device: device.clone(), card: caps.card });
+    }
+    let formats = list_formats(&dev).map_err(|e| open_error(device, e))?;
+    let choice = choose(&formats, request).ok_or_else(|| CameraError::NoUsableFormat {
+        device: device.clone(),
+        offered: formats
+            .iter()
+            .map(|f| String::from_utf8_lossy(&f.fourcc).into_owned())
+            .collect::<Vec<_>>()
+            .join(", "),
+    })?;
+    let mut fmt = dev.format().map_err(|e| open_error(device, e))?;
+    fmt.width = choice.width;
+    fmt.height = choice.height;
+    fmt.fourcc = FourCC::new(&choice.format.fourcc());
+    let got = dev.set_format(&fmt).map_err(|e| open_error(device, e))?;
+    let format = PixelFormat::from_fourcc(got.fourcc.repr).ok_or_else(|| CameraError::NoUsableFormat {
+        device: device.clone(),
+        offered: String::from_utf8_lossy(&got.fourcc.repr).into_owned(),
+    })?;
+    // Not every driver supports setting the rate; the granted one is reported either way.
+    let fps = dev.set_params(&Parameters::with_fps(request.fps)).ok().map(|p| fps_of(&p.interval));
+    let stride = if format == PixelFormat::Mjpeg {
+        0
+    } else {
+        (got.stride as usize).max(format.min_stride(got.width))
+    };
+    let granted = Granted { format, width: got.width, height: got.height, stride, fps };
+    let stream = Stream::with_buffers(&dev, Type::VideoCapture, request.buffers.max(2))
+        .map_err(|e| open_error(device, e))?;
+    Ok(Live { stream, _dev: dev, granted, timeouts_in_row: 0 })
+}
+
+/// Errors that mean the device has gone (unplugged, driver unbound, hardware fault).
+fn is_gone(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENODEV) | Some(libc::EIO) | Some(libc::ENXIO) | Some(libc::EPIPE) | Some(libc::EBADF)
+    )
+}
+
+impl V4l2Source {
+    /// Turns a failed dequeue into the error the caller sees, marking the camera lost when it
+    /// has gone or stopped delivering.
+    fn capture_failed(&mut self, err: std::io::Error, timeout: Duration) -> CameraError {
+        let device = self.request.device.clone();
+        if err.kind() == std::io::ErrorKind::TimedOut {
+            self.stats.timeouts += 1;
+            let State::Live(live) = &mut self.state else {
+                return CameraError::Timeout { device, waited: timeout };
+            };
+            live.timeouts_in_row += 1;
+            if live.timeouts_in_row >= TIMEOUTS_BEFORE_LOST {
+                let reason =
+                    format!("no frame in {} waits of {} ms", live.timeouts_in_row, timeout.as_millis());
+                return self.lose(reason);
+            }
+            return CameraError::Timeout { device, waited: timeout };
+        }
+        if err.kind() == std::io::ErrorKind::Interrupted {
+            return CameraError::Timeout { device, waited: Duration::ZERO };
+        }
+        if is_gone(&err) {
+            return self.lose(err.to_string());
+        }
+        self.lose(format!("unexpected capture error: {err}"))
+    }
+}
+
+impl FrameSource for V4l2Source {
+    fn next_frame(&mut self, timeout: Duration) -> Result<Frame<'_>, CameraError> {
+        self.try_reconnect(timeout)?;
+        let State::Live(live) = &mut self.state else { unreachable!("reconnected above") };
+        live.stream.set_timeout(timeout);
+        // Take what we need from the dequeued buffer as plain values, so the error paths below
+        // may use `self` again; the frame's bytes are re-borrowed at the end.
+        let dequeued = live.stream.next().map(|(buf, meta)| {
+            let used = (meta.bytesused as usize).min(buf.len());
+            (buf.as_ptr(), used, meta.flags, meta.sequence as u64)
+        });
+        let (ptr, used, flags, sequence) = match dequeued {
+            Ok(d) => d,
+            Err(err) => return Err(self.capture_failed(err, timeout)),
+        };
+        live.timeouts_in_row = 0;
+        let g = live.granted.clone();
+        // SAFETY: `ptr` points into an mmap buffer owned by `live.stream`, which lives in
+        // `self.state`. The buffer stays mapped and is not re-queued to the driver until the
+        // next call of `next_frame`, and the returned frame borrows `self` mutably, so no such
+        // call (nor any other change of `self.state`) can happen while the slice is alive.
+        let data: &[u8] = unsafe { std::slice::from_raw_parts(ptr, used) };
+        let needed = g.format.frame_len(g.height, g.stride);
+        let reason = if flags.contains(BufferFlags::ERROR) {
+            self.stats.dropped_error_flag += 1;
+            Some(DropReason::ErrorFlag)
+        } else if g.format == PixelFormat::Mjpeg && !(data.starts_with(&[0xFF, 0xD8]) && jpeg_ends(data)) {
+            self.stats.dropped_corrupt += 1;
+            Some(DropReason::CorruptJpeg)
+        } else if used < needed {
+            self.stats.dropped_short += 1;
+            Some(DropReason::Short { got: used, needed })
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            return Err(CameraError::Dropped { sequence, reason });
+        }
+        self.stats.frames += 1;
+        self.sequence += 1;
+        Ok(Frame {
+            format: g.format,
+            width: g.width,
+            height: g.height,
+            stride: g.stride,
+            data: Cow::Borrowed(data),
+            sequence,
+            timestamp: self.opened.elapsed(),
+            label: format!("frame{sequence:06}"),
+        })
+    }
+
+    fn describe(&self) -> String {
+        match &self.state {
+            State::Live(l) => format!(
+                "V4L2 camera {} ({} {}x{}{})",
+                self.request.device.display(),
+                l.granted.format,
+                l.granted.width,
+                l.granted.height,
+                l.granted.fps.map(|f| format!(" at {f:.0} fps")).unwrap_or_default()
+            ),
+            State::Lost { reason, .. } => {
+                format!("V4L2 camera {} (lost: {reason})", self.request.device.display())
+            }
+        }
+    }
+}
+
+/// A complete JPEG ends with EOI (FF D9), possibly followed by zero padding.
+fn jpeg_ends(data: &[u8]) -> bool {
+    let end = data.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    data[..end].ends_with(&[0xFF, 0xD9])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offered(fourcc: &[u8; 4], sizes: &[(u32, u32)]) -> FormatInfo {
+        FormatInfo {
+            fourcc: *fourcc,
+            description: String::new(),
+            format: PixelFormat::from_fourcc(*fourcc),
+            sizes: sizes.iter().map(|&(width, height)| SizeInfo { width, height, fps: vec![30.0] }).collect(),
+        }
+    }
+
+    fn want(format: Option<PixelFormat>, width: u32, height: u32) -> Request {
+        Request { device: "/dev/video0".into(), format, width, height, fps: 30, buffers: 4 }
+    }
+
+    #[test]
+    fn prefers_mjpeg_then_yuyv_and_the_nearest_size() {
+        let cam = [
+            offered(b"YUYV", &[(640, 480), (1280, 720)]),
+            offered(b"MJPG", &[(640, 480), (1280, 720), (1920, 1080)]),
+            offered(b"H264", &[(1920, 1080)]),
+        ];
+        let c = choose(&cam, &want(None, 1280, 700)).unwrap();
+        assert_eq!((c.format, c.width, c.height), (PixelFormat::Mjpeg, 1280, 720));
+        let c = choose(&cam[..1], &want(None, 600, 400)).unwrap();
+        assert_eq!((c.format, c.width, c.height), (PixelFormat::Yuyv, 640, 480));
+        assert!(c.why.contains("640x480"), "{}", c.why);
+    }
+
+    #[test]
+    fn configured_format_wins_or_fails() {
+        let cam = [offered(b"YUYV", &[(640, 480)]), offered(b"NV12", &[(640, 480)])];
+        assert_eq!(choose(&cam, &want(Some(PixelFormat::Nv12), 640, 480)).unwrap().format, PixelFormat::Nv12);
+        assert!(choose(&cam, &want(Some(PixelFormat::Rgb24), 640, 480)).is_none());
+        assert!(choose(&[offered(b"H264", &[(640, 480)])], &want(None, 640, 480)).is_none());
+    }
+
+    #[test]
+    fn discovery_of_an_empty_dev_dir_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("video0"), b"not a device").unwrap();
+        assert!(discover(dir.path()).is_empty());
+    }
+}

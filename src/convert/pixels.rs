@@ -1,0 +1,312 @@
+//! Camera pixel formats to packed RGB, converting only the part of the frame that is kept.
+
+use image::RgbImage;
+
+use crate::camera::{Frame, PixelFormat};
+
+/// A frame that cannot be converted. The frame is dropped and counted, never shown.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FrameError {
+    /// Fewer bytes than its size and format need (a short or torn buffer).
+    #[error("frame {sequence} ({width}x{height} {format}, stride {stride}) has {len} bytes, needs {needed}")]
+    Short {
+        /// Sequence number.
+        sequence: u64,
+        /// Width.
+        width: u32,
+        /// Height.
+        height: u32,
+        /// Format.
+        format: PixelFormat,
+        /// Stride.
+        stride: usize,
+        /// Bytes it has.
+        len: usize,
+        /// Bytes it needs.
+        needed: usize,
+    },
+    /// An MJPEG frame that does not decode.
+    #[error("frame {sequence}: corrupt MJPEG ({reason})")]
+    Jpeg {
+        /// Sequence number.
+        sequence: u64,
+        /// What the decoder said.
+        reason: String,
+    },
+}
+
+/// A rectangle of a frame, in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rect {
+    /// Left edge.
+    pub x: u32,
+    /// Top edge.
+    pub y: u32,
+    /// Width.
+    pub w: u32,
+    /// Height.
+    pub h: u32,
+}
+
+impl Rect {
+    /// The largest centred rectangle of a `w` x `h` frame with the aspect `aw`:`ah`. (Any edge
+    /// works for chroma-subsampled formats: [`to_rgb`] starts mid-pair where needed.)
+    pub fn centred(w: u32, h: u32, aw: u32, ah: u32) -> Rect {
+        let (cw, ch) = if w as u64 * ah as u64 > h as u64 * aw as u64 {
+            ((h as u64 * aw as u64 / ah as u64) as u32, h)
+        } else {
+            (w, (w as u64 * ah as u64 / aw as u64) as u32)
+        };
+        Rect { x: (w - cw) / 2, y: (h - ch) / 2, w: cw.max(1), h: ch.max(1) }
+    }
+
+    /// The whole of a `w` x `h` frame.
+    pub fn full(w: u32, h: u32) -> Rect {
+        Rect { x: 0, y: 0, w, h }
+    }
+}
+
+/// BT.601 limited-range YCbCr to RGB in 8.8 fixed point (the coefficients of ITU-R BT.601
+/// scaled by 256 with the 255/219 and 255/224 range expansion folded in).
+#[inline(always)]
+fn yuv(y: u8, u: u8, v: u8) -> [u8; 3] {
+    let c = 298 * (y as i32 - 16) + 128;
+    let d = u as i32 - 128;
+    let e = v as i32 - 128;
+    let clamp = |x: i32| (x >> 8).clamp(0, 255) as u8;
+    [clamp(c + 409 * e), clamp(c - 100 * d - 208 * e), clamp(c + 516 * d)]
+}
+
+/// Converts the `crop` part of `frame` to packed RGB.
+pub fn to_rgb(frame: &Frame, crop: Rect) -> Result<RgbImage, FrameError> {
+    let (fw, fh) = (frame.width, frame.height);
+    assert!(crop.x + crop.w <= fw && crop.y + crop.h <= fh, "crop {crop:?} outside {fw}x{fh}");
+    if frame.format == PixelFormat::Mjpeg {
+        let full = super::decode_jpeg(&frame.data)
+            .map_err(|reason| FrameError::Jpeg { sequence: frame.sequence, reason })?;
+        if full.dimensions() != (fw, fh) {
+            let reason = format!("decoded {}x{}, stream says {fw}x{fh}", full.width(), full.height());
+            return Err(FrameError::Jpeg { sequence: frame.sequence, reason });
+        }
+        if crop == Rect::full(fw, fh) {
+            return Ok(full);
+        }
+        return Ok(image::imageops::crop_imm(&full, crop.x, crop.y, crop.w, crop.h).to_image());
+    }
+    let stride = frame.stride;
+    let needed = frame.format.frame_len(fh, stride);
+    if stride < frame.format.min_stride(fw) || frame.data.len() < needed {
+        return Err(FrameError::Short {
+            sequence: frame.sequence,
+            width: fw,
+            height: fh,
+            format: frame.format,
+            stride,
+            len: frame.data.len(),
+            needed: needed.max(frame.format.frame_len(fh, frame.format.min_stride(fw))),
+        });
+    }
+    let data = &frame.data[..];
+    let (x0, w) = (crop.x as usize, crop.w as usize);
+    let mut out = vec![0u8; w * crop.h as usize * 3];
+    for (row, dst) in out.chunks_exact_mut(w * 3).enumerate() {
+        let y = crop.y as usize + row;
+        let line = &data[y * stride..];
+        match frame.format {
+            PixelFormat::Rgb24 => dst.copy_from_slice(&line[x0 * 3..(x0 + w) * 3]),
+            PixelFormat::Bgr24 => {
+                for (d, s) in dst.chunks_exact_mut(3).zip(line[x0 * 3..].chunks_exact(3)) {
+                    d.copy_from_slice(&[s[2], s[1], s[0]]);
+                }
+            }
+            PixelFormat::Grey => {
+                for (d, &g) in dst.chunks_exact_mut(3).zip(&line[x0..x0 + w]) {
+                    d.copy_from_slice(&[g, g, g]);
+                }
+            }
+            PixelFormat::Yuyv | PixelFormat::Uyvy => {
+                let (yi, ui, vi) = if frame.format == PixelFormat::Yuyv { (0, 1, 3) } else { (1, 0, 2) };
+                packed_422_row(&line[(x0 & !1) * 2..], dst, x0 & 1, (yi, ui, vi));
+            }
+            PixelFormat::Nv12 | PixelFormat::Nv21 => {
+                let uv = &data[stride * fh as usize + (y / 2) * stride..];
+                let swap = frame.format == PixelFormat::Nv21;
+                semi_planar_row(&line[x0..x0 + w], &uv[x0 & !1..], dst, x0 & 1, swap);
+            }
+            PixelFormat::Mjpeg => unreachable!("decoded above"),
+        }
+    }
+    Ok(RgbImage::from_raw(crop.w, crop.h, out).expect("buffer sized to w*h*3"))
+}
+
+/// One row of YUYV/UYVY. `skip` is 1 when the first wanted pixel is the second of its pair.
+fn packed_422_row(src: &[u8], dst: &mut [u8], skip: usize, (yi, ui, vi): (usize, usize, usize)) {
+    let pixels = dst.len() / 3;
+    let mut px = 0;
+    for quad in src.chunks_exact(4) {
+        let (u, v) = (quad[ui], quad[vi]);
+        for half in 0..2 {
+            let logical = px + half;
+            if logical < skip {
+                continue;
+            }
+            let i = logical - skip;
+            if i < pixels {
+                dst[i * 3..i * 3 + 3].copy_from_slice(&yuv(quad[yi + 2 * half], u, v));
+            }
+        }
+        px += 2;
+        if px >= pixels + skip {
+            break;
+        }
+    }
+}
+
+/// One row of NV12/NV21: `ys` are the wanted luma samples, `uv` the chroma row from the pair
+/// that holds the first of them.
+fn semi_planar_row(ys: &[u8], uv: &[u8], dst: &mut [u8], skip: usize, swap: bool) {
+    for (i, (&y, d)) in ys.iter().zip(dst.chunks_exact_mut(3)).enumerate() {
+        let c = ((i + skip) / 2) * 2;
+        let (u, v) = if swap { (uv[c + 1], uv[c]) } else { (uv[c], uv[c + 1]) };
+        d.copy_from_slice(&yuv(y, u, v));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+    use std::time::Duration;
+
+    fn frame(format: PixelFormat, w: u32, h: u32, stride: usize, data: Vec<u8>) -> Frame<'static> {
+        Frame {
+            format,
+            width: w,
+            height: h,
+            stride,
+            data: Cow::Owned(data),
+            sequence: 3,
+            timestamp: Duration::ZERO,
+            label: String::new(),
+        }
+    }
+
+    fn full(f: &Frame) -> RgbImage {
+        to_rgb(f, Rect::full(f.width, f.height)).unwrap()
+    }
+
+    // Limited-range YUV of the 100% colours: (Y, U, V) -> RGB.
+    const WHITE: ([u8; 3], [u8; 3]) = ([235, 128, 128], [255, 255, 255]);
+    const BLACK: ([u8; 3], [u8; 3]) = ([16, 128, 128], [0, 0, 0]);
+    const RED: ([u8; 3], [u8; 3]) = ([81, 90, 240], [255, 0, 0]);
+    const GREEN: ([u8; 3], [u8; 3]) = ([145, 54, 34], [0, 255, 0]);
+    const BLUE: ([u8; 3], [u8; 3]) = ([41, 240, 110], [0, 0, 255]);
+
+    fn close(a: [u8; 3], b: [u8; 3]) -> bool {
+        a.iter().zip(b).all(|(&x, y)| (x as i32 - y as i32).abs() <= 2)
+    }
+
+    #[test]
+    fn bt601_limited_range_primaries() {
+        for ([y, u, v], rgb) in [WHITE, BLACK, RED, GREEN, BLUE] {
+            assert!(close(yuv(y, u, v), rgb), "{:?} -> {:?}, want {rgb:?}", [y, u, v], yuv(y, u, v));
+        }
+        // Out-of-range input (full-range black/white) clamps instead of wrapping.
+        assert_eq!(yuv(0, 128, 128), [0, 0, 0]);
+        assert_eq!(yuv(255, 128, 128), [255, 255, 255]);
+    }
+
+    /// A 4x2 frame: left pair red, right pair blue on row 0; green, white on row 1.
+    fn colours() -> [[([u8; 3], [u8; 3]); 2]; 2] {
+        [[RED, BLUE], [GREEN, WHITE]]
+    }
+
+    fn check(img: &RgbImage) {
+        for (row, pair) in colours().iter().enumerate() {
+            for (half, (_, rgb)) in pair.iter().enumerate() {
+                for x in [half * 2, half * 2 + 1] {
+                    let got = img.get_pixel(x as u32, row as u32).0;
+                    assert!(close(got, *rgb), "pixel ({x},{row}) {got:?}, want {rgb:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn yuyv_and_uyvy() {
+        let (mut yuyv, mut uyvy) = (Vec::new(), Vec::new());
+        for pair in colours() {
+            for ([y, u, v], _) in pair {
+                yuyv.extend_from_slice(&[y, u, y, v]);
+                uyvy.extend_from_slice(&[u, y, v, y]);
+            }
+            yuyv.extend_from_slice(&[0; 4]); // stride padding
+            uyvy.extend_from_slice(&[0; 4]);
+        }
+        check(&full(&frame(PixelFormat::Yuyv, 4, 2, 12, yuyv)));
+        check(&full(&frame(PixelFormat::Uyvy, 4, 2, 12, uyvy)));
+    }
+
+    #[test]
+    fn nv12_and_nv21() {
+        // 4x2 with 4:2:0 chroma: one chroma row for both luma rows, so use one colour per
+        // column pair: red left, blue right, on both rows.
+        let mut nv12 = [RED.0[0], RED.0[0], BLUE.0[0], BLUE.0[0]].repeat(2);
+        let mut nv21 = nv12.clone();
+        nv12.extend_from_slice(&[RED.0[1], RED.0[2], BLUE.0[1], BLUE.0[2]]);
+        nv21.extend_from_slice(&[RED.0[2], RED.0[1], BLUE.0[2], BLUE.0[1]]);
+        for (fmt, data) in [(PixelFormat::Nv12, nv12), (PixelFormat::Nv21, nv21)] {
+            let img = full(&frame(fmt, 4, 2, 4, data));
+            for y in 0..2 {
+                assert!(close(img.get_pixel(1, y).0, RED.1), "{fmt}");
+                assert!(close(img.get_pixel(2, y).0, BLUE.1), "{fmt}");
+            }
+        }
+    }
+
+    #[test]
+    fn rgb_bgr_grey() {
+        let rgb = vec![1, 2, 3, 4, 5, 6, 0, 0];
+        assert_eq!(full(&frame(PixelFormat::Rgb24, 2, 1, 8, rgb)).as_raw(), &[1, 2, 3, 4, 5, 6]);
+        let bgr = vec![3, 2, 1, 6, 5, 4];
+        assert_eq!(full(&frame(PixelFormat::Bgr24, 2, 1, 6, bgr)).as_raw(), &[1, 2, 3, 4, 5, 6]);
+        assert_eq!(
+            full(&frame(PixelFormat::Grey, 2, 1, 2, vec![9, 200])).as_raw(),
+            &[9, 9, 9, 200, 200, 200]
+        );
+    }
+
+    #[test]
+    fn crop_starting_on_an_odd_pixel() {
+        // YUYV 4x1: red pair, blue pair; crop pixels 1..3 -> red, blue.
+        let mut data = Vec::new();
+        for ([y, u, v], _) in [RED, BLUE] {
+            data.extend_from_slice(&[y, u, y, v]);
+        }
+        let f = frame(PixelFormat::Yuyv, 4, 1, 8, data);
+        let img = to_rgb(&f, Rect { x: 1, y: 0, w: 2, h: 1 }).unwrap();
+        assert!(close(img.get_pixel(0, 0).0, RED.1) && close(img.get_pixel(1, 0).0, BLUE.1));
+    }
+
+    #[test]
+    fn short_frames_are_refused() {
+        let f = frame(PixelFormat::Nv12, 4, 4, 4, vec![0; 16 + 7]);
+        assert!(matches!(to_rgb(&f, Rect::full(4, 4)), Err(FrameError::Short { needed: 24, .. })));
+        let f = frame(PixelFormat::Yuyv, 4, 2, 6, vec![0; 16]);
+        assert!(matches!(to_rgb(&f, Rect::full(4, 2)), Err(FrameError::Short { .. })));
+    }
+
+    #[test]
+    fn corrupt_mjpeg_is_an_error() {
+        let f = frame(PixelFormat::Mjpeg, 4, 4, 0, b"\xFF\xD8 definitely not a jpeg".to_vec());
+        assert!(matches!(to_rgb(&f, Rect::full(4, 4)), Err(FrameError::Jpeg { sequence: 3, .. })));
+    }
+
+    #[test]
+    fn centred_rects() {
+        assert_eq!(Rect::centred(640, 480, 1, 1), Rect { x: 80, y: 0, w: 480, h: 480 });
+        assert_eq!(Rect::centred(480, 640, 1, 1), Rect { x: 0, y: 80, w: 480, h: 480 });
+        assert_eq!(Rect::centred(642, 480, 1, 1), Rect { x: 81, y: 0, w: 480, h: 480 });
+        assert_eq!(Rect::centred(1280, 720, 4, 3), Rect { x: 160, y: 0, w: 960, h: 720 });
+    }
+}
