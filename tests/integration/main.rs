@@ -5,3 +5,5 @@ mod bad_input;
 mod demo;
 mod golden;
 mod util;
+#[cfg(feature = "v4l2")]
+mod vivid;
