@@ -2,6 +2,7 @@
 //! a [`Screen::present`] that makes what was drawn visible. [`show`] letterboxes a picture
 //! onto any screen.
 
+mod framebuffer;
 mod headless;
 
 use embedded_graphics::pixelcolor::Rgb888;
@@ -10,6 +11,7 @@ use embedded_graphics::primitives::Rectangle;
 use image::RgbImage;
 use image::imageops::FilterType;
 
+pub use framebuffer::{Framebuffer, FramebufferError, Layout as FramebufferLayout};
 pub use headless::{HeadlessDisplay, HeadlessError};
 
 /// A display the booth can draw on.
