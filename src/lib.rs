@@ -18,3 +18,4 @@ pub mod export;
 pub mod logging;
 pub mod model;
 pub mod report;
+pub mod trigger;

@@ -1,0 +1,248 @@
+//! What starts a session: a timer (unattended installations), SIGUSR1, a keyboard key (evdev:
+//! space or enter), or a scripted list for tests. Every trigger is polled without blocking, so
+//! the booth's loop keeps the screen alive.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Something that can ask for a new session.
+pub trait Trigger {
+    /// Whether it fired since the last poll. Never blocks.
+    fn poll(&mut self, now: Instant) -> bool;
+    /// What it is, for the start-up log.
+    fn describe(&self) -> String;
+}
+
+/// Fires every `every` (unattended mode).
+pub struct TimerTrigger {
+    every: Duration,
+    next: Option<Instant>,
+}
+
+impl TimerTrigger {
+    /// A timer that first fires `every` after its first poll.
+    pub fn new(every: Duration) -> TimerTrigger {
+        TimerTrigger { every, next: None }
+    }
+}
+
+impl Trigger for TimerTrigger {
+    fn poll(&mut self, now: Instant) -> bool {
+        let next = *self.next.get_or_insert(now + self.every);
+        if now >= next {
+            self.next = Some(now + self.every);
+            true
+        } else {
+            false
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("timer every {} s", self.every.as_secs())
+    }
+}
+
+/// Fires when the process receives SIGUSR1 (`systemctl kill -s USR1 comicbooth`, or a
+/// button wired through another daemon).
+pub struct SignalTrigger {
+    flag: Arc<AtomicBool>,
+}
+
+impl SignalTrigger {
+    /// Installs the SIGUSR1 handler.
+    pub fn install() -> std::io::Result<SignalTrigger> {
+        let flag = Arc::new(AtomicBool::new(false));
+        signal_hook::flag::register(signal_hook::consts::SIGUSR1, Arc::clone(&flag))?;
+        Ok(SignalTrigger { flag })
+    }
+}
+
+impl Trigger for SignalTrigger {
+    fn poll(&mut self, _now: Instant) -> bool {
+        self.flag.swap(false, Ordering::Relaxed)
+    }
+
+    fn describe(&self) -> String {
+        "SIGUSR1".into()
+    }
+}
+
+/// Why a keyboard could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "keyboard {path}: cannot open it ({cause}); fix: add the user to the `input` group, or set trigger.keyboard to a /dev/input/event* node that exists"
+)]
+pub struct KeyboardError {
+    /// The device.
+    pub path: PathBuf,
+    /// Why.
+    pub cause: std::io::Error,
+}
+
+/// Linux key codes (linux/input-event-codes.h).
+const KEY_ENTER: u16 = 28;
+const KEY_SPACE: u16 = 57;
+const KEY_KPENTER: u16 = 96;
+const EV_KEY: u16 = 1;
+
+/// Fires on a press of space or enter on an evdev keyboard (or a USB "big red button" that
+/// types one of them).
+pub struct KeyboardTrigger {
+    file: File,
+    path: PathBuf,
+    pending: Vec<u8>,
+}
+
+impl KeyboardTrigger {
+    /// Opens an evdev node without blocking.
+    pub fn open(path: &Path) -> Result<KeyboardTrigger, KeyboardError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|cause| KeyboardError { path: path.into(), cause })?;
+        Ok(KeyboardTrigger { file, path: path.into(), pending: Vec::new() })
+    }
+
+    /// Whether a chunk of raw `input_event`s holds a press of space or enter.
+    pub fn presses_in(events: &[u8]) -> usize {
+        let size = std::mem::size_of::<libc::input_event>();
+        events
+            .chunks_exact(size)
+            .filter(|raw| {
+                // SAFETY: input_event is plain old data and `raw` has exactly its size.
+                let ev: libc::input_event = unsafe { std::ptr::read_unaligned(raw.as_ptr().cast()) };
+                ev.type_ == EV_KEY && ev.value == 1 && [KEY_SPACE, KEY_ENTER, KEY_KPENTER].contains(&ev.code)
+            })
+            .count()
+    }
+}
+
+impl Trigger for KeyboardTrigger {
+    fn poll(&mut self, _now: Instant) -> bool {
+        let mut buf = [0u8; 1024];
+        let mut pressed = false;
+        loop {
+            match self.file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    self.pending.extend_from_slice(&buf[..n]);
+                    let size = std::mem::size_of::<libc::input_event>();
+                    let whole = self.pending.len() / size * size;
+                    pressed |= KeyboardTrigger::presses_in(&self.pending[..whole]) > 0;
+                    self.pending.drain(..whole);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    tracing::warn!(device = %self.path.display(), "keyboard read failed: {e}");
+                    break;
+                }
+            }
+        }
+        pressed
+    }
+
+    fn describe(&self) -> String {
+        format!("keyboard {} (space or enter)", self.path.display())
+    }
+}
+
+/// Fires at the given polls (0-based): for tests and demos without hardware.
+pub struct ScriptedTrigger {
+    at: Vec<u64>,
+    polls: u64,
+}
+
+impl ScriptedTrigger {
+    /// Fires on each poll number listed.
+    pub fn new(at: Vec<u64>) -> ScriptedTrigger {
+        ScriptedTrigger { at, polls: 0 }
+    }
+}
+
+impl Trigger for ScriptedTrigger {
+    fn poll(&mut self, _now: Instant) -> bool {
+        let fire = self.at.contains(&self.polls);
+        self.polls += 1;
+        fire
+    }
+
+    fn describe(&self) -> String {
+        format!("scripted at polls {:?}", self.at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timer_fires_on_schedule() {
+        let t0 = Instant::now();
+        let mut t = TimerTrigger::new(Duration::from_secs(10));
+        assert!(!t.poll(t0));
+        assert!(!t.poll(t0 + Duration::from_secs(9)));
+        assert!(t.poll(t0 + Duration::from_secs(10)));
+        assert!(!t.poll(t0 + Duration::from_secs(11)));
+        assert!(t.poll(t0 + Duration::from_secs(20)));
+    }
+
+    fn event(type_: u16, code: u16, value: i32) -> Vec<u8> {
+        // SAFETY: all-zero is a valid input_event.
+        let mut ev: libc::input_event = unsafe { std::mem::zeroed() };
+        ev.type_ = type_;
+        ev.code = code;
+        ev.value = value;
+        let size = std::mem::size_of::<libc::input_event>();
+        // SAFETY: reading the bytes of a plain struct.
+        unsafe { std::slice::from_raw_parts((&ev as *const libc::input_event).cast::<u8>(), size) }.to_vec()
+    }
+
+    #[test]
+    fn keyboard_counts_presses_of_space_and_enter_only() {
+        let mut raw = event(EV_KEY, KEY_SPACE, 1);
+        raw.extend(event(EV_KEY, KEY_SPACE, 0)); // release
+        raw.extend(event(EV_KEY, 30, 1)); // 'a'
+        raw.extend(event(EV_KEY, KEY_ENTER, 2)); // autorepeat
+        raw.extend(event(EV_KEY, KEY_ENTER, 1));
+        raw.extend(event(0, 0, 0)); // SYN
+        assert_eq!(KeyboardTrigger::presses_in(&raw), 2);
+    }
+
+    #[test]
+    fn keyboard_reads_a_fifo_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("event0");
+        let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: creating a FIFO at a path we own.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let mut k = KeyboardTrigger::open(&path).unwrap();
+        let now = Instant::now();
+        assert!(!k.poll(now));
+        std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        let mut w = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        std::io::Write::write_all(&mut w, &event(EV_KEY, KEY_SPACE, 1)).unwrap();
+        assert!(k.poll(now));
+        assert!(!k.poll(now));
+    }
+
+    #[test]
+    fn signal_trigger_sees_sigusr1() {
+        let mut s = SignalTrigger::install().unwrap();
+        assert!(!s.poll(Instant::now()));
+        signal_hook::low_level::raise(signal_hook::consts::SIGUSR1).unwrap();
+        assert!(s.poll(Instant::now()));
+        assert!(!s.poll(Instant::now()));
+    }
+
+    #[test]
+    fn missing_keyboard_says_how_to_fix() {
+        let e = KeyboardTrigger::open(Path::new("/nonexistent/event7")).err().unwrap().to_string();
+        assert!(e.contains("/nonexistent/event7") && e.contains("fix:"), "{e}");
+    }
+}
