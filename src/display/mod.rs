@@ -4,6 +4,7 @@
 
 mod framebuffer;
 mod headless;
+pub mod screens;
 
 use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;

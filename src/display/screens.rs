@@ -1,0 +1,242 @@
+//! The screens a guest sees, drawn with embedded-graphics on any [`Screen`]: attract (live
+//! preview), countdown, "making your comic" with progress, the result loop with a caption,
+//! "camera lost" and diagnostics. Text uses the 10x20 bitmap font scaled by whole pixels so it
+//! stays crisp and legible from a 240x240 panel to a 1920x1080 monitor.
+
+use embedded_graphics::mono_font::MonoTextStyle;
+use embedded_graphics::mono_font::ascii::FONT_10X20;
+use embedded_graphics::pixelcolor::Rgb888;
+use embedded_graphics::prelude::*;
+use embedded_graphics::primitives::{PrimitiveStyle, PrimitiveStyleBuilder, Rectangle};
+use embedded_graphics::text::{Alignment, Baseline, Text, TextStyleBuilder};
+use image::RgbImage;
+
+use super::{Screen, letterbox};
+
+/// Comic yellow, used for banners.
+pub const YELLOW: Rgb888 = Rgb888::new(255, 214, 0);
+/// Ink.
+pub const INK: Rgb888 = Rgb888::new(16, 16, 16);
+/// Alarm red for problems.
+pub const ALARM: Rgb888 = Rgb888::new(200, 30, 30);
+
+/// Draws into `D` with every pixel scaled to an `s` x `s` block.
+struct Scaled<'a, D> {
+    inner: &'a mut D,
+    s: u32,
+    offset: Point,
+}
+
+impl<D: DrawTarget<Color = Rgb888>> OriginDimensions for Scaled<'_, D> {
+    fn size(&self) -> Size {
+        let b = self.inner.bounding_box().size;
+        Size::new(b.width / self.s, b.height / self.s)
+    }
+}
+
+impl<D: DrawTarget<Color = Rgb888>> DrawTarget for Scaled<'_, D> {
+    type Color = Rgb888;
+    type Error = D::Error;
+
+    fn draw_iter<I: IntoIterator<Item = Pixel<Rgb888>>>(&mut self, pixels: I) -> Result<(), D::Error> {
+        let s = self.s;
+        for Pixel(p, c) in pixels {
+            let top_left = self.offset + Point::new(p.x * s as i32, p.y * s as i32);
+            self.inner.fill_solid(&Rectangle::new(top_left, Size::new(s, s)), c)?;
+        }
+        Ok(())
+    }
+}
+
+/// Text scale for a screen: 1 up to 320 pixels on the short side, growing with it.
+pub fn text_scale(size: Size) -> u32 {
+    (size.width.min(size.height) / 320).max(1)
+}
+
+/// Draws centred lines of text with their middle at `centre_y` (in screen pixels), each line
+/// `scale` times the 10x20 font, on a `bg` band when given.
+fn lines<S: Screen>(
+    screen: &mut S,
+    text: &[&str],
+    centre_y: i32,
+    scale: u32,
+    fg: Rgb888,
+    bg: Option<Rgb888>,
+) -> Result<(), S::Error> {
+    let size = screen.size();
+    let line_h = 22 * scale as i32;
+    let top = centre_y - line_h * text.len() as i32 / 2;
+    if let Some(bg) = bg {
+        let band = Rectangle::new(
+            Point::new(0, top - 4 * scale as i32),
+            Size::new(size.width, (line_h * text.len() as i32) as u32 + 8 * scale),
+        );
+        band.into_styled(PrimitiveStyle::with_fill(bg)).draw(screen)?;
+    }
+    let style = MonoTextStyle::new(&FONT_10X20, fg);
+    let layout = TextStyleBuilder::new().alignment(Alignment::Center).baseline(Baseline::Top).build();
+    let mut scaled = Scaled { inner: screen, s: scale, offset: Point::zero() };
+    for (i, line) in text.iter().enumerate() {
+        let y = (top + i as i32 * line_h) / scale as i32;
+        let x = (size.width / scale / 2) as i32;
+        Text::with_text_style(line, Point::new(x, y), style, layout).draw(&mut scaled)?;
+    }
+    Ok(())
+}
+
+/// Draws a picture letterboxed on black (no present).
+fn picture<S: Screen>(screen: &mut S, img: &RgbImage) -> Result<(), S::Error> {
+    let size = screen.size();
+    let area = letterbox(img.width(), img.height(), size.width, size.height);
+    let fitted = if area.size == Size::new(img.width(), img.height()) {
+        std::borrow::Cow::Borrowed(img)
+    } else {
+        std::borrow::Cow::Owned(crate::convert::resize(img, area.size.width, area.size.height))
+    };
+    screen.clear(Rgb888::BLACK)?;
+    screen.fill_contiguous(&area, fitted.pixels().map(|p| Rgb888::new(p[0], p[1], p[2])))
+}
+
+/// Attract: the live preview (stylized or plain) with a call to action at the bottom.
+pub fn attract<S: Screen>(screen: &mut S, preview: Option<&RgbImage>, hint: &str) -> Result<(), S::Error> {
+    match preview {
+        Some(p) => picture(screen, p)?,
+        None => screen.clear(INK)?,
+    }
+    let (size, s) = (screen.size(), text_scale(screen.size()));
+    lines(screen, &["comicbooth", hint], size.height as i32 - 30 * s as i32, s, INK, Some(YELLOW))?;
+    screen.present()
+}
+
+/// Countdown: the preview dimmed behind a big number.
+pub fn countdown<S: Screen>(screen: &mut S, preview: Option<&RgbImage>, n: u32) -> Result<(), S::Error> {
+    match preview {
+        Some(p) => picture(screen, p)?,
+        None => screen.clear(INK)?,
+    }
+    let size = screen.size();
+    // Big digit: as tall as a third of the short side.
+    let s = (size.width.min(size.height) / 3 / 20).max(2);
+    let n = n.to_string();
+    lines(screen, &[&n], size.height as i32 / 2, s, YELLOW, None)?;
+    screen.present()
+}
+
+/// "Making your comic", with a progress bar for `done` of `total` pictures.
+pub fn making<S: Screen>(screen: &mut S, done: usize, total: usize) -> Result<(), S::Error> {
+    screen.clear(INK)?;
+    let (size, s) = (screen.size(), text_scale(screen.size()));
+    lines(screen, &["Making your", "comic..."], size.height as i32 / 3, s, YELLOW, None)?;
+    let (w, h) = (size.width * 3 / 4, (size.height / 16).max(6));
+    let bar = Rectangle::new(
+        Point::new(((size.width - w) / 2) as i32, (size.height * 2 / 3) as i32),
+        Size::new(w, h),
+    );
+    let frame = PrimitiveStyleBuilder::new().stroke_color(YELLOW).stroke_width(2).fill_color(INK).build();
+    bar.into_styled(frame).draw(screen)?;
+    let filled = (w.saturating_sub(8) as usize * done / total.max(1)) as u32;
+    if filled > 0 {
+        let inner = Rectangle::new(bar.top_left + Point::new(4, 4), Size::new(filled, h.saturating_sub(8)));
+        inner.into_styled(PrimitiveStyle::with_fill(YELLOW)).draw(screen)?;
+    }
+    screen.present()
+}
+
+/// One frame of the result loop with a caption band at the bottom.
+pub fn result<S: Screen>(screen: &mut S, frame: &RgbImage, caption: &str) -> Result<(), S::Error> {
+    picture(screen, frame)?;
+    let (size, s) = (screen.size(), text_scale(screen.size()));
+    lines(screen, &[caption], size.height as i32 - 14 * s as i32, s, INK, Some(YELLOW))?;
+    screen.present()
+}
+
+/// The camera has gone; it is being reopened.
+pub fn camera_lost<S: Screen>(screen: &mut S, seconds: u64) -> Result<(), S::Error> {
+    screen.clear(ALARM)?;
+    let (size, s) = (screen.size(), text_scale(screen.size()));
+    let since = format!("{seconds} s, reconnecting");
+    lines(
+        screen,
+        &["Camera lost", &since, "Check the cable"],
+        size.height as i32 / 2,
+        s,
+        Rgb888::WHITE,
+        None,
+    )?;
+    screen.present()
+}
+
+/// Diagnostics: one line per check, ok in white, failures in red.
+pub fn diagnostics<S: Screen>(screen: &mut S, items: &[(String, bool)]) -> Result<(), S::Error> {
+    screen.clear(INK)?;
+    let (size, s) = (screen.size(), text_scale(screen.size()));
+    lines(screen, &["Diagnostics"], 20 * s as i32, s, YELLOW, None)?;
+    for (i, (text, ok)) in items.iter().enumerate() {
+        let y = (50 + 24 * i as i32) * s as i32;
+        let colour = if *ok { Rgb888::WHITE } else { Rgb888::new(255, 90, 90) };
+        let clipped: String = text.chars().take((size.width / (10 * s)) as usize).collect();
+        lines(screen, &[&clipped], y, s, colour, None)?;
+    }
+    screen.present()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::display::HeadlessDisplay;
+
+    fn count(d: &HeadlessDisplay, area: Rectangle, c: Rgb888) -> usize {
+        area.points()
+            .filter(|p| {
+                let px = d.pixels().get_pixel(p.x as u32, p.y as u32).0;
+                px == [c.r(), c.g(), c.b()]
+            })
+            .count()
+    }
+
+    #[test]
+    fn countdown_digit_is_big_and_centred_at_both_sizes() {
+        for (w, h) in [(240, 240), (1920, 1080)] {
+            let mut d = HeadlessDisplay::new(w, h);
+            countdown(&mut d, None, 3).unwrap();
+            let short = w.min(h);
+            let centre = Rectangle::with_center(
+                Point::new(w as i32 / 2, h as i32 / 2),
+                Size::new(short / 3, short / 3),
+            );
+            let lit = count(&d, centre, YELLOW);
+            // A digit covers a good part of its box, and nothing is drawn in the corners.
+            assert!(lit > (short / 3 * short / 3) as usize / 20, "{w}x{h}: {lit} yellow pixels");
+            assert_eq!(count(&d, Rectangle::new(Point::zero(), Size::new(w / 8, h / 8)), YELLOW), 0);
+        }
+    }
+
+    #[test]
+    fn making_progress_bar_fills_in_proportion() {
+        let mut d = HeadlessDisplay::new(320, 240);
+        making(&mut d, 1, 4).unwrap();
+        let bar_row = Rectangle::new(Point::new(0, 240 * 2 / 3 + 7), Size::new(320, 1));
+        let quarter = count(&d, bar_row, YELLOW);
+        making(&mut d, 3, 4).unwrap();
+        let three_quarters = count(&d, bar_row, YELLOW);
+        assert!(three_quarters > quarter * 2, "{quarter} -> {three_quarters}");
+    }
+
+    #[test]
+    fn camera_lost_is_red_with_white_text() {
+        let mut d = HeadlessDisplay::new(240, 240);
+        camera_lost(&mut d, 5).unwrap();
+        assert_eq!(d.pixels().get_pixel(2, 2).0, [ALARM.r(), ALARM.g(), ALARM.b()]);
+        assert!(count(&d, Rectangle::new(Point::new(0, 80), Size::new(240, 80)), Rgb888::WHITE) > 200);
+    }
+
+    #[test]
+    fn result_shows_the_picture_and_a_caption_band() {
+        let mut d = HeadlessDisplay::new(480, 320);
+        let frame = RgbImage::from_pixel(256, 256, image::Rgb([0, 0, 255]));
+        result(&mut d, &frame, "saved").unwrap();
+        assert_eq!(d.pixels().get_pixel(240, 100).0, [0, 0, 255]);
+        assert_eq!(d.pixels().get_pixel(2, 319 - 10).0, [YELLOW.r(), YELLOW.g(), YELLOW.b()]);
+        assert_eq!(d.pixels().get_pixel(2, 100).0, [0, 0, 0]);
+    }
+}
