@@ -327,6 +327,105 @@ pub fn cameras(
         .collect()
 }
 
+/// Builds the configured triggers: SIGUSR1, the timer, the keyboard.
+pub fn triggers(config: &Config) -> anyhow::Result<Vec<Box<dyn crate::trigger::Trigger>>> {
+    use crate::trigger::{KeyboardTrigger, SignalTrigger, TimerTrigger};
+    let t = &config.trigger;
+    let mut out: Vec<Box<dyn crate::trigger::Trigger>> = Vec::new();
+    if t.signal {
+        out.push(Box::new(SignalTrigger::install().context("installing the SIGUSR1 handler")?));
+    }
+    if t.timer_s > 0 {
+        out.push(Box::new(TimerTrigger::new(Duration::from_secs(t.timer_s as u64))));
+    }
+    if !t.keyboard.as_os_str().is_empty() {
+        out.push(Box::new(KeyboardTrigger::open(&t.keyboard)?));
+    }
+    Ok(out)
+}
+
+/// `comicbooth run`: the booth on the configured camera, display and triggers until SIGTERM
+/// or SIGINT. Files being written when the signal comes are finished first (they are written
+/// atomically either way).
+pub fn run(config: &Config) -> anyhow::Result<()> {
+    use crate::config::DisplayBackend;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, std::sync::Arc::clone(&stop))
+            .context("installing signal handlers")?;
+    }
+    let source = open_source(config)?;
+    let live = config.camera.source == CameraSource::V4l2;
+    tracing::info!(source = %source.describe(), "camera");
+    let triggers = triggers(config)?;
+    if triggers.is_empty() {
+        bail!(
+            "no trigger is configured, so no session could ever start; fix: set trigger.signal = true, trigger.timer_s or trigger.keyboard"
+        );
+    }
+    let side = config.model.size;
+    let generator =
+        Generator::load(&ModelSource::from_config(&config.model.path), side, side, config.model.threads)?;
+    create_dir(&config.export.dir)?;
+    let parts = BoothParts { source, live, triggers, generator };
+    match config.display.backend {
+        DisplayBackend::Headless => run_loop(
+            parts.assemble(HeadlessDisplay::new(config.display.width, config.display.height), config),
+            &stop,
+        ),
+        DisplayBackend::Framebuffer => {
+            run_loop(parts.assemble(display::Framebuffer::open(&config.display.device)?, config), &stop)
+        }
+        DisplayBackend::Spi => bail!(
+            "display backend \"spi\" is not in this build yet (issue #5); fix: use \"framebuffer\" or \"headless\""
+        ),
+    }
+}
+
+/// Everything a booth needs but its screen.
+struct BoothParts {
+    source: Box<dyn FrameSource>,
+    live: bool,
+    triggers: Vec<Box<dyn crate::trigger::Trigger>>,
+    generator: Generator,
+}
+
+impl BoothParts {
+    fn assemble<S: display::Screen>(self, screen: S, config: &Config) -> crate::booth::Booth<S>
+    where
+        S::Error: std::fmt::Display,
+    {
+        crate::booth::Booth::new(
+            screen,
+            self.source,
+            self.live,
+            self.triggers,
+            self.generator,
+            config.animate.clone(),
+            config.booth.clone(),
+            config.export.dir.clone(),
+        )
+    }
+}
+
+/// Ticks the booth about 30 times a second until `stop` is set.
+fn run_loop<S: display::Screen>(
+    mut booth: crate::booth::Booth<S>,
+    stop: &std::sync::atomic::AtomicBool,
+) -> anyhow::Result<()>
+where
+    S::Error: std::error::Error + Send + Sync + 'static,
+{
+    const TICK: Duration = Duration::from_millis(33);
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let now = Instant::now();
+        booth.tick(now)?;
+        std::thread::sleep(TICK.saturating_sub(now.elapsed()));
+    }
+    tracing::info!(saved = booth.saved.len(), "stopping");
+    Ok(())
+}
+
 /// The result of one `comicbooth check` item.
 #[derive(Debug)]
 pub struct CheckItem {

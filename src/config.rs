@@ -25,6 +25,10 @@ pub struct Config {
     pub display: DisplayConfig,
     /// Where animations are saved.
     pub export: ExportConfig,
+    /// The booth's session: countdown, burst, how long results show.
+    pub booth: BoothConfig,
+    /// What starts a session.
+    pub trigger: TriggerConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -179,6 +183,8 @@ pub enum LoopMode {
 pub struct DisplayConfig {
     /// Which display backend.
     pub backend: DisplayBackend,
+    /// Framebuffer device for [`DisplayBackend::Framebuffer`].
+    pub device: PathBuf,
     /// Screen width in pixels (headless: the PNG size).
     #[serde(deserialize_with = "screen_side")]
     pub width: u32,
@@ -189,7 +195,7 @@ pub struct DisplayConfig {
 
 impl Default for DisplayConfig {
     fn default() -> Self {
-        Self { backend: DisplayBackend::Headless, width: 480, height: 320 }
+        Self { backend: DisplayBackend::Headless, device: PathBuf::from("/dev/fb0"), width: 480, height: 320 }
     }
 }
 
@@ -216,6 +222,73 @@ pub struct ExportConfig {
 impl Default for ExportConfig {
     fn default() -> Self {
         Self { dir: PathBuf::from("comicbooth-out") }
+    }
+}
+
+/// `[booth]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BoothConfig {
+    /// Countdown seconds before the capture.
+    #[serde(deserialize_with = "countdown_s")]
+    pub countdown_s: u32,
+    /// Frames captured per session (1: one still, animated by line boil).
+    #[serde(deserialize_with = "burst")]
+    pub burst: u32,
+    /// Milliseconds between burst frames.
+    #[serde(deserialize_with = "burst_gap_ms")]
+    pub burst_gap_ms: u32,
+    /// Seconds the result loops before the booth returns to attract.
+    #[serde(deserialize_with = "show_s")]
+    pub show_s: u32,
+    /// Seconds generation may take before the session is abandoned.
+    #[serde(deserialize_with = "generate_timeout_s")]
+    pub generate_timeout_s: u32,
+    /// Comic-style live preview while people pose.
+    pub stylized_preview: StylizedPreview,
+}
+
+impl Default for BoothConfig {
+    fn default() -> Self {
+        Self {
+            countdown_s: 3,
+            burst: 1,
+            burst_gap_ms: 150,
+            show_s: 15,
+            generate_timeout_s: 60,
+            stylized_preview: StylizedPreview::Auto,
+        }
+    }
+}
+
+/// `booth.stylized_preview`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StylizedPreview {
+    /// Stylized when one generator run takes under 150 ms on this board, else plain.
+    Auto,
+    /// Always stylized.
+    On,
+    /// Always the plain camera picture.
+    Off,
+}
+
+/// `[trigger]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TriggerConfig {
+    /// Start a session every this many seconds with no one pressing anything; 0 = off.
+    #[serde(deserialize_with = "timer_s")]
+    pub timer_s: u32,
+    /// evdev keyboard node whose space or enter starts a session; "" = none.
+    pub keyboard: PathBuf,
+    /// Whether SIGUSR1 starts a session.
+    pub signal: bool,
+}
+
+impl Default for TriggerConfig {
+    fn default() -> Self {
+        Self { timer_s: 0, keyboard: PathBuf::new(), signal: true }
     }
 }
 
@@ -285,6 +358,20 @@ bounded_u32!(time_points, 2, 32);
 bounded_u32!(frame_ms, 20, 5000);
 bounded_u32!(jitter_px, 0, 8);
 bounded_u32!(screen_side, 16, 8192);
+bounded_u32!(countdown_s, 0, 10);
+bounded_u32!(burst, 1, 16);
+bounded_u32!(burst_gap_ms, 0, 2000);
+bounded_u32!(show_s, 3, 600);
+bounded_u32!(generate_timeout_s, 5, 600);
+
+fn timer_s<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let v = i64::deserialize(d)?;
+    if v == 0 || (10..=86_400).contains(&v) {
+        Ok(v as u32)
+    } else {
+        Err(serde::de::Error::custom(format!("{v} is out of range: allowed are 0 (off) or 10 to 86400")))
+    }
+}
 
 fn noise<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
     let v = f64::deserialize(d)?;

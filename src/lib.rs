@@ -10,6 +10,7 @@
 pub mod animate;
 pub mod app;
 pub mod assets;
+pub mod booth;
 pub mod camera;
 pub mod config;
 pub mod convert;

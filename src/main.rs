@@ -69,9 +69,6 @@ enum Command {
     },
 }
 
-/// Exit code of a feature whose backend has not landed yet.
-const NOT_AVAILABLE: u8 = 69;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut config = match &cli.config {
@@ -129,14 +126,10 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Run => {
-            eprintln!(
-                "error: `comicbooth run` is not available yet: it needs the V4L2 camera (issue #4), the display and \
-                 trigger backends and the booth's state machine (issue #5); fix: use `comicbooth demo` or \
-                 `comicbooth stylize` meanwhile"
-            );
-            ExitCode::from(NOT_AVAILABLE)
-        }
+        Command::Run => match app::run(&config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        },
         Command::Devices { dev } => {
             #[cfg(feature = "v4l2")]
             print!("{}", comicbooth::report::devices(&app::cameras(&config, &dev)));

@@ -26,7 +26,7 @@ use super::{CameraError, DropReason, Frame, FrameSource, PixelFormat};
 /// Timeouts in a row after which a camera counts as lost.
 const TIMEOUTS_BEFORE_LOST: u32 = 3;
 /// Longest wait between two attempts to reopen a lost camera.
-const MAX_BACKOFF: Duration = Duration::from_secs(4);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// First wait before reopening a lost camera.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 

@@ -1,0 +1,447 @@
+//! The booth a guest walks up to: attract (live preview) -> countdown -> capture burst ->
+//! generate (on a worker thread, so the screen keeps refreshing) -> show the loop -> attract.
+//! Every state has a timeout; a lost camera shows its own screen until the camera is back.
+//!
+//! [`Booth::tick`] advances the machine by one step at a given instant and draws one screen;
+//! `app::run` calls it about 30 times a second, tests call it with scripted triggers.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+
+use crate::animate::{self, Animation};
+use crate::camera::{CameraError, FrameSource};
+use crate::config::{AnimateConfig, BoothConfig, LoopMode, StylizedPreview};
+use crate::convert;
+use crate::display::{Screen, screens};
+use crate::export;
+use crate::model::Generator;
+use crate::trigger::Trigger;
+
+/// A stylized preview is used in `auto` mode when one generator run is at most this long.
+const FAST_ENOUGH: Duration = Duration::from_millis(150);
+/// How long the booth waits for one preview frame in attract.
+const PREVIEW_WAIT: Duration = Duration::from_millis(60);
+
+/// Where the booth is.
+#[derive(Debug)]
+pub enum Phase {
+    /// Waiting for a guest, showing the preview.
+    Attract,
+    /// Counting down to the capture.
+    Countdown {
+        /// When the picture is taken.
+        until: Instant,
+    },
+    /// The worker is making the comic.
+    Generating {
+        /// Session number.
+        id: u64,
+        /// When it started (for the timeout).
+        started: Instant,
+        /// Pictures done.
+        done: usize,
+        /// Pictures in all.
+        total: usize,
+    },
+    /// Looping the result.
+    Show {
+        /// The animation.
+        anim: Animation,
+        /// Its caption.
+        caption: String,
+        /// When it started (for the timeout).
+        started: Instant,
+    },
+    /// The camera is gone; waiting for it.
+    CameraLost {
+        /// Since when.
+        since: Instant,
+    },
+}
+
+impl Phase {
+    /// A short name for logs and tests.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Phase::Attract => "attract",
+            Phase::Countdown { .. } => "countdown",
+            Phase::Generating { .. } => "generating",
+            Phase::Show { .. } => "show",
+            Phase::CameraLost { .. } => "camera-lost",
+        }
+    }
+}
+
+enum Job {
+    Session { id: u64, frames: Vec<RgbImage> },
+    Preview(RgbImage),
+}
+
+enum Outcome {
+    Progress { id: u64, done: usize, total: usize },
+    Done { id: u64, result: Result<(Animation, PathBuf), String> },
+    Preview(RgbImage),
+}
+
+/// The generator on its own thread: sessions (generate, animate, save) and previews.
+struct Worker {
+    jobs: Option<Sender<Job>>,
+    outcomes: Receiver<Outcome>,
+    thread: Option<JoinHandle<()>>,
+    preview_busy: bool,
+}
+
+impl Worker {
+    fn start(generator: Generator, animate: AnimateConfig, export_dir: PathBuf) -> Worker {
+        let (jobs, job_rx) = mpsc::channel::<Job>();
+        let (out_tx, outcomes) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("generator".into())
+            .spawn(move || {
+                for job in job_rx {
+                    let sent = match job {
+                        Job::Preview(img) => match generator.run(&img) {
+                            Ok(comic) => out_tx.send(Outcome::Preview(comic)),
+                            Err(_) => out_tx.send(Outcome::Preview(img)),
+                        },
+                        Job::Session { id, frames } => {
+                            let result =
+                                session(&generator, &animate, &export_dir, id, &frames, |done, total| {
+                                    let _ = out_tx.send(Outcome::Progress { id, done, total });
+                                });
+                            out_tx.send(Outcome::Done { id, result })
+                        }
+                    };
+                    if sent.is_err() {
+                        break;
+                    }
+                }
+            })
+            .expect("spawning the generator thread");
+        Worker { jobs: Some(jobs), outcomes, thread: Some(thread), preview_busy: false }
+    }
+
+    fn send(&self, job: Job) {
+        if let Some(j) = &self.jobs {
+            let _ = j.send(job);
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread after its current job.
+        self.jobs.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Makes one session's comic: one generator run per burst frame (a boomerang of the guests'
+/// movement), or line-boil time points of a single still; then saves the GIF.
+fn session(
+    generator: &Generator,
+    config: &AnimateConfig,
+    export_dir: &std::path::Path,
+    id: u64,
+    frames: &[RgbImage],
+    progress: impl Fn(usize, usize),
+) -> Result<(Animation, PathBuf), String> {
+    let label = format!("comic-{}-{id:03}", unix_seconds());
+    let points = if frames.len() == 1 {
+        let total = config.time_points as usize;
+        let mut done = 0;
+        animate::time_points(&frames[0], config, |img| {
+            let out = generator.run(img);
+            done += 1;
+            progress(done, total);
+            out
+        })
+        .map_err(|e| e.to_string())?
+    } else {
+        let mut out = Vec::with_capacity(frames.len());
+        for (i, f) in frames.iter().enumerate() {
+            out.push(generator.run(f).map_err(|e| e.to_string())?);
+            progress(i + 1, frames.len());
+        }
+        out
+    };
+    let looped = AnimateConfig {
+        loop_mode: if frames.len() > 1 { LoopMode::Boomerang } else { config.loop_mode },
+        ..config.clone()
+    };
+    let anim = animate::assemble(&points, &looped, &label);
+    let path = export_dir.join(format!("{label}.gif"));
+    export::write_gif(&path, &anim).map_err(|e| e.to_string())?;
+    Ok((anim, path))
+}
+
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// The booth: one screen, one camera, some triggers and the generator worker.
+pub struct Booth<S: Screen> {
+    screen: S,
+    source: Box<dyn FrameSource>,
+    triggers: Vec<Box<dyn Trigger>>,
+    worker: Worker,
+    config: BoothConfig,
+    side: u32,
+    stylize_preview: bool,
+    preview_every: Duration,
+    phase: Phase,
+    preview: Option<RgbImage>,
+    last_preview: Option<Instant>,
+    show_frame: usize,
+    next_show_frame: Option<Instant>,
+    sessions: u64,
+    /// Animations saved so far.
+    pub saved: Vec<PathBuf>,
+}
+
+impl<S: Screen> Booth<S>
+where
+    S::Error: std::fmt::Display,
+{
+    /// Assembles a booth. `live` says whether the source is a camera (previews refresh often)
+    /// or photos (previews change every two seconds).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        screen: S,
+        source: Box<dyn FrameSource>,
+        live: bool,
+        triggers: Vec<Box<dyn Trigger>>,
+        generator: Generator,
+        animate: AnimateConfig,
+        config: BoothConfig,
+        export_dir: PathBuf,
+    ) -> Booth<S> {
+        let side = generator.size().0;
+        let stylize_preview = match config.stylized_preview {
+            StylizedPreview::On => true,
+            StylizedPreview::Off => false,
+            StylizedPreview::Auto => generator.warmup_time <= FAST_ENOUGH,
+        };
+        tracing::info!(
+            stylize_preview,
+            warmup_ms = generator.warmup_time.as_millis() as u64,
+            triggers = ?triggers.iter().map(|t| t.describe()).collect::<Vec<_>>(),
+            "booth ready"
+        );
+        Booth {
+            screen,
+            source,
+            triggers,
+            worker: Worker::start(generator, animate, export_dir),
+            config,
+            side,
+            stylize_preview,
+            preview_every: if live { Duration::from_millis(100) } else { Duration::from_secs(2) },
+            phase: Phase::Attract,
+            preview: None,
+            last_preview: None,
+            show_frame: 0,
+            next_show_frame: None,
+            sessions: 0,
+            saved: Vec::new(),
+        }
+    }
+
+    /// Where the booth is now.
+    pub fn phase(&self) -> &Phase {
+        &self.phase
+    }
+
+    /// The screen (tests read its pixels).
+    pub fn screen(&self) -> &S {
+        &self.screen
+    }
+
+    /// One step: poll the triggers, move on if a state is done or timed out, draw its screen.
+    pub fn tick(&mut self, now: Instant) -> Result<(), S::Error> {
+        let mut fired = false;
+        for t in &mut self.triggers {
+            fired |= t.poll(now);
+        }
+        self.drain_worker(now);
+        let next = match &self.phase {
+            Phase::Attract if fired => {
+                Some(Phase::Countdown { until: now + Duration::from_secs(self.config.countdown_s as u64) })
+            }
+            Phase::Attract => None,
+            Phase::Countdown { until } if now >= *until => Some(self.capture(now)),
+            Phase::Countdown { .. } => None,
+            Phase::Generating { started, .. }
+                if now.duration_since(*started)
+                    > Duration::from_secs(self.config.generate_timeout_s as u64) =>
+            {
+                tracing::error!(
+                    "making the comic took over {} s; session abandoned",
+                    self.config.generate_timeout_s
+                );
+                Some(Phase::Attract)
+            }
+            Phase::Generating { .. } => None,
+            Phase::Show { .. } if fired => {
+                Some(Phase::Countdown { until: now + Duration::from_secs(self.config.countdown_s as u64) })
+            }
+            Phase::Show { started, .. }
+                if now.duration_since(*started) > Duration::from_secs(self.config.show_s as u64) =>
+            {
+                Some(Phase::Attract)
+            }
+            Phase::Show { .. } => None,
+            Phase::CameraLost { .. } => None,
+        };
+        if let Some(next) = next {
+            self.enter(next);
+        }
+        self.draw(now)
+    }
+
+    fn enter(&mut self, next: Phase) {
+        tracing::info!(from = self.phase.name(), to = next.name(), "booth");
+        if matches!(next, Phase::Show { .. }) {
+            self.show_frame = 0;
+            self.next_show_frame = None;
+        }
+        self.phase = next;
+    }
+
+    fn drain_worker(&mut self, now: Instant) {
+        while let Ok(outcome) = self.worker.outcomes.try_recv() {
+            match outcome {
+                Outcome::Preview(img) => {
+                    self.worker.preview_busy = false;
+                    self.preview = Some(img);
+                }
+                Outcome::Progress { id, done: d, total: t } => {
+                    if let Phase::Generating { id: current, done, total, .. } = &mut self.phase
+                        && *current == id
+                    {
+                        (*done, *total) = (d, t);
+                    }
+                }
+                Outcome::Done { id, result } => {
+                    let current = matches!(self.phase, Phase::Generating { id: c, .. } if c == id);
+                    match result {
+                        Ok((anim, path)) => {
+                            tracing::info!(gif = %path.display(), frames = anim.frames.len(), "comic saved");
+                            let caption =
+                                format!("Saved: {}", path.file_name().unwrap_or_default().to_string_lossy());
+                            self.saved.push(path);
+                            if current {
+                                self.enter(Phase::Show { anim, caption, started: now });
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!("making the comic failed: {e}");
+                            if current {
+                                self.enter(Phase::Attract);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes the burst (the one moment the screen waits for the camera) and hands it to the
+    /// worker.
+    fn capture(&mut self, now: Instant) -> Phase {
+        let mut frames = Vec::new();
+        for i in 0..self.config.burst {
+            if i > 0 {
+                std::thread::sleep(Duration::from_millis(self.config.burst_gap_ms as u64));
+            }
+            let side = self.side;
+            match crate::app::capture_with(self.source.as_mut(), Duration::from_secs(3), |f| {
+                convert::frame_to_square(f, side)
+            }) {
+                Ok(Ok(img)) => frames.push(img),
+                Ok(Err(e)) => tracing::warn!("frame dropped: {e}"),
+                Err(e) => {
+                    tracing::warn!("capture failed: {e}");
+                    if matches!(e, CameraError::Lost { .. }) {
+                        return Phase::CameraLost { since: now };
+                    }
+                }
+            }
+        }
+        if frames.is_empty() {
+            return Phase::Attract;
+        }
+        self.sessions += 1;
+        let total = if frames.len() == 1 { 0 } else { frames.len() };
+        self.worker.send(Job::Session { id: self.sessions, frames });
+        Phase::Generating { id: self.sessions, started: now, done: 0, total }
+    }
+
+    /// Refreshes the preview from the camera when it is due; notices a lost camera.
+    fn refresh_preview(&mut self, now: Instant) {
+        if self.last_preview.is_some_and(|t| now.duration_since(t) < self.preview_every) {
+            return;
+        }
+        self.last_preview = Some(now);
+        let side = self.side;
+        match crate::app::capture_with(self.source.as_mut(), PREVIEW_WAIT, |f| {
+            convert::frame_to_square(f, side)
+        }) {
+            Ok(Ok(img)) => {
+                if matches!(self.phase, Phase::CameraLost { .. }) {
+                    tracing::info!("camera back");
+                    self.enter(Phase::Attract);
+                }
+                if self.stylize_preview && !self.worker.preview_busy {
+                    self.worker.preview_busy = true;
+                    self.worker.send(Job::Preview(img));
+                } else if !self.stylize_preview {
+                    self.preview = Some(img);
+                }
+            }
+            Ok(Err(e)) => tracing::debug!("preview frame dropped: {e}"),
+            Err(CameraError::Lost { .. }) if !matches!(self.phase, Phase::CameraLost { .. }) => {
+                self.enter(Phase::CameraLost { since: now });
+            }
+            Err(e) => tracing::debug!("no preview frame: {e}"),
+        }
+    }
+
+    fn draw(&mut self, now: Instant) -> Result<(), S::Error> {
+        match &self.phase {
+            Phase::Attract | Phase::Countdown { .. } | Phase::CameraLost { .. } => self.refresh_preview(now),
+            _ => {}
+        }
+        match &self.phase {
+            Phase::Attract => screens::attract(&mut self.screen, self.preview.as_ref(), "Press the button!"),
+            Phase::Countdown { until } => {
+                let left = until.saturating_duration_since(now).as_secs_f32().ceil() as u32;
+                screens::countdown(&mut self.screen, self.preview.as_ref(), left.max(1))
+            }
+            Phase::Generating { done, total, .. } => {
+                screens::making(&mut self.screen, *done, (*total).max(1))
+            }
+            Phase::Show { anim, caption, .. } => {
+                // Paced to the animation's frame time, whatever the tick rate.
+                if self.next_show_frame.is_some_and(|t| now < t) {
+                    return Ok(());
+                }
+                let frame = &anim.frames[self.show_frame % anim.frames.len()];
+                self.show_frame += 1;
+                self.next_show_frame = Some(
+                    self.next_show_frame.map_or(now, |t| t.max(now - anim.frame_time)) + anim.frame_time,
+                );
+                screens::result(&mut self.screen, frame, caption)
+            }
+            Phase::CameraLost { since } => {
+                screens::camera_lost(&mut self.screen, now.duration_since(*since).as_secs())
+            }
+        }
+    }
+}

@@ -1,0 +1,311 @@
+#!/usr/bin/env bash
+# Boots an x86_64 QEMU guest (TCG, stock Debian kernel) with a real V4L2 camera (vivid,
+# /dev/video0) and a real framebuffer (bochs DRM on -vga std, /dev/fb0), runs one program
+# in it as /bin/probe, and exits with that program's exit status.
+#
+# usage: tests/vm/run-guest.sh --binary PATH [options] [-- ARGS...]
+#
+#   --binary PATH       the program to run in the guest (dynamically linked glibc or static);
+#                       the shared libraries `ldd` lists are copied in at the same paths
+#   --timeout SECONDS   kill the guest after this long (default 240)
+#   --out DIR           where serial.log and the rest go (default: a new temp dir)
+#   --qmp-socket PATH   add -qmp unix:PATH,server=on,wait=off (e.g. for screendumps)
+#   --file SRC:DEST     also put host file or directory SRC at DEST in the guest (repeatable)
+#   --env NAME=VALUE    set an environment variable for the probe (repeatable)
+#   --vivid-opts OPTS   vivid module parameters (default "n_devs=1")
+#   --mem MB            guest memory (default 1024)
+#   --smp N             guest CPUs (default 2)
+#   --cpu MODEL         QEMU CPU model (default max: SSE4/AVX2 etc. as far as TCG has them)
+#   --no-strip          copy the binary as it is (by default its debug info is stripped:
+#                       a cargo debug build is hundreds of MB and has to fit in guest RAM)
+#   --keep-initramfs    keep DIR/initramfs.cpio.gz (deleted after the run by default)
+#   --verbose           stream the guest's serial console to stderr while it runs
+#   -- ARGS...          arguments for the probe
+#
+# Exit status: the probe's (from the PROBE-EXIT=<n> line it prints on the serial console),
+# 124 when the timeout hit first, 125 when the guest never ran the probe or died before it
+# finished (the serial log's tail is printed), 2 for a usage error.
+# On stdout: what the probe wrote (its stdout and stderr, as the serial console saw them).
+# On stderr: progress, the output directory, timings.
+#
+# Inside the guest, /init mounts proc, sysfs (read-write), devtmpfs, tmpfs on /tmp, /run and
+# /dev/shm; loads the display modules and waits for /dev/fb0; unbinds the framebuffer text
+# console; loads vivid and waits for /dev/video0; runs the probe from / with stdin /dev/null
+# and its output on the serial console; prints PROBE-EXIT=<status>; powers off.
+# Lines the harness prints in the guest start with "[vm-init]" or "=== PROBE-".
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+export VM_CACHE=${VM_CACHE:-$REPO/target/vm-cache}
+KDIR=$VM_CACHE/kernel
+
+usage() {
+	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2
+	exit 2
+}
+die() {
+	echo "run-guest: ERROR: $*" >&2
+	exit 125
+}
+log() { echo "run-guest: $*" >&2; }
+
+binary= timeout_s=240 out= qmp= mem=1024 smp=2 cpu=max verbose= no_strip= keep_initrd= vivid_opts="n_devs=1"
+files=() envs=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--binary) binary=${2:?--binary needs a path}; shift 2 ;;
+	--timeout) timeout_s=${2:?--timeout needs seconds}; shift 2 ;;
+	--out) out=${2:?--out needs a directory}; shift 2 ;;
+	--qmp-socket) qmp=${2:?--qmp-socket needs a path}; shift 2 ;;
+	--file) files+=("${2:?--file needs SRC:DEST}"); shift 2 ;;
+	--env) envs+=("${2:?--env needs NAME=VALUE}"); shift 2 ;;
+	--vivid-opts) vivid_opts=${2?--vivid-opts needs a value}; shift 2 ;;
+	--mem) mem=${2:?--mem needs MB}; shift 2 ;;
+	--smp) smp=${2:?--smp needs a count}; shift 2 ;;
+	--cpu) cpu=${2:?--cpu needs a model}; shift 2 ;;
+	--no-strip) no_strip=1; shift ;;
+	--keep-initramfs) keep_initrd=1; shift ;;
+	--verbose | -v) verbose=1; shift ;;
+	-h | --help) usage ;;
+	--) shift; break ;;
+	*) echo "run-guest: unknown option $1 (arguments for the probe go after --)" >&2; usage ;;
+	esac
+done
+[ -n "$binary" ] || { echo "run-guest: --binary is required" >&2; usage; }
+[ -f "$binary" ] || die "--binary $binary: no such file"
+[[ $timeout_s =~ ^[0-9]+$ ]] || die "--timeout $timeout_s: not a whole number of seconds"
+for e in "${envs[@]}"; do
+	[[ $e =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "--env $e: not NAME=VALUE"
+done
+case $vivid_opts in *"'"*) die "--vivid-opts must not contain single quotes" ;; esac
+
+t_start=$(date +%s.%N)
+VM_QUIET=1 "$HERE/setup.sh" || die "setup failed (see above); run tests/vm/setup.sh to retry"
+
+if [ -z "$out" ]; then
+	out=$(mktemp -d "${TMPDIR:-/tmp}/vm-guest.XXXXXX")
+else
+	mkdir -p "$out"
+fi
+out=$(cd "$out" && pwd)
+log "output in $out"
+serial=$out/serial.log
+rm -f "$serial" "$out/qemu.log"
+
+# ---------------------------------------------------------------------------------------
+# initramfs
+# ---------------------------------------------------------------------------------------
+root=$out/initramfs.d
+rm -rf "$root"
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,root,etc,lib/modules}
+
+cp /bin/busybox "$root/bin/busybox"
+/bin/busybox --list-full | while IFS= read -r applet; do
+	[ -e "$root/$applet" ] || [ -L "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
+done
+[ -L "$root/bin/sh" ] || ln -sf /bin/busybox "$root/bin/sh"
+
+cp "$KDIR"/modules/*.ko "$root/lib/modules/"
+
+# Debug builds carry hundreds of MB of DWARF, which would have to fit the guest's RAM:
+# drop it (symbols stay, so backtraces still name functions).
+if [ -z "$no_strip" ] && command -v strip >/dev/null 2>&1; then
+	strip --strip-debug -o "$root/bin/probe" "$binary" 2>/dev/null || cp "$binary" "$root/bin/probe"
+else
+	cp "$binary" "$root/bin/probe"
+fi
+chmod 755 "$root/bin/probe"
+if command -v readelf >/dev/null 2>&1; then
+	machine=$(readelf -h "$binary" 2>/dev/null | sed -n 's/^ *Machine: *//p')
+	case $machine in
+	*X86-64*) ;;
+	"") die "--binary $binary is not an ELF executable" ;;
+	*) die "--binary $binary is for '$machine'; this guest is x86_64" ;;
+	esac
+fi
+# The shared libraries and the dynamic loader, at the paths ldd names.
+if ldd "$binary" 2>&1 | grep -q 'not found'; then
+	die "ldd $binary: $(ldd "$binary" 2>&1 | grep 'not found' | head -n 3 | tr '\n' ' ')"
+fi
+libs=$(ldd "$binary" 2>/dev/null | sed -n -e 's/.*=> \(\/[^ ]*\) (0x.*/\1/p' \
+	-e 's/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p' || true)
+for lib in $libs; do
+	mkdir -p "$root$(dirname "$lib")"
+	cp -L "$lib" "$root$lib"
+done
+
+for spec in "${files[@]}"; do
+	src=${spec%%:*} dest=${spec#*:}
+	[ "$src" != "$spec" ] && [ -n "$dest" ] || die "--file $spec: not SRC:DEST"
+	[ -e "$src" ] || die "--file $spec: $src does not exist"
+	case $dest in /*) ;; *) dest=/$dest ;; esac
+	mkdir -p "$root$(dirname "$dest")"
+	cp -a "$src" "$root$dest"
+done
+
+shq() { # single-quote for sh
+	local s=${1//\'/\'\\\'\'}
+	printf "'%s'" "$s"
+}
+probe_cmd="/bin/probe"
+for a in "$@"; do probe_cmd+=" $(shq "$a")"; done
+env_lines=
+for e in "${envs[@]}"; do env_lines+="export ${e%%=*}=$(shq "${e#*=}")"$'\n'; done
+
+cat >"$root/init" <<EOF
+#!/bin/sh
+# Generated by tests/vm/run-guest.sh
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+exec </dev/console >/dev/console 2>&1
+mount -t proc proc /proc
+mount -t sysfs -o rw sysfs /sys
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+hostname vm-guest
+
+log() { echo "[vm-init] \$*"; }
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+load() { # name [params...]
+	m=\$1
+	shift
+	insmod "/lib/modules/\$m.ko" "\$@" || log "ERROR: insmod \$m \$* failed"
+}
+wait_for() { # path seconds
+	i=0
+	while [ ! -e "\$1" ]; do
+		[ \$i -ge \$((\$2 * 20)) ] && return 1
+		sleep 0.05
+		i=\$((i + 1))
+	done
+}
+
+log "up at \$(uptime_s)s"
+for m in $(tr '\n' ' ' <"$KDIR/display.order"); do load \$m; done
+wait_for /dev/fb0 10 || log "WARNING: /dev/fb0 did not appear within 10 s"
+for vt in /sys/class/vtconsole/vtcon*; do
+	if grep -qi 'frame buffer' "\$vt/name" 2>/dev/null; then
+		echo 0 >"\$vt/bind" || log "WARNING: could not unbind \$vt (\$(cat "\$vt/name"))"
+	fi
+done
+for m in $(grep -vx vivid "$KDIR/vivid.order" | tr '\n' ' '); do load \$m; done
+load vivid $vivid_opts
+wait_for /dev/video0 10 || log "WARNING: /dev/video0 did not appear within 10 s"
+log "fb0: \$(cat /sys/class/graphics/fb0/name 2>/dev/null || echo none) \$(cat /sys/class/graphics/fb0/virtual_size 2>/dev/null)," \\
+	"video0: \$(cat /sys/class/video4linux/video0/name 2>/dev/null || echo none)"
+
+# The unbound console leaves its last picture (SeaBIOS's text) on the screen: clear it.
+# One write() for the whole screen: the DRM fbdev emulation loses the damage of a write()
+# that covers exactly one full scanline (its clip comes out zero pixels wide), so dd with
+# bs=<one line> changes the buffer but never reaches the screen.
+if [ -e /dev/fb0 ]; then
+	fbh=\$(cut -d, -f2 /sys/class/graphics/fb0/virtual_size)
+	fbs=\$(cat /sys/class/graphics/fb0/stride)
+	dd if=/dev/zero of=/dev/fb0 bs=\$((fbs * fbh)) count=1 2>/dev/null || log "WARNING: could not clear /dev/fb0"
+fi
+cd /
+$env_lines
+echo "=== PROBE-START uptime=\$(uptime_s)"
+$probe_cmd </dev/null
+status=\$?
+echo "=== PROBE-END uptime=\$(uptime_s)"
+echo "PROBE-EXIT=\$status"
+sync
+poweroff -f
+EOF
+chmod 755 "$root/init"
+
+initrd=$out/initramfs.cpio.gz
+(cd "$root" && find . -print0 | cpio --null -o -H newc --quiet -R 0:0 | gzip -1 >"$initrd") ||
+	die "building the initramfs failed"
+rm -rf "$root"
+
+# ---------------------------------------------------------------------------------------
+# QEMU
+# ---------------------------------------------------------------------------------------
+qemu=(qemu-system-x86_64 -accel tcg -cpu "$cpu" -m "$mem" -smp "$smp"
+	-display none -vga std -nic none -no-reboot
+	-kernel "$KDIR/vmlinuz" -initrd "$initrd"
+	-append "console=ttyS0 quiet panic=-1 mitigations=off"
+	-serial "file:$serial" -monitor none)
+[ -z "$qmp" ] || { rm -f "$qmp"; qemu+=(-qmp "unix:$qmp,server=on,wait=off"); }
+printf '%q ' "${qemu[@]}" >"$out/qemu.cmdline"
+echo >>"$out/qemu.cmdline"
+
+t_boot=$(date +%s.%N)
+tailpid=
+if [ -n "$verbose" ]; then
+	: >"$serial"
+	tail -n +1 -F "$serial" >&2 2>/dev/null &
+	tailpid=$!
+fi
+set +e
+timeout -k 5 "$timeout_s" "${qemu[@]}" </dev/null >"$out/qemu.log" 2>&1
+qrc=$?
+set -e
+t_end=$(date +%s.%N)
+if [ -n "$tailpid" ]; then
+	sleep 0.2
+	kill "$tailpid" 2>/dev/null || true
+	wait "$tailpid" 2>/dev/null || true
+fi
+[ -z "$qmp" ] || rm -f "$qmp"
+[ -n "$keep_initrd" ] || rm -f "$initrd"
+
+touch "$serial"
+clean() { tr -d '\r' <"$serial"; }
+status=$(clean | sed -n 's/^PROBE-EXIT=\([0-9][0-9]*\)$/\1/p' | tail -n 1)
+started=$(clean | sed -n 's/^=== PROBE-START uptime=//p' | tail -n 1)
+ended=$(clean | sed -n 's/^=== PROBE-END uptime=//p' | tail -n 1)
+
+# The probe's own output, as the serial console saw it.
+clean | sed -n '/^=== PROBE-START/,/^=== PROBE-END/{/^=== PROBE-/d;p}'
+
+fail_tail() {
+	[ -z "$verbose" ] || { echo "run-guest: serial log: $serial" >&2; return 0; }
+	if [ ! -s "$serial" ]; then
+		echo "run-guest: the serial log is empty: the kernel never got to print" \
+			"(too little --mem? see $out/qemu.log and $out/qemu.cmdline)" >&2
+	fi
+	echo "run-guest: ---- last 40 lines of $serial ----" >&2
+	clean | tail -n 40 >&2
+	if [ -s "$out/qemu.log" ]; then
+		echo "run-guest: ---- $out/qemu.log ----" >&2
+		tail -n 20 "$out/qemu.log" >&2
+	fi
+	echo "run-guest: ----" >&2
+}
+
+timing=$(awk -v s="$t_start" -v b="$t_boot" -v e="$t_end" -v p="${started:-}" -v q="${ended:-}" 'BEGIN {
+	printf "prepare %.1fs, qemu %.1fs", b - s, e - b
+	if (p != "") printf " (guest uptime at probe start %.1fs", p
+	if (p != "" && q != "") printf ", probe ran %.1fs", q - p
+	if (p != "") printf ")"
+}')
+
+if [ -n "$status" ]; then
+	log "probe exited with $status; $timing"
+	if [ "$status" != 0 ] && [ -z "$verbose" ]; then
+		# Its output is on stdout already; show how the guest got there.
+		echo "run-guest: ---- guest log up to the probe start (full log: $serial) ----" >&2
+		clean | sed '/^=== PROBE-START/q' | tail -n 20 >&2
+		echo "run-guest: ----" >&2
+	fi
+	exit "$status"
+fi
+if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+	log "TIMEOUT: the guest did not finish within ${timeout_s}s; $timing"
+	fail_tail
+	exit 124
+fi
+if [ -n "$started" ]; then
+	log "the guest stopped while the probe ran, without a PROBE-EXIT line (qemu exit $qrc); $timing"
+else
+	log "the guest never ran the probe (qemu exit $qrc); $timing"
+fi
+fail_tail
+exit 125
