@@ -136,9 +136,10 @@ fn open_v4l2(_: &Config) -> Result<Box<dyn FrameSource>, CameraError> {
     Err(CameraError::NotBuilt("v4l2"))
 }
 
-/// Waits up to `patience` for a good frame, skipping dropped frames and riding out timeouts
-/// and a camera being reopened, and hands it to `use_frame` (which may borrow it, so no copy of
-/// a driver buffer is made). Gives up with the last transient error.
+/// Waits up to `patience` for a good frame, skipping dropped frames and riding out timeouts,
+/// and hands it to `use_frame` (which may borrow it, so no copy of a driver buffer is made).
+/// A lost camera is returned at once, so the booth can say so on screen while the source
+/// reopens it; after `patience` the last timeout is returned.
 pub fn capture_with<T>(
     source: &mut dyn FrameSource,
     patience: Duration,
@@ -151,6 +152,7 @@ pub fn capture_with<T>(
             .clamp(Duration::from_millis(10), FRAME_TIMEOUT);
         match source.next_frame(wait) {
             Ok(frame) => return Ok(use_frame(&frame)),
+            Err(e @ CameraError::Lost { .. }) => return Err(e),
             Err(e) if e.is_transient() && Instant::now() < deadline => tracing::debug!("{e}"),
             Err(e) => return Err(e),
         }
@@ -347,7 +349,7 @@ pub fn triggers(config: &Config) -> anyhow::Result<Vec<Box<dyn crate::trigger::T
 /// `comicbooth run`: the booth on the configured camera, display and triggers until SIGTERM
 /// or SIGINT. Files being written when the signal comes are finished first (they are written
 /// atomically either way).
-pub fn run(config: &Config) -> anyhow::Result<()> {
+pub fn run(config: &Config, duration: Option<Duration>) -> anyhow::Result<()> {
     use crate::config::DisplayBackend;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
@@ -369,13 +371,15 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
     create_dir(&config.export.dir)?;
     let parts = BoothParts { source, live, triggers, generator };
     match config.display.backend {
-        DisplayBackend::Headless => run_loop(
-            parts.assemble(HeadlessDisplay::new(config.display.width, config.display.height), config),
-            &stop,
-        ),
-        DisplayBackend::Framebuffer => {
-            run_loop(parts.assemble(display::Framebuffer::open(&config.display.device)?, config), &stop)
+        DisplayBackend::Headless => {
+            let screen = HeadlessDisplay::new(config.display.width, config.display.height);
+            run_loop(parts.assemble(screen, config), &stop, duration)
         }
+        DisplayBackend::Framebuffer => run_loop(
+            parts.assemble(display::Framebuffer::open(&config.display.device)?, config),
+            &stop,
+            duration,
+        ),
         DisplayBackend::Spi => bail!(
             "display backend \"spi\" is not in this build yet (issue #5); fix: use \"framebuffer\" or \"headless\""
         ),
@@ -408,16 +412,18 @@ impl BoothParts {
     }
 }
 
-/// Ticks the booth about 30 times a second until `stop` is set.
+/// Ticks the booth about 30 times a second until `stop` is set or `duration` has passed.
 fn run_loop<S: display::Screen>(
     mut booth: crate::booth::Booth<S>,
     stop: &std::sync::atomic::AtomicBool,
+    duration: Option<Duration>,
 ) -> anyhow::Result<()>
 where
     S::Error: std::error::Error + Send + Sync + 'static,
 {
     const TICK: Duration = Duration::from_millis(33);
-    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+    let started = Instant::now();
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) && duration.is_none_or(|d| started.elapsed() < d) {
         let now = Instant::now();
         booth.tick(now)?;
         std::thread::sleep(TICK.saturating_sub(now.elapsed()));

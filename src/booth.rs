@@ -300,16 +300,19 @@ where
             Phase::CameraLost { .. } => None,
         };
         if let Some(next) = next {
-            self.enter(next);
+            self.enter(next, now);
         }
         self.draw(now)
     }
 
-    fn enter(&mut self, next: Phase) {
+    fn enter(&mut self, next: Phase, now: Instant) {
         tracing::info!(from = self.phase.name(), to = next.name(), "booth");
         if matches!(next, Phase::Show { .. }) {
             self.show_frame = 0;
             self.next_show_frame = None;
+        }
+        if matches!(next, Phase::Show { .. } | Phase::Attract) {
+            self.triggers.iter_mut().for_each(|t| t.reset(now));
         }
         self.phase = next;
     }
@@ -337,13 +340,13 @@ where
                                 format!("Saved: {}", path.file_name().unwrap_or_default().to_string_lossy());
                             self.saved.push(path);
                             if current {
-                                self.enter(Phase::Show { anim, caption, started: now });
+                                self.enter(Phase::Show { anim, caption, started: now }, now);
                             }
                         }
                         Err(e) => {
                             tracing::error!("making the comic failed: {e}");
                             if current {
-                                self.enter(Phase::Attract);
+                                self.enter(Phase::Attract, now);
                             }
                         }
                     }
@@ -396,7 +399,7 @@ where
             Ok(Ok(img)) => {
                 if matches!(self.phase, Phase::CameraLost { .. }) {
                     tracing::info!("camera back");
-                    self.enter(Phase::Attract);
+                    self.enter(Phase::Attract, now);
                 }
                 if self.stylize_preview && !self.worker.preview_busy {
                     self.worker.preview_busy = true;
@@ -407,7 +410,7 @@ where
             }
             Ok(Err(e)) => tracing::debug!("preview frame dropped: {e}"),
             Err(CameraError::Lost { .. }) if !matches!(self.phase, Phase::CameraLost { .. }) => {
-                self.enter(Phase::CameraLost { since: now });
+                self.enter(Phase::CameraLost { since: now }, now);
             }
             Err(e) => tracing::debug!("no preview frame: {e}"),
         }

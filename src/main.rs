@@ -20,7 +20,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the booth: camera, display and triggers, until stopped (the systemd service).
-    Run,
+    Run {
+        /// Stop cleanly after this many seconds (soak tests, screenshots).
+        #[arg(long = "for", value_name = "SECONDS")]
+        duration: Option<u64>,
+    },
     /// Run the whole pipeline on the built-in sample photos, headless, and save the animations.
     Demo {
         /// Folder for the animations and screen frames [default: export.dir from the config].
@@ -126,7 +130,7 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Run => match app::run(&config) {
+        Command::Run { duration } => match app::run(&config, duration.map(std::time::Duration::from_secs)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(e),
         },

@@ -15,6 +15,9 @@ pub trait Trigger {
     fn poll(&mut self, now: Instant) -> bool;
     /// What it is, for the start-up log.
     fn describe(&self) -> String;
+    /// The booth became idle at `now` (back to attract, or a result started showing). A timer
+    /// counts its period from here, so unattended sessions never cut a result short.
+    fn reset(&mut self, _now: Instant) {}
 }
 
 /// Fires every `every` (unattended mode).
@@ -43,6 +46,10 @@ impl Trigger for TimerTrigger {
 
     fn describe(&self) -> String {
         format!("timer every {} s", self.every.as_secs())
+    }
+
+    fn reset(&mut self, now: Instant) {
+        self.next = Some(now + self.every);
     }
 }
 
@@ -190,6 +197,9 @@ mod tests {
         assert!(t.poll(t0 + Duration::from_secs(10)));
         assert!(!t.poll(t0 + Duration::from_secs(11)));
         assert!(t.poll(t0 + Duration::from_secs(20)));
+        t.reset(t0 + Duration::from_secs(25));
+        assert!(!t.poll(t0 + Duration::from_secs(30)));
+        assert!(t.poll(t0 + Duration::from_secs(35)));
     }
 
     fn event(type_: u16, code: u16, value: i32) -> Vec<u8> {

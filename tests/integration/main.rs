@@ -2,8 +2,11 @@
 //! area. They run the real `comicbooth` executable or the library against real files.
 
 mod bad_input;
+mod booth;
 mod demo;
 mod golden;
+#[cfg(feature = "v4l2")]
+mod guest_booth;
 mod util;
 #[cfg(feature = "v4l2")]
 mod vivid;
