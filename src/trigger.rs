@@ -159,6 +159,99 @@ impl Trigger for KeyboardTrigger {
     }
 }
 
+/// Why a GPIO button could not be used.
+#[cfg(feature = "gpio")]
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "GPIO button {chip} line {line}: {cause}; fix: check trigger.gpio_chip and trigger.gpio_line (`gpioinfo` lists lines), and that the user is in the `gpio` group"
+)]
+pub struct GpioError {
+    /// The chip device.
+    pub chip: PathBuf,
+    /// The line offset.
+    pub line: u32,
+    /// Why.
+    pub cause: String,
+}
+
+/// Fires when a push button on a GPIO line is pressed: the line must read active for
+/// `DEBOUNCE_POLLS` polls in a row after having been released, so contact bounce and noise
+/// give one press, and holding the button gives one press too.
+#[cfg(feature = "gpio")]
+pub struct GpioTrigger {
+    pin: linux_embedded_hal::CdevPin,
+    chip: PathBuf,
+    line: u32,
+    debounce: Debouncer,
+}
+
+/// Turns a sampled button level into presses: active for [`Debouncer::POLLS`] samples in a row
+/// after a release counts once.
+#[derive(Debug, Default)]
+pub struct Debouncer {
+    active_streak: u32,
+    armed: bool,
+}
+
+impl Debouncer {
+    /// Samples needed to accept a press: at the booth's 30 polls a second, about 60 ms.
+    pub const POLLS: u32 = 2;
+
+    /// One sample; true on an accepted press.
+    pub fn step(&mut self, active: bool) -> bool {
+        if !active {
+            self.active_streak = 0;
+            self.armed = true;
+            return false;
+        }
+        self.active_streak += 1;
+        if self.armed && self.active_streak >= Self::POLLS {
+            self.armed = false;
+            return true;
+        }
+        false
+    }
+}
+
+#[cfg(feature = "gpio")]
+impl GpioTrigger {
+    /// Requests `line` of `chip` as an input. `active_low` for the usual wiring: the button
+    /// pulls the line to ground against a pull-up.
+    pub fn open(chip: &Path, line: u32, active_low: bool) -> Result<GpioTrigger, GpioError> {
+        use linux_embedded_hal::gpio_cdev::{Chip, LineRequestFlags};
+        let err = |cause: String| GpioError { chip: chip.into(), line, cause };
+        let mut c = Chip::new(chip).map_err(|e| err(e.to_string()))?;
+        let mut flags = LineRequestFlags::INPUT;
+        if active_low {
+            flags |= LineRequestFlags::ACTIVE_LOW;
+        }
+        let handle = c
+            .get_line(line)
+            .and_then(|l| l.request(flags, 0, "comicbooth-button"))
+            .map_err(|e| err(e.to_string()))?;
+        let pin = linux_embedded_hal::CdevPin::new(handle).map_err(|e| err(e.to_string()))?;
+        Ok(GpioTrigger { pin, chip: chip.into(), line, debounce: Debouncer::default() })
+    }
+}
+
+#[cfg(feature = "gpio")]
+impl Trigger for GpioTrigger {
+    fn poll(&mut self, _now: Instant) -> bool {
+        use embedded_hal::digital::InputPin;
+        match self.pin.is_high() {
+            Ok(active) => self.debounce.step(active),
+            Err(e) => {
+                tracing::warn!(chip = %self.chip.display(), line = self.line, "reading the button failed: {e}");
+                false
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("GPIO button {} line {}", self.chip.display(), self.line)
+    }
+}
+
 /// Fires at the given polls (0-based): for tests and demos without hardware.
 pub struct ScriptedTrigger {
     at: Vec<u64>,
@@ -239,6 +332,17 @@ mod tests {
         std::io::Write::write_all(&mut w, &event(EV_KEY, KEY_SPACE, 1)).unwrap();
         assert!(k.poll(now));
         assert!(!k.poll(now));
+    }
+
+    #[test]
+    fn debouncer_gives_one_press_per_push() {
+        let mut d = Debouncer::default();
+        // Held at start-up (stuck button): no press until it was released once.
+        let samples = [1, 1, 1, 0, 1, 0, 1, 1, 1, 1, 0, 0, 1, 1];
+        let presses: Vec<usize> =
+            samples.iter().enumerate().filter(|&(_, &s)| d.step(s == 1)).map(|(i, _)| i).collect();
+        // A one-sample blip (index 4) is bounce; 6-9 is one press, accepted at its 2nd sample.
+        assert_eq!(presses, vec![7, 13]);
     }
 
     #[test]

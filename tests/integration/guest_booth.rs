@@ -62,7 +62,8 @@ fn vivid_booth_on_the_framebuffer() {
         &config,
         "[camera]\nsource = \"v4l2\"\ndevice = \"/dev/video0\"\n\n[display]\nbackend = \"framebuffer\"\n\
          device = \"/dev/fb0\"\n\n[booth]\ncountdown_s = 3\nshow_s = 30\nstylized_preview = \"off\"\n\n\
-         [trigger]\ntimer_s = 12\n\n[export]\ndir = \"/tmp/comics\"\n",
+         [trigger]\ntimer_s = 12\n\n[export]\ndir = \"/tmp/comics\"\n\n\
+         [model]\nsize = 128\n",
     )
     .unwrap();
     let sock = dir.path().join("qmp.sock");
@@ -76,7 +77,8 @@ fn vivid_booth_on_the_framebuffer() {
         .arg(&sock)
         .arg("--file")
         .arg(format!("{}:/booth.toml", config.display()))
-        .args(["--", "--config", "/booth.toml", "run", "--for", "34"])
+        // Under emulation on a busy 2-core machine a session can take 20 s: leave room.
+        .args(["--", "--config", "/booth.toml", "run", "--for", "55"])
         .spawn()
         .expect("tests/vm/run-guest.sh runs");
 
@@ -101,6 +103,7 @@ fn vivid_booth_on_the_framebuffer() {
     let status = guest.wait().unwrap();
     // Keep every screendump for a person to look at when this fails.
     let all = repo("target/guest-screens/all");
+    let _ = std::fs::remove_dir_all(&all);
     let _ = std::fs::create_dir_all(&all);
     for e in std::fs::read_dir(&shots).unwrap().flatten() {
         let _ = std::fs::copy(e.path(), all.join(e.file_name()));
