@@ -343,6 +343,18 @@ pub fn triggers(config: &Config) -> anyhow::Result<Vec<Box<dyn crate::trigger::T
     if !t.keyboard.as_os_str().is_empty() {
         out.push(Box::new(KeyboardTrigger::open(&t.keyboard)?));
     }
+    if t.gpio_line >= 0 {
+        #[cfg(feature = "gpio")]
+        out.push(Box::new(crate::trigger::GpioTrigger::open(
+            &t.gpio_chip,
+            t.gpio_line as u32,
+            t.gpio_active_low,
+        )?));
+        #[cfg(not(feature = "gpio"))]
+        bail!(
+            "trigger.gpio_line is set, but this build has no GPIO support; fix: rebuild with `--features gpio` (or `booth`), or set trigger.gpio_line = -1"
+        );
+    }
     Ok(out)
 }
 
@@ -380,8 +392,15 @@ pub fn run(config: &Config, duration: Option<Duration>) -> anyhow::Result<()> {
             &stop,
             duration,
         ),
+        #[cfg(feature = "spi")]
+        DisplayBackend::Spi => {
+            let panel =
+                display::spi::SpiPanel::open(&display::spi::SpiPanelConfig::from_config(&config.display))?;
+            run_loop(parts.assemble(panel, config), &stop, duration)
+        }
+        #[cfg(not(feature = "spi"))]
         DisplayBackend::Spi => bail!(
-            "display backend \"spi\" is not in this build yet (issue #5); fix: use \"framebuffer\" or \"headless\""
+            "display backend \"spi\" is not in this build; fix: rebuild with `--features spi` (or `booth`), or use \"framebuffer\" or \"headless\""
         ),
     }
 }

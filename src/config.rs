@@ -185,6 +185,31 @@ pub struct DisplayConfig {
     pub backend: DisplayBackend,
     /// Framebuffer device for [`DisplayBackend::Framebuffer`].
     pub device: PathBuf,
+    /// SPI panel controller.
+    pub panel: PanelKind,
+    /// spidev node of the panel.
+    pub spi_device: PathBuf,
+    /// SPI clock in Hz.
+    #[serde(deserialize_with = "spi_hz")]
+    pub spi_hz: u32,
+    /// GPIO chip of the panel's control lines.
+    pub gpio_chip: PathBuf,
+    /// Data/command line.
+    #[serde(deserialize_with = "gpio_line")]
+    pub dc_line: i32,
+    /// Reset line (-1: not wired).
+    #[serde(deserialize_with = "gpio_line")]
+    pub reset_line: i32,
+    /// Backlight line (-1: not wired).
+    #[serde(deserialize_with = "gpio_line")]
+    pub backlight_line: i32,
+    /// Panel rotation in degrees.
+    #[serde(deserialize_with = "rotation")]
+    pub rotation: u32,
+    /// BGR subpixel order.
+    pub bgr: bool,
+    /// Inverted colours.
+    pub invert: bool,
     /// Screen width in pixels (headless: the PNG size).
     #[serde(deserialize_with = "screen_side")]
     pub width: u32,
@@ -195,8 +220,33 @@ pub struct DisplayConfig {
 
 impl Default for DisplayConfig {
     fn default() -> Self {
-        Self { backend: DisplayBackend::Headless, device: PathBuf::from("/dev/fb0"), width: 480, height: 320 }
+        Self {
+            backend: DisplayBackend::Headless,
+            device: PathBuf::from("/dev/fb0"),
+            panel: PanelKind::St7789,
+            spi_device: PathBuf::from("/dev/spidev0.0"),
+            spi_hz: 32_000_000,
+            gpio_chip: PathBuf::from("/dev/gpiochip0"),
+            dc_line: 25,
+            reset_line: 27,
+            backlight_line: 24,
+            rotation: 0,
+            bgr: false,
+            invert: true,
+            width: 480,
+            height: 320,
+        }
     }
+}
+
+/// `display.panel`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PanelKind {
+    /// Sitronix ST7789 (240x240, 240x320).
+    St7789,
+    /// Ilitek ILI9341 (240x320).
+    Ili9341,
 }
 
 /// `display.backend`
@@ -284,11 +334,25 @@ pub struct TriggerConfig {
     pub keyboard: PathBuf,
     /// Whether SIGUSR1 starts a session.
     pub signal: bool,
+    /// GPIO chip of the push button.
+    pub gpio_chip: PathBuf,
+    /// GPIO line of the push button (-1: none).
+    #[serde(deserialize_with = "gpio_line")]
+    pub gpio_line: i32,
+    /// The button pulls the line low when pressed (the usual wiring, with a pull-up).
+    pub gpio_active_low: bool,
 }
 
 impl Default for TriggerConfig {
     fn default() -> Self {
-        Self { timer_s: 0, keyboard: PathBuf::new(), signal: true }
+        Self {
+            timer_s: 0,
+            keyboard: PathBuf::new(),
+            signal: true,
+            gpio_chip: PathBuf::from("/dev/gpiochip0"),
+            gpio_line: -1,
+            gpio_active_low: true,
+        }
     }
 }
 
@@ -363,6 +427,35 @@ bounded_u32!(burst, 1, 16);
 bounded_u32!(burst_gap_ms, 0, 2000);
 bounded_u32!(show_s, 3, 600);
 bounded_u32!(generate_timeout_s, 5, 600);
+
+fn gpio_line<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
+    let v = i64::deserialize(d)?;
+    if (-1..=1023).contains(&v) {
+        Ok(v as i32)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "{v} is out of range: allowed are -1 (not wired) or a line from 0 to 1023"
+        )))
+    }
+}
+
+fn spi_hz<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let v = i64::deserialize(d)?;
+    if (100_000..=125_000_000).contains(&v) {
+        Ok(v as u32)
+    } else {
+        Err(serde::de::Error::custom(format!("{v} is out of range: allowed are 100000 to 125000000 Hz")))
+    }
+}
+
+fn rotation<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let v = i64::deserialize(d)?;
+    if [0, 90, 180, 270].contains(&v) {
+        Ok(v as u32)
+    } else {
+        Err(serde::de::Error::custom(format!("{v} is not allowed: use 0, 90, 180 or 270")))
+    }
+}
 
 fn timer_s<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     let v = i64::deserialize(d)?;

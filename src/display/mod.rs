@@ -5,6 +5,8 @@
 mod framebuffer;
 mod headless;
 pub mod screens;
+#[cfg(feature = "spi")]
+pub mod spi;
 
 use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;
