@@ -358,23 +358,77 @@ pub fn triggers(config: &Config) -> anyhow::Result<Vec<Box<dyn crate::trigger::T
     Ok(out)
 }
 
-/// `comicbooth run`: the booth on the configured camera, display and triggers until SIGTERM
-/// or SIGINT. Files being written when the signal comes are finished first (they are written
-/// atomically either way).
-pub fn run(config: &Config, duration: Option<Duration>) -> anyhow::Result<()> {
-    use crate::config::DisplayBackend;
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, std::sync::Arc::clone(&stop))
+/// Signals the daemon reacts to.
+struct Signals {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    reload: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reload = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        for sig in [SIGTERM, SIGINT] {
+            signal_hook::flag::register(sig, std::sync::Arc::clone(&stop))
+                .context("installing signal handlers")?;
+        }
+        signal_hook::flag::register(SIGHUP, std::sync::Arc::clone(&reload))
             .context("installing signal handlers")?;
+        Ok(Signals { stop, reload })
     }
+}
+
+/// Why the booth loop ended.
+enum LoopEnd {
+    Stop,
+    Reload,
+}
+
+/// `comicbooth run`: the booth on the configured camera, display and triggers until SIGTERM
+/// or SIGINT, or for `duration`. SIGHUP re-reads `config_path` and restarts the booth with it
+/// (a bad new file is reported and the running configuration kept). A comic being saved when
+/// a signal comes is finished first; files are written atomically either way.
+pub fn run(config: &Config, config_path: Option<&Path>, duration: Option<Duration>) -> anyhow::Result<()> {
+    let signals = Signals::install()?;
+    let mut service = crate::service::Service::from_env();
+    let deadline = duration.map(|d| Instant::now() + d);
+    let mut config = config.clone();
+    loop {
+        match run_once(&config, &signals, &mut service, deadline)? {
+            LoopEnd::Stop => {
+                service.stopping();
+                return Ok(());
+            }
+            LoopEnd::Reload => {
+                service.reloading();
+                match config_path.map(Config::load) {
+                    Some(Ok(new)) => {
+                        tracing::info!("configuration reloaded");
+                        config = new;
+                    }
+                    Some(Err(e)) => tracing::error!("reload refused, keeping the running configuration: {e}"),
+                    None => tracing::info!("no --config file to reload; restarting with the same settings"),
+                }
+            }
+        }
+    }
+}
+
+fn run_once(
+    config: &Config,
+    signals: &Signals,
+    service: &mut crate::service::Service,
+    deadline: Option<Instant>,
+) -> anyhow::Result<LoopEnd> {
+    use crate::config::DisplayBackend;
     let source = open_source(config)?;
     let live = config.camera.source == CameraSource::V4l2;
     tracing::info!(source = %source.describe(), "camera");
     let triggers = triggers(config)?;
     if triggers.is_empty() {
         bail!(
-            "no trigger is configured, so no session could ever start; fix: set trigger.signal = true, trigger.timer_s or trigger.keyboard"
+            "no trigger is configured, so no session could ever start; fix: set trigger.signal = true, trigger.timer_s, trigger.keyboard or trigger.gpio_line"
         );
     }
     let side = config.model.size;
@@ -382,26 +436,62 @@ pub fn run(config: &Config, duration: Option<Duration>) -> anyhow::Result<()> {
         Generator::load(&ModelSource::from_config(&config.model.path), side, side, config.model.threads)?;
     create_dir(&config.export.dir)?;
     let parts = BoothParts { source, live, triggers, generator };
+    let ctl = LoopControl { signals, deadline };
     match config.display.backend {
         DisplayBackend::Headless => {
             let screen = HeadlessDisplay::new(config.display.width, config.display.height);
-            run_loop(parts.assemble(screen, config), &stop, duration)
+            run_loop(parts.assemble(screen, config), &ctl, service)
         }
         DisplayBackend::Framebuffer => run_loop(
             parts.assemble(display::Framebuffer::open(&config.display.device)?, config),
-            &stop,
-            duration,
+            &ctl,
+            service,
         ),
         #[cfg(feature = "spi")]
         DisplayBackend::Spi => {
             let panel =
                 display::spi::SpiPanel::open(&display::spi::SpiPanelConfig::from_config(&config.display))?;
-            run_loop(parts.assemble(panel, config), &stop, duration)
+            run_loop(parts.assemble(panel, config), &ctl, service)
         }
         #[cfg(not(feature = "spi"))]
         DisplayBackend::Spi => bail!(
             "display backend \"spi\" is not in this build; fix: rebuild with `--features spi` (or `booth`), or use \"framebuffer\" or \"headless\""
         ),
+    }
+}
+
+struct LoopControl<'a> {
+    signals: &'a Signals,
+    deadline: Option<Instant>,
+}
+
+/// Ticks the booth about 30 times a second, keeping systemd informed, until a signal or the
+/// deadline.
+fn run_loop<S: display::Screen>(
+    mut booth: crate::booth::Booth<S>,
+    ctl: &LoopControl,
+    service: &mut crate::service::Service,
+) -> anyhow::Result<LoopEnd>
+where
+    S::Error: std::error::Error + Send + Sync + 'static,
+{
+    use std::sync::atomic::Ordering;
+    const TICK: Duration = Duration::from_millis(33);
+    service.ready("attract: waiting for a guest");
+    loop {
+        if ctl.signals.stop.load(Ordering::Relaxed) || ctl.deadline.is_some_and(|d| Instant::now() >= d) {
+            tracing::info!(saved = booth.saved.len(), "stopping");
+            return Ok(LoopEnd::Stop);
+        }
+        if ctl.signals.reload.swap(false, Ordering::Relaxed) {
+            tracing::info!("SIGHUP: reloading");
+            return Ok(LoopEnd::Reload);
+        }
+        let now = Instant::now();
+        booth.tick(now)?;
+        service.status(booth.phase().status());
+        service.tick(now, booth.healthy(now));
+        std::thread::sleep(TICK.saturating_sub(now.elapsed()));
     }
 }
 
@@ -429,26 +519,6 @@ impl BoothParts {
             config.export.dir.clone(),
         )
     }
-}
-
-/// Ticks the booth about 30 times a second until `stop` is set or `duration` has passed.
-fn run_loop<S: display::Screen>(
-    mut booth: crate::booth::Booth<S>,
-    stop: &std::sync::atomic::AtomicBool,
-    duration: Option<Duration>,
-) -> anyhow::Result<()>
-where
-    S::Error: std::error::Error + Send + Sync + 'static,
-{
-    const TICK: Duration = Duration::from_millis(33);
-    let started = Instant::now();
-    while !stop.load(std::sync::atomic::Ordering::Relaxed) && duration.is_none_or(|d| started.elapsed() < d) {
-        let now = Instant::now();
-        booth.tick(now)?;
-        std::thread::sleep(TICK.saturating_sub(now.elapsed()));
-    }
-    tracing::info!(saved = booth.saved.len(), "stopping");
-    Ok(())
 }
 
 /// The result of one `comicbooth check` item.

@@ -74,6 +74,17 @@ impl Phase {
             Phase::CameraLost { .. } => "camera-lost",
         }
     }
+
+    /// A line for systemd's STATUS=.
+    pub fn status(&self) -> &'static str {
+        match self {
+            Phase::Attract => "attract: waiting for a guest",
+            Phase::Countdown { .. } => "countdown",
+            Phase::Generating { .. } => "making a comic",
+            Phase::Show { .. } => "showing a comic",
+            Phase::CameraLost { .. } => "camera lost: reconnecting",
+        }
+    }
 }
 
 enum Job {
@@ -93,16 +104,22 @@ struct Worker {
     outcomes: Receiver<Outcome>,
     thread: Option<JoinHandle<()>>,
     preview_busy: bool,
+    /// When the job in progress started; `None` while idle.
+    busy_since: std::sync::Arc<std::sync::Mutex<Option<Instant>>>,
 }
 
 impl Worker {
     fn start(generator: Generator, animate: AnimateConfig, export_dir: PathBuf) -> Worker {
         let (jobs, job_rx) = mpsc::channel::<Job>();
         let (out_tx, outcomes) = mpsc::channel();
+        let busy_since = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let busy = std::sync::Arc::clone(&busy_since);
+        let set_busy = move |v: Option<Instant>| *busy.lock().unwrap_or_else(|p| p.into_inner()) = v;
         let thread = std::thread::Builder::new()
             .name("generator".into())
             .spawn(move || {
                 for job in job_rx {
+                    set_busy(Some(Instant::now()));
                     let sent = match job {
                         Job::Preview(img) => match generator.run(&img) {
                             Ok(comic) => out_tx.send(Outcome::Preview(comic)),
@@ -116,13 +133,14 @@ impl Worker {
                             out_tx.send(Outcome::Done { id, result })
                         }
                     };
+                    set_busy(None);
                     if sent.is_err() {
                         break;
                     }
                 }
             })
             .expect("spawning the generator thread");
-        Worker { jobs: Some(jobs), outcomes, thread: Some(thread), preview_busy: false }
+        Worker { jobs: Some(jobs), outcomes, thread: Some(thread), preview_busy: false, busy_since }
     }
 
     fn send(&self, job: Job) {
@@ -261,6 +279,15 @@ where
     /// The screen (tests read its pixels).
     pub fn screen(&self) -> &S {
         &self.screen
+    }
+
+    /// Whether the booth is working: false once the generator has been on one job for twice
+    /// the generation timeout (a hung inference), so the service stops pinging systemd's
+    /// watchdog and gets restarted.
+    pub fn healthy(&self, now: Instant) -> bool {
+        let limit = Duration::from_secs(2 * self.config.generate_timeout_s as u64);
+        let since = *self.worker.busy_since.lock().unwrap_or_else(|p| p.into_inner());
+        since.is_none_or(|t| now.saturating_duration_since(t) < limit)
     }
 
     /// One step: poll the triggers, move on if a state is done or timed out, draw its screen.

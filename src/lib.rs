@@ -19,4 +19,5 @@ pub mod export;
 pub mod logging;
 pub mod model;
 pub mod report;
+pub mod service;
 pub mod trigger;

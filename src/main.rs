@@ -130,10 +130,12 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Run { duration } => match app::run(&config, duration.map(std::time::Duration::from_secs)) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => fail(e),
-        },
+        Command::Run { duration } => {
+            match app::run(&config, cli.config.as_deref(), duration.map(std::time::Duration::from_secs)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(e),
+            }
+        }
         Command::Devices { dev } => {
             #[cfg(feature = "v4l2")]
             print!("{}", comicbooth::report::devices(&app::cameras(&config, &dev)));

@@ -7,6 +7,7 @@ mod demo;
 mod golden;
 #[cfg(feature = "v4l2")]
 mod guest_booth;
+mod service;
 mod util;
 #[cfg(feature = "v4l2")]
 mod vivid;
