@@ -277,6 +277,14 @@ impl Generator {
         let warm = Instant::now();
         generator.run(&RgbImage::new(width, height))?;
         generator.warmup_time = warm.elapsed();
+        let isa = tract_linalg::isa::native();
+        let kernels = tract_linalg::mmm_routines::runnable_for(&isa);
+        tracing::info!(
+            isa = isa.nickname(),
+            matmul_kernels = kernels.len(),
+            first = kernels.first().map(|k| k.name().to_owned()).unwrap_or_default(),
+            "tract kernels"
+        );
         tracing::info!(
             model = %generator.origin,
             name = %generator.manifest.name,

@@ -50,6 +50,12 @@ enum What {
         #[arg(long)]
         bars: bool,
     },
+    /// List the capture devices like `comicbooth devices` and check one is there.
+    Devices {
+        /// Fail unless the device offers this format (e.g. YUYV).
+        #[arg(long)]
+        expect_format: Option<String>,
+    },
     /// Capture for a while, doing timed actions, printing counters each second.
     Stream {
         /// How long.
@@ -84,6 +90,7 @@ fn main() -> std::process::ExitCode {
             What::Capture { format, size, frames, bars } => {
                 capture(&step.device, &format, &size, frames, bars)
             }
+            What::Devices { expect_format } => devices(&step.device, expect_format.as_deref()),
             What::Stream { seconds, action, expect_reconnect, expect_error_frames } => {
                 stream(&step.device, seconds, &action, expect_reconnect, expect_error_frames)
             }
@@ -97,6 +104,40 @@ fn main() -> std::process::ExitCode {
         }
     }
     if failed { std::process::ExitCode::FAILURE } else { std::process::ExitCode::SUCCESS }
+}
+
+fn devices(device: &std::path::Path, expect_format: Option<&str>) -> Result<String, String> {
+    let dev_dir = device.parent().unwrap_or(std::path::Path::new("/dev"));
+    let cameras = comicbooth::camera::v4l2::discover(dev_dir);
+    let config = comicbooth::config::Config::default();
+    let listed: Vec<_> = cameras
+        .into_iter()
+        .map(|info| {
+            let request = request(&info.path, None, config.camera.width, config.camera.height);
+            let choice = comicbooth::camera::v4l2::choose(&info.formats, &request);
+            (info, choice)
+        })
+        .collect();
+    print!("{}", comicbooth::report::devices(&listed));
+    let (info, choice) = listed
+        .iter()
+        .find(|(i, _)| i.path == device)
+        .ok_or_else(|| format!("{} not discovered", device.display()))?;
+    if let Some(f) = expect_format
+        && !info.formats.iter().any(|x| String::from_utf8_lossy(&x.fourcc).eq_ignore_ascii_case(f))
+    {
+        return Err(format!("{} does not list {f}", device.display()));
+    }
+    let choice = choice.as_ref().ok_or("no usable format chosen")?;
+    Ok(format!(
+        "devices: {} ({}) {} formats, would capture {} {}x{}",
+        info.card,
+        info.driver,
+        info.formats.len(),
+        choice.format,
+        choice.width,
+        choice.height
+    ))
 }
 
 fn parse_format(name: &str) -> Result<Option<PixelFormat>, String> {

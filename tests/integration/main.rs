@@ -7,6 +7,8 @@ mod demo;
 mod golden;
 #[cfg(feature = "v4l2")]
 mod guest_booth;
+#[cfg(feature = "v4l2")]
+mod packaging;
 mod service;
 mod util;
 #[cfg(feature = "v4l2")]

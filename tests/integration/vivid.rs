@@ -27,7 +27,8 @@ const BIND: &str = "/sys/bus/platform/drivers/vivid/bind=vivid.0";
 #[ignore = "boots a QEMU guest (about a minute); scripts/test runs it"]
 fn vivid_capture_replug_and_fault_injection() {
     let out = tempfile::tempdir().unwrap();
-    let mut args: Vec<String> = Vec::new();
+    // Discovery and the choice comicbooth makes (vivid has no MJPEG, so YUYV).
+    let mut args: Vec<String> = ["devices", "--expect-format", "YUYV", "then"].map(String::from).to_vec();
     for (format, size) in CAPTURES {
         args.extend(["capture", "--format", format, "--size", size, "--bars", "then"].map(String::from));
     }
@@ -68,7 +69,8 @@ fn vivid_capture_replug_and_fault_injection() {
     let steps: Vec<&str> = log.lines().filter(|l| l.contains("STEP ")).collect();
     println!("{}", steps.join("\n"));
     assert!(status.success(), "guest run failed ({status}); serial log:\n{log}");
-    let expected = CAPTURES.len() + 2;
+    let expected = CAPTURES.len() + 3;
+    assert!(log.contains("would capture YUYV 640x480"), "{log}");
     let passed = steps.iter().filter(|l| l.contains(" PASS ")).count();
     assert_eq!(passed, expected, "serial log:\n{log}");
 }
