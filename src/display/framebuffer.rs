@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;
 
-use super::Screen;
+use super::{BackBuffer, Screen};
 
 /// Why the framebuffer could not be used. Every message names the device and a fix.
 #[derive(Debug, thiserror::Error)]
@@ -141,12 +141,9 @@ pub struct Framebuffer {
     map: *mut u8,
     map_len: usize,
     width: u32,
-    height: u32,
     line_length: usize,
     layout: Layout,
-    back: Vec<Rgb888>,
-    /// Rows drawn since the last present: (first, last) inclusive.
-    dirty: Option<(u32, u32)>,
+    back: BackBuffer,
 }
 
 // SAFETY: the mapping is owned by this value alone and only touched through `&mut self`.
@@ -212,11 +209,9 @@ impl Framebuffer {
             map: map.cast(),
             map_len,
             width: var.xres,
-            height: var.yres,
             line_length,
             layout,
-            back: vec![Rgb888::BLACK; (var.xres * var.yres) as usize],
-            dirty: Some((0, var.yres.saturating_sub(1))),
+            back: BackBuffer::new(var.xres, var.yres),
         })
     }
 
@@ -240,7 +235,7 @@ impl Drop for Framebuffer {
 
 impl OriginDimensions for Framebuffer {
     fn size(&self) -> Size {
-        Size::new(self.width, self.height)
+        self.back.size()
     }
 }
 
@@ -249,29 +244,22 @@ impl DrawTarget for Framebuffer {
     type Error = FramebufferError;
 
     fn draw_iter<I: IntoIterator<Item = Pixel<Rgb888>>>(&mut self, pixels: I) -> Result<(), Self::Error> {
-        let (w, h) = (self.width as i32, self.height as i32);
-        for Pixel(p, c) in pixels {
-            if (0..w).contains(&p.x) && (0..h).contains(&p.y) {
-                self.back[(p.y * w + p.x) as usize] = c;
-                let y = p.y as u32;
-                self.dirty = Some(self.dirty.map_or((y, y), |(a, b)| (a.min(y), b.max(y))));
-            }
-        }
+        self.back.draw(pixels);
         Ok(())
     }
 }
 
 impl Screen for Framebuffer {
     fn present(&mut self) -> Result<(), FramebufferError> {
-        let Some((first, last)) = self.dirty.take() else { return Ok(()) };
         let (w, bytes) = (self.width as usize, self.layout.bytes);
+        let Some((first, _, rows)) = self.back.take_dirty() else { return Ok(()) };
         let mut row = vec![0u8; w * bytes];
-        for y in first..=last {
-            let src = &self.back[y as usize * w..(y as usize + 1) * w];
+        for (i, src) in rows.chunks_exact(w).enumerate() {
+            let y = first as usize + i;
             for (c, out) in src.iter().zip(row.chunks_exact_mut(bytes)) {
                 self.layout.pack(*c, out);
             }
-            let offset = y as usize * self.line_length;
+            let offset = y * self.line_length;
             if offset + row.len() <= self.map_len {
                 // SAFETY: the destination range lies inside the mapping (checked above); one
                 // copy per row keeps the visible update short.

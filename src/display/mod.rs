@@ -23,6 +23,52 @@ pub trait Screen: DrawTarget<Color = Rgb888> + OriginDimensions {
     fn present(&mut self) -> Result<(), Self::Error>;
 }
 
+/// The back buffer of a hardware screen: drawing lands here, and the rows touched since the
+/// last present are tracked so the backend sends only those to the device.
+pub struct BackBuffer {
+    width: u32,
+    height: u32,
+    pixels: Vec<Rgb888>,
+    dirty: Option<(u32, u32)>,
+}
+
+impl BackBuffer {
+    /// A black buffer, all of it dirty (the first present paints the whole screen).
+    pub fn new(width: u32, height: u32) -> BackBuffer {
+        BackBuffer {
+            width,
+            height,
+            pixels: vec![Rgb888::BLACK; width as usize * height as usize],
+            dirty: height.checked_sub(1).map(|last| (0, last)),
+        }
+    }
+
+    /// Its size.
+    pub fn size(&self) -> Size {
+        Size::new(self.width, self.height)
+    }
+
+    /// Stores pixels, clipped to the buffer.
+    pub fn draw(&mut self, pixels: impl IntoIterator<Item = Pixel<Rgb888>>) {
+        let (w, h) = (self.width as i32, self.height as i32);
+        for Pixel(p, c) in pixels {
+            if (0..w).contains(&p.x) && (0..h).contains(&p.y) {
+                self.pixels[(p.y * w + p.x) as usize] = c;
+                let y = p.y as u32;
+                self.dirty = Some(self.dirty.map_or((y, y), |(a, b)| (a.min(y), b.max(y))));
+            }
+        }
+    }
+
+    /// The first and last row drawn since the last call, and those rows' pixels; `None` when
+    /// nothing changed.
+    pub fn take_dirty(&mut self) -> Option<(u32, u32, &[Rgb888])> {
+        let (first, last) = self.dirty.take()?;
+        let w = self.width as usize;
+        Some((first, last, &self.pixels[first as usize * w..(last as usize + 1) * w]))
+    }
+}
+
 /// Where a picture of `w` x `h` lands when scaled to fit a `sw` x `sh` screen, centred, with
 /// its aspect kept (black bars fill the rest).
 pub fn letterbox(w: u32, h: u32, sw: u32, sh: u32) -> Rectangle {
@@ -57,6 +103,17 @@ pub fn show<S: Screen>(screen: &mut S, img: &RgbImage) -> Result<(), S::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn back_buffer_tracks_dirty_rows() {
+        let mut b = BackBuffer::new(4, 4);
+        assert_eq!(b.take_dirty().map(|d| (d.0, d.1)), Some((0, 3)));
+        assert!(b.take_dirty().is_none());
+        b.draw([Pixel(Point::new(1, 2), Rgb888::RED), Pixel(Point::new(9, 1), Rgb888::RED)]);
+        let (first, last, px) = b.take_dirty().unwrap();
+        assert_eq!((first, last, px.len()), (2, 2, 4));
+        assert_eq!(px[1], Rgb888::RED);
+    }
 
     #[test]
     fn letterbox_keeps_aspect_and_centres() {

@@ -16,7 +16,7 @@ use mipidsi::interface::SpiInterface;
 use mipidsi::models::{ILI9341Rgb565, ST7789};
 use mipidsi::options::{ColorInversion, ColorOrder, Orientation, Rotation};
 
-use super::Screen;
+use super::{BackBuffer, Screen};
 
 pub use crate::config::PanelKind as Panel;
 
@@ -100,9 +100,7 @@ pub struct SpiPanel {
     driver: Box<dyn Driver>,
     _backlight: Option<CdevPin>,
     width: u32,
-    height: u32,
-    back: Vec<Rgb888>,
-    dirty: Option<(u32, u32)>,
+    back: BackBuffer,
 }
 
 fn output(chip: &mut Chip, line: u32, name: &str, high: bool) -> Result<CdevPin, SpiPanelError> {
@@ -187,16 +185,14 @@ impl SpiPanel {
             driver,
             _backlight: backlight,
             width: width as u32,
-            height: height as u32,
-            back: vec![Rgb888::BLACK; width as usize * height as usize],
-            dirty: Some((0, height as u32 - 1)),
+            back: BackBuffer::new(width as u32, height as u32),
         })
     }
 }
 
 impl OriginDimensions for SpiPanel {
     fn size(&self) -> Size {
-        Size::new(self.width, self.height)
+        self.back.size()
     }
 }
 
@@ -205,23 +201,14 @@ impl DrawTarget for SpiPanel {
     type Error = SpiPanelError;
 
     fn draw_iter<I: IntoIterator<Item = Pixel<Rgb888>>>(&mut self, pixels: I) -> Result<(), Self::Error> {
-        let (w, h) = (self.width as i32, self.height as i32);
-        for Pixel(p, c) in pixels {
-            if (0..w).contains(&p.x) && (0..h).contains(&p.y) {
-                self.back[(p.y * w + p.x) as usize] = c;
-                let y = p.y as u32;
-                self.dirty = Some(self.dirty.map_or((y, y), |(a, b)| (a.min(y), b.max(y))));
-            }
-        }
+        self.back.draw(pixels);
         Ok(())
     }
 }
 
 impl Screen for SpiPanel {
     fn present(&mut self) -> Result<(), SpiPanelError> {
-        let Some((first, last)) = self.dirty.take() else { return Ok(()) };
-        let w = self.width as usize;
-        let rows = &self.back[first as usize * w..(last as usize + 1) * w];
+        let Some((first, last, rows)) = self.back.take_dirty() else { return Ok(()) };
         let mut px = rows.iter().map(|&c| Rgb565::from(c));
         self.driver
             .window(0, first as u16, self.width as u16 - 1, last as u16, &mut px)
