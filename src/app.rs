@@ -443,7 +443,10 @@ fn run_once(
             run_loop(parts.assemble(screen, config), &ctl, service)
         }
         DisplayBackend::Framebuffer => run_loop(
-            parts.assemble(display::Framebuffer::open(&config.display.device)?, config),
+            parts.assemble(
+                display::Framebuffer::open(&config.display.device, console(&config.display.console))?,
+                config,
+            ),
             &ctl,
             service,
         ),
@@ -458,6 +461,10 @@ fn run_once(
             "display backend \"spi\" is not in this build; fix: rebuild with `--features spi` (or `booth`), or use \"framebuffer\" or \"headless\""
         ),
     }
+}
+
+fn console(path: &Path) -> Option<&Path> {
+    (!path.as_os_str().is_empty()).then_some(path)
 }
 
 struct LoopControl<'a> {

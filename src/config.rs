@@ -185,6 +185,8 @@ pub struct DisplayConfig {
     pub backend: DisplayBackend,
     /// Framebuffer device for [`DisplayBackend::Framebuffer`].
     pub device: PathBuf,
+    /// Virtual terminal to switch to graphics mode while drawing ("" leaves it alone).
+    pub console: PathBuf,
     /// SPI panel controller.
     pub panel: PanelKind,
     /// spidev node of the panel.
@@ -223,6 +225,7 @@ impl Default for DisplayConfig {
         Self {
             backend: DisplayBackend::Headless,
             device: PathBuf::from("/dev/fb0"),
+            console: PathBuf::new(),
             panel: PanelKind::St7789,
             spi_device: PathBuf::from("/dev/spidev0.0"),
             spi_hz: 32_000_000,

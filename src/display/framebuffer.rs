@@ -131,6 +131,47 @@ struct FixScreenInfo {
     reserved: [u16; 2],
 }
 
+const KDSETMODE: libc::c_ulong = 0x4B3A;
+const KD_TEXT: libc::c_int = 0;
+const KD_GRAPHICS: libc::c_int = 1;
+
+/// The virtual terminal in graphics mode while the booth draws, so the console's cursor and
+/// kernel messages do not paint over the comic; back in text mode when dropped (on exit or a
+/// reload), so a technician at the board gets a console again.
+pub struct ConsoleMode {
+    tty: File,
+    path: PathBuf,
+}
+
+impl ConsoleMode {
+    /// Switches `tty` (e.g. /dev/tty1) to graphics mode; `None`, with a warning, if that is
+    /// not allowed (the service user needs the `tty` group, and the unit a DeviceAllow for it).
+    pub fn graphics(tty: &Path) -> Option<ConsoleMode> {
+        let file = match OpenOptions::new().read(true).write(true).open(tty) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(tty = %tty.display(), "console left in text mode: cannot open it ({e})");
+                return None;
+            }
+        };
+        // SAFETY: KDSETMODE takes an int by value.
+        if unsafe { libc::ioctl(file.as_raw_fd(), KDSETMODE as _, KD_GRAPHICS) } < 0 {
+            tracing::warn!(tty = %tty.display(), "console left in text mode: {}", std::io::Error::last_os_error());
+            return None;
+        }
+        Some(ConsoleMode { tty: file, path: tty.to_owned() })
+    }
+}
+
+impl Drop for ConsoleMode {
+    fn drop(&mut self) {
+        // SAFETY: as above.
+        if unsafe { libc::ioctl(self.tty.as_raw_fd(), KDSETMODE as _, KD_TEXT) } < 0 {
+            tracing::warn!(tty = %self.path.display(), "could not restore text mode");
+        }
+    }
+}
+
 const FBIOGET_VSCREENINFO: libc::c_ulong = 0x4600;
 const FBIOGET_FSCREENINFO: libc::c_ulong = 0x4602;
 
@@ -144,14 +185,16 @@ pub struct Framebuffer {
     line_length: usize,
     layout: Layout,
     back: BackBuffer,
+    _console: Option<ConsoleMode>,
 }
 
 // SAFETY: the mapping is owned by this value alone and only touched through `&mut self`.
 unsafe impl Send for Framebuffer {}
 
 impl Framebuffer {
-    /// Opens and maps a framebuffer device.
-    pub fn open(path: &Path) -> Result<Framebuffer, FramebufferError> {
+    /// Opens and maps a framebuffer device; with `console`, that virtual terminal is put in
+    /// graphics mode until the framebuffer is dropped.
+    pub fn open(path: &Path, console: Option<&Path>) -> Result<Framebuffer, FramebufferError> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -212,6 +255,7 @@ impl Framebuffer {
             line_length,
             layout,
             back: BackBuffer::new(var.xres, var.yres),
+            _console: console.and_then(ConsoleMode::graphics),
         })
     }
 
@@ -303,7 +347,7 @@ mod tests {
 
     #[test]
     fn missing_device_names_the_fix() {
-        let err = Framebuffer::open(Path::new("/nonexistent/fb9")).err().unwrap().to_string();
+        let err = Framebuffer::open(Path::new("/nonexistent/fb9"), None).err().unwrap().to_string();
         assert!(err.contains("/nonexistent/fb9") && err.contains("fix:"), "{err}");
     }
 }
