@@ -523,7 +523,7 @@ impl BoothParts {
             self.generator,
             config.animate.clone(),
             config.booth.clone(),
-            config.export.dir.clone(),
+            config.export.clone(),
         )
     }
 }

@@ -14,7 +14,7 @@ use image::RgbImage;
 
 use crate::animate::{self, Animation};
 use crate::camera::{CameraError, FrameSource};
-use crate::config::{AnimateConfig, BoothConfig, LoopMode, StylizedPreview};
+use crate::config::{AnimateConfig, BoothConfig, ExportConfig, LoopMode, StylizedPreview};
 use crate::convert;
 use crate::display::{Screen, screens};
 use crate::export;
@@ -94,7 +94,7 @@ enum Job {
 
 enum Outcome {
     Progress { id: u64, done: usize, total: usize },
-    Done { id: u64, result: Result<(Animation, PathBuf), String> },
+    Done { id: u64, result: Result<(Animation, Result<PathBuf, String>), String> },
     Preview(RgbImage),
 }
 
@@ -109,7 +109,7 @@ struct Worker {
 }
 
 impl Worker {
-    fn start(generator: Generator, animate: AnimateConfig, export_dir: PathBuf) -> Worker {
+    fn start(generator: Generator, animate: AnimateConfig, export: ExportConfig) -> Worker {
         let (jobs, job_rx) = mpsc::channel::<Job>();
         let (out_tx, outcomes) = mpsc::channel();
         let busy_since = std::sync::Arc::new(std::sync::Mutex::new(None));
@@ -127,7 +127,7 @@ impl Worker {
                         },
                         Job::Session { id, frames } => {
                             let result =
-                                session(&generator, &animate, &export_dir, id, &frames, |done, total| {
+                                session(&generator, &animate, &export, id, &frames, |done, total| {
                                     let _ = out_tx.send(Outcome::Progress { id, done, total });
                                 });
                             out_tx.send(Outcome::Done { id, result })
@@ -161,15 +161,17 @@ impl Drop for Worker {
 }
 
 /// Makes one session's comic: one generator run per burst frame (a boomerang of the guests'
-/// movement), or line-boil time points of a single still; then saves the GIF.
+/// movement), or line-boil time points of a single still; then saves the GIF and keeps the
+/// folder within its quota. A failed save (full disk) still returns the animation, so the
+/// guest sees their comic; only generation errors fail the session.
 fn session(
     generator: &Generator,
     config: &AnimateConfig,
-    export_dir: &std::path::Path,
+    export: &ExportConfig,
     id: u64,
     frames: &[RgbImage],
     progress: impl Fn(usize, usize),
-) -> Result<(Animation, PathBuf), String> {
+) -> Result<(Animation, Result<PathBuf, String>), String> {
     let label = format!("comic-{}-{id:03}", unix_seconds());
     let points = if frames.len() == 1 {
         let total = config.time_points as usize;
@@ -194,9 +196,20 @@ fn session(
         ..config.clone()
     };
     let anim = animate::assemble(&points, &looped, &label);
-    let path = export_dir.join(format!("{label}.gif"));
-    export::write_gif(&path, &anim).map_err(|e| e.to_string())?;
-    Ok((anim, path))
+    let path = export.dir.join(format!("{label}.gif"));
+    let saved = export::write_gif(&path, &anim).map(|()| path).map_err(|e| e.to_string());
+    if saved.is_ok() && export.quota_mb > 0 {
+        match export::prune(&export.dir, export.quota_mb as u64 * 1024 * 1024) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                deleted = n,
+                quota_mb = export.quota_mb,
+                "oldest comics deleted to stay within the quota"
+            ),
+            Err(e) => tracing::warn!("pruning {}: {e}", export.dir.display()),
+        }
+    }
+    Ok((anim, saved))
 }
 
 fn unix_seconds() -> u64 {
@@ -238,7 +251,7 @@ where
         generator: Generator,
         animate: AnimateConfig,
         config: BoothConfig,
-        export_dir: PathBuf,
+        export: ExportConfig,
     ) -> Booth<S> {
         let side = generator.size().0;
         let stylize_preview = match config.stylized_preview {
@@ -256,7 +269,7 @@ where
             screen,
             source,
             triggers,
-            worker: Worker::start(generator, animate, export_dir),
+            worker: Worker::start(generator, animate, export),
             config,
             side,
             stylize_preview,
@@ -361,11 +374,20 @@ where
                 Outcome::Done { id, result } => {
                     let current = matches!(self.phase, Phase::Generating { id: c, .. } if c == id);
                     match result {
-                        Ok((anim, path)) => {
-                            tracing::info!(gif = %path.display(), frames = anim.frames.len(), "comic saved");
-                            let caption =
-                                format!("Saved: {}", path.file_name().unwrap_or_default().to_string_lossy());
-                            self.saved.push(path);
+                        Ok((anim, saved)) => {
+                            let caption = match saved {
+                                Ok(path) => {
+                                    tracing::info!(gif = %path.display(), frames = anim.frames.len(), "comic saved");
+                                    let name =
+                                        path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+                                    self.saved.push(path);
+                                    format!("Saved: {name}")
+                                }
+                                Err(e) => {
+                                    tracing::error!("comic not saved (the booth goes on): {e}");
+                                    "Not saved: storage problem".to_owned()
+                                }
+                            };
                             if current {
                                 self.enter(Phase::Show { anim, caption, started: now }, now);
                             }

@@ -270,11 +270,14 @@ pub enum DisplayBackend {
 pub struct ExportConfig {
     /// Folder the animations are written to (created when missing).
     pub dir: PathBuf,
+    /// Megabytes of GIFs kept; the oldest are deleted past it (0: no limit).
+    #[serde(deserialize_with = "quota_mb")]
+    pub quota_mb: u32,
 }
 
 impl Default for ExportConfig {
     fn default() -> Self {
-        Self { dir: PathBuf::from("comicbooth-out") }
+        Self { dir: PathBuf::from("comicbooth-out"), quota_mb: 2048 }
     }
 }
 
@@ -426,6 +429,7 @@ bounded_u32!(frame_ms, 20, 5000);
 bounded_u32!(jitter_px, 0, 8);
 bounded_u32!(screen_side, 16, 8192);
 bounded_u32!(countdown_s, 0, 10);
+bounded_u32!(quota_mb, 0, 1_000_000);
 bounded_u32!(burst, 1, 16);
 bounded_u32!(burst_gap_ms, 0, 2000);
 bounded_u32!(show_s, 3, 600);

@@ -95,6 +95,32 @@ pub fn write_gif(path: &Path, anim: &Animation) -> Result<(), ExportError> {
     })
 }
 
+/// Deletes the oldest `.gif` files in `dir` until those left take at most `quota` bytes; returns
+/// how many were deleted. Other files are never touched.
+pub fn prune(dir: &Path, quota: u64) -> std::io::Result<usize> {
+    let mut gifs: Vec<(std::time::SystemTime, u64, PathBuf)> = Vec::new();
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "gif") {
+            let m = e.metadata()?;
+            gifs.push((m.modified()?, m.len(), p));
+        }
+    }
+    gifs.sort();
+    let mut total: u64 = gifs.iter().map(|g| g.1).sum();
+    let mut deleted = 0;
+    for (_, len, path) in gifs {
+        if total <= quota {
+            break;
+        }
+        std::fs::remove_file(&path)?;
+        total -= len;
+        deleted += 1;
+    }
+    Ok(deleted)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +146,24 @@ mod tests {
         write_image(&path, &RgbImage::new(2, 2)).unwrap();
         assert_eq!(image::open(&path).unwrap().width(), 2);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn prune_deletes_oldest_gifs_first_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = std::time::SystemTime::now() - std::time::Duration::from_secs(100);
+        for (i, name) in ["a.gif", "b.gif", "c.gif"].iter().enumerate() {
+            let p = dir.path().join(name);
+            std::fs::write(&p, vec![0u8; 1000]).unwrap();
+            let f = File::options().write(true).open(&p).unwrap();
+            f.set_modified(t0 + std::time::Duration::from_secs(i as u64 * 10)).unwrap();
+        }
+        std::fs::write(dir.path().join("notes.txt"), vec![0u8; 5000]).unwrap();
+        assert_eq!(prune(dir.path(), 2000).unwrap(), 1);
+        assert!(!dir.path().join("a.gif").exists());
+        assert!(dir.path().join("b.gif").exists() && dir.path().join("notes.txt").exists());
+        assert_eq!(prune(dir.path(), 0).unwrap(), 2);
+        assert!(dir.path().join("notes.txt").exists());
     }
 
     #[test]

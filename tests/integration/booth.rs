@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use comicbooth::assets::SAMPLE_PHOTOS;
 use comicbooth::booth::Booth;
 use comicbooth::camera::{CameraError, FileSource, Frame, FrameSource};
-use comicbooth::config::{AnimateConfig, BoothConfig, LoopMode, StylizedPreview};
+use comicbooth::config::{AnimateConfig, BoothConfig, ExportConfig, LoopMode, StylizedPreview};
 use comicbooth::display::HeadlessDisplay;
 use comicbooth::display::screens::{ALARM, YELLOW};
 use comicbooth::model::{Generator, ModelSource};
@@ -57,7 +57,7 @@ fn booth(
         generator,
         animate,
         config,
-        dir.to_owned(),
+        ExportConfig { dir: dir.to_owned(), quota_mb: 100 },
     )
 }
 
@@ -148,6 +148,19 @@ impl FrameSource for Flaky {
     fn describe(&self) -> String {
         "flaky".into()
     }
+}
+
+#[test]
+fn an_unwritable_folder_still_shows_the_comic() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("not-there");
+    let source = Box::new(FileSource::builtin(&SAMPLE_PHOTOS));
+    let mut b = booth(source, vec![Box::new(ScriptedTrigger::new(vec![1]))], &missing);
+    let mut now = Instant::now();
+    run_until(&mut b, &mut now, "show", 500);
+    b.tick(now).unwrap();
+    assert!(b.saved.is_empty());
+    assert!(is(pixel(&b, 5, H - 5), YELLOW), "caption band missing");
 }
 
 #[test]
