@@ -628,9 +628,8 @@ pub fn bench(config: &Config, iterations: usize) -> anyhow::Result<BenchReport> 
     let side = config.model.size;
     let generator =
         Generator::load(&ModelSource::from_config(&config.model.path), side, side, config.model.threads)?;
-    let frame = FileSource::builtin(&SAMPLE_PHOTOS[..1]).next_frame(FRAME_TIMEOUT)?.data.into_owned();
-    let photo = image::RgbImage::from_raw(480, 480, frame).context("sample photo is 480x480")?;
-    let input = convert::crop_square(&photo, side);
+    let mut photos = FileSource::builtin(&SAMPLE_PHOTOS[..1]);
+    let input = convert::frame_to_square(&photos.next_frame(FRAME_TIMEOUT)?, side)?;
     let mut runs = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let start = Instant::now();

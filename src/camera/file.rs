@@ -135,16 +135,10 @@ pub fn decode_photo(bytes: &[u8], path: &Path) -> Result<image::RgbImage, Camera
         let img = image::load_from_memory_with_format(bytes, format).map_err(|e| decode(e.to_string()))?;
         return Ok(img.into_rgb8());
     }
-    if !jpeg_is_complete(bytes) {
+    if !crate::convert::jpeg_is_complete(bytes) {
         return Err(decode("the JPEG is truncated: its end-of-image marker is missing".into()));
     }
     crate::convert::decode_jpeg(bytes).map_err(|e| decode(format!("corrupt JPEG data: {e}")))
-}
-
-/// A complete JPEG ends with the EOI marker (FF D9), possibly followed by padding.
-fn jpeg_is_complete(bytes: &[u8]) -> bool {
-    let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-    bytes[..end].ends_with(&[0xFF, 0xD9])
 }
 
 #[cfg(test)]

@@ -505,7 +505,7 @@ impl FrameSource for V4l2Source {
         let reason = if flags.contains(BufferFlags::ERROR) {
             self.stats.dropped_error_flag += 1;
             Some(DropReason::ErrorFlag)
-        } else if g.format == PixelFormat::Mjpeg && !(data.starts_with(&[0xFF, 0xD8]) && jpeg_ends(data)) {
+        } else if g.format == PixelFormat::Mjpeg && !crate::convert::jpeg_is_complete(data) {
             self.stats.dropped_corrupt += 1;
             Some(DropReason::CorruptJpeg)
         } else if used < needed {
@@ -546,12 +546,6 @@ impl FrameSource for V4l2Source {
             }
         }
     }
-}
-
-/// A complete JPEG ends with EOI (FF D9), possibly followed by zero padding.
-fn jpeg_ends(data: &[u8]) -> bool {
-    let end = data.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-    data[..end].ends_with(&[0xFF, 0xD9])
 }
 
 #[cfg(test)]

@@ -88,6 +88,14 @@ pub fn resize(img: &RgbImage, w: u32, h: u32) -> RgbImage {
     RgbImage::from_raw(w, h, dst.into_vec()).expect("buffer sized to w*h*3")
 }
 
+/// Whether `bytes` look like a whole JPEG: the SOI marker (FF D8) first and the EOI marker
+/// (FF D9) last, possibly followed by zero padding. A cheap check that catches truncated files
+/// and torn MJPEG frames before decoding.
+pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    bytes.starts_with(&[0xFF, 0xD8]) && bytes[..end].ends_with(&[0xFF, 0xD9])
+}
+
 /// Decodes a JPEG (a photo or an MJPEG camera frame) to RGB, strictly: corrupt entropy-coded
 /// data is an error, not a half-grey picture, so a damaged frame is dropped instead of shown.
 pub fn decode_jpeg(bytes: &[u8]) -> Result<RgbImage, String> {

@@ -12,7 +12,6 @@ use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::Rectangle;
 use image::RgbImage;
-use image::imageops::FilterType;
 
 pub use framebuffer::{Framebuffer, FramebufferError, Layout as FramebufferLayout};
 pub use headless::{HeadlessDisplay, HeadlessError};
@@ -81,22 +80,22 @@ pub fn letterbox(w: u32, h: u32, sw: u32, sh: u32) -> Rectangle {
     Rectangle::new(Point::new(((sw - fw) / 2) as i32, ((sh - fh) / 2) as i32), Size::new(fw, fh))
 }
 
-/// Clears `screen`, draws `img` scaled to fit in the middle and presents it.
-pub fn show<S: Screen>(screen: &mut S, img: &RgbImage) -> Result<(), S::Error> {
+/// Clears `screen` and draws `img` scaled to fit in the middle (no present).
+pub fn draw_picture<S: Screen>(screen: &mut S, img: &RgbImage) -> Result<(), S::Error> {
     let size = screen.size();
     let area = letterbox(img.width(), img.height(), size.width, size.height);
     let fitted = if area.size == Size::new(img.width(), img.height()) {
         std::borrow::Cow::Borrowed(img)
     } else {
-        std::borrow::Cow::Owned(image::imageops::resize(
-            img,
-            area.size.width,
-            area.size.height,
-            FilterType::Triangle,
-        ))
+        std::borrow::Cow::Owned(crate::convert::resize(img, area.size.width, area.size.height))
     };
     screen.clear(Rgb888::BLACK)?;
-    screen.fill_contiguous(&area, fitted.pixels().map(|p| Rgb888::new(p[0], p[1], p[2])))?;
+    screen.fill_contiguous(&area, fitted.pixels().map(|p| Rgb888::new(p[0], p[1], p[2])))
+}
+
+/// Clears `screen`, draws `img` scaled to fit in the middle and presents it.
+pub fn show<S: Screen>(screen: &mut S, img: &RgbImage) -> Result<(), S::Error> {
+    draw_picture(screen, img)?;
     screen.present()
 }
 

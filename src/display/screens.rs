@@ -11,7 +11,7 @@ use embedded_graphics::primitives::{PrimitiveStyle, PrimitiveStyleBuilder, Recta
 use embedded_graphics::text::{Alignment, Baseline, Text, TextStyleBuilder};
 use image::RgbImage;
 
-use super::{Screen, letterbox};
+use super::{Screen, draw_picture};
 
 /// Comic yellow, used for banners.
 pub const YELLOW: Rgb888 = Rgb888::new(255, 214, 0);
@@ -84,23 +84,10 @@ fn lines<S: Screen>(
     Ok(())
 }
 
-/// Draws a picture letterboxed on black (no present).
-fn picture<S: Screen>(screen: &mut S, img: &RgbImage) -> Result<(), S::Error> {
-    let size = screen.size();
-    let area = letterbox(img.width(), img.height(), size.width, size.height);
-    let fitted = if area.size == Size::new(img.width(), img.height()) {
-        std::borrow::Cow::Borrowed(img)
-    } else {
-        std::borrow::Cow::Owned(crate::convert::resize(img, area.size.width, area.size.height))
-    };
-    screen.clear(Rgb888::BLACK)?;
-    screen.fill_contiguous(&area, fitted.pixels().map(|p| Rgb888::new(p[0], p[1], p[2])))
-}
-
 /// Attract: the live preview (stylized or plain) with a call to action at the bottom.
 pub fn attract<S: Screen>(screen: &mut S, preview: Option<&RgbImage>, hint: &str) -> Result<(), S::Error> {
     match preview {
-        Some(p) => picture(screen, p)?,
+        Some(p) => draw_picture(screen, p)?,
         None => screen.clear(INK)?,
     }
     let (size, s) = (screen.size(), text_scale(screen.size()));
@@ -111,7 +98,7 @@ pub fn attract<S: Screen>(screen: &mut S, preview: Option<&RgbImage>, hint: &str
 /// Countdown: the preview dimmed behind a big number.
 pub fn countdown<S: Screen>(screen: &mut S, preview: Option<&RgbImage>, n: u32) -> Result<(), S::Error> {
     match preview {
-        Some(p) => picture(screen, p)?,
+        Some(p) => draw_picture(screen, p)?,
         None => screen.clear(INK)?,
     }
     let size = screen.size();
@@ -144,7 +131,7 @@ pub fn making<S: Screen>(screen: &mut S, done: usize, total: usize) -> Result<()
 
 /// One frame of the result loop with a caption band at the bottom.
 pub fn result<S: Screen>(screen: &mut S, frame: &RgbImage, caption: &str) -> Result<(), S::Error> {
-    picture(screen, frame)?;
+    draw_picture(screen, frame)?;
     let (size, s) = (screen.size(), text_scale(screen.size()));
     lines(screen, &[caption], size.height as i32 - 14 * s as i32, s, INK, Some(YELLOW))?;
     screen.present()
