@@ -1,0 +1,27 @@
+"""Export the trained generator and gate from RUN's checkpoints to ONNX (opset 17, float32).
+
+    python3 models/train/export.py RUN OUT_DIR
+
+Writes OUT_DIR/comic_generator.f32.onnx (1x3xHxW in 0..1 -> 1x3xHxW in 0..1, H and W free,
+multiples of 4) and OUT_DIR/comic_gate.f32.onnx (1x3xHxW in 0..1 -> 1x1 logit, trained at
+128x128). quantize.py turns them into the int8 files the product ships.
+"""
+
+import sys
+from pathlib import Path
+
+import torch
+
+from nets import Gate, Generator, to_onnx
+
+if __name__ == "__main__":
+    run, out = Path(sys.argv[1]), Path(sys.argv[2])
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    g = Generator()
+    g.load_state_dict(torch.load(run / "generator.pt")["g"])
+    to_onnx(g, out / "comic_generator.f32.onnx")
+    gate = Gate()
+    gate.load_state_dict(torch.load(run / "gate.pt")["gate"])
+    to_onnx(gate, out / "comic_gate.f32.onnx", example_hw=(128, 128))
+    print(f"exported {out / 'comic_generator.f32.onnx'} and {out / 'comic_gate.f32.onnx'}")

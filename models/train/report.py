@@ -1,0 +1,144 @@
+"""The models' report: contact sheet, flicker figure, gate accuracy (models/report/).
+
+    .venv/bin/python models/train/report.py DATA RUN MODELS_DIR REPORT_DIR
+
+Runs the shipped ONNX files with onnxruntime (the reference runtime of the golden tests):
+- contact_sheet.png: 12 photos (the 4 held-out ones first), each as input, teacher, f32
+  generator, int8 generator, 128x128 tiles;
+- flicker: a still scene filmed with sensor-like noise (Gaussian, sigma 0.02, and a 2% gain
+  jitter) for 8 frames; the mean absolute difference between consecutive outputs, for the
+  teacher run per frame and for both generators;
+- the gate's accuracy and confusion matrix, f32 and int8, on the held-out set train.py saved
+  (held-out photos, held-out clip art and the teacher's output of held-out photos);
+- metrics.json and report.md with all the figures.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).parent))
+import teacher  # noqa: E402
+
+SIDE = 256
+TILE = 128
+
+
+def session(path):
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 2
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def run(sess, rgb):
+    out = sess.run(None, {"image": rgb.transpose(2, 0, 1)[None].astype(np.float32)})[0]
+    return out[0].transpose(1, 2, 0) if out.ndim == 4 else out
+
+
+def square(path):
+    im = Image.open(path).convert("RGB")
+    s = min(im.size)
+    box = ((im.width - s) // 2, (im.height - s) // 2, (im.width + s) // 2, (im.height + s) // 2)
+    return np.asarray(im.crop(box).resize((SIDE, SIDE), Image.LANCZOS), dtype=np.float32) / 255
+
+
+def tile(a):
+    return Image.fromarray((np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)).resize((TILE, TILE), Image.LANCZOS)
+
+
+def main():
+    data, run_dir, models, out = (Path(a) for a in sys.argv[1:5])
+    out.mkdir(parents=True, exist_ok=True)
+    g32, g8 = session(models / "comic_generator.f32.onnx"), session(models / "comic_generator.int8.onnx")
+    photos = sorted((data / "photos" / "heldout").glob("*.png")) + sorted((data / "photos" / "train").glob("*.png"))
+    photos = photos[:12]
+    heldout = {p.name for p in (data / "photos" / "heldout").glob("*.png")}
+
+    sheet = Image.new("RGB", (4 * TILE, len(photos) * TILE), "white")
+    l1_teacher, l1_int8 = [], []
+    for row, path in enumerate(photos):
+        x = square(path)
+        t, a, b = teacher.comic(x), run(g32, x), run(g8, x)
+        if path.name in heldout:
+            l1_teacher.append(float(np.abs(a - t).mean()))
+        l1_int8.append(float(np.abs(a - b).mean()))
+        for col, img in enumerate((x, t, a, b)):
+            sheet.paste(tile(img), (col * TILE, row * TILE))
+    sheet.save(out / "contact_sheet.png", optimize=True)
+
+    rng = np.random.default_rng(5)
+    flicker = {"teacher": [], "f32": [], "int8": []}
+    for path in sorted((data / "photos" / "heldout").glob("*.png")):
+        x = square(path)
+        frames = [np.clip(x * rng.uniform(0.98, 1.02) + rng.normal(0, 0.02, x.shape), 0, 1).astype(np.float32)
+                  for _ in range(8)]
+        for name, fn in (("teacher", teacher.comic), ("f32", lambda f: run(g32, f)), ("int8", lambda f: run(g8, f))):
+            outs = [fn(f) for f in frames]
+            flicker[name] += [float(np.abs(outs[i + 1] - outs[i]).mean()) for i in range(len(outs) - 1)]
+    flicker = {k: round(float(np.mean(v)), 5) for k, v in flicker.items()}
+
+    held = np.load(run_dir / "gate-heldout.npz")
+    xs, ys = held["x"].astype(np.float32) / 255, held["y"][:, 0]
+    gate = {}
+    for form in ("f32", "int8"):
+        sess = session(models / f"comic_gate.{form}.onnx")
+        pred = np.array([sess.run(None, {"image": xs[i : i + 1]})[0][0, 0] > 0 for i in range(len(xs))])
+        confusion = [[int(((ys == a) & (pred == b)).sum()) for b in (0, 1)] for a in (0, 1)]
+        gate[form] = dict(accuracy=round(float((pred == ys).mean()), 4), confusion=confusion)
+
+    generator = json.loads((run_dir / "generator.json").read_text())
+    gate_train = json.loads((run_dir / "gate.json").read_text())
+    metrics = dict(
+        generator=generator,
+        heldout_l1_f32_to_teacher=round(float(np.mean(l1_teacher)), 5),
+        l1_int8_to_f32=round(float(np.mean(l1_int8)), 5),
+        flicker_mean_abs_diff_consecutive_frames=flicker,
+        gate_training=gate_train,
+        gate_heldout=gate,
+        contact_sheet_photos=[p.name + (" (held out)" if p.name in heldout else "") for p in photos],
+    )
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    c32, c8 = gate["f32"]["confusion"], gate["int8"]["confusion"]
+    md = f"""# Model report
+
+Made by `models/train/report.py` from the training run's checkpoints and the shipped ONNX
+files (run with onnxruntime {ort.__version__}); every figure is also in `metrics.json`.
+
+## Generator
+- {generator["parameters"]} parameters, {generator["mmac_256"]} MMAC at 256x256;
+  trained {generator["steps"]} steps in {generator["minutes"]} minutes.
+- Mean absolute difference to the teacher on the held-out photos (0..1 scale):
+  {metrics["heldout_l1_f32_to_teacher"]} (f32). int8 against f32 on the 12 sheet photos:
+  {metrics["l1_int8_to_f32"]}.
+- `contact_sheet.png`: one row per photo (input, teacher, f32, int8). Rows:
+  {", ".join(metrics["contact_sheet_photos"])}.
+
+## Flicker
+A still scene (the held-out photos) filmed for 8 frames with sensor-like noise (Gaussian,
+sigma 0.02, and a 2% gain jitter); mean absolute difference between consecutive outputs:
+
+| output | flicker |
+|---|---|
+| teacher, run on each frame | {flicker["teacher"]} |
+| generator f32 | {flicker["f32"]} |
+| generator int8 | {flicker["int8"]} |
+
+## Gate ("already comic?")
+Held-out set: {len(ys)} pictures (held-out photos; held-out clip art and the teacher's output of
+held-out photos as comic), none seen in training.
+
+| model | accuracy | photo as photo | photo as comic | comic as photo | comic as comic |
+|---|---|---|---|---|---|
+| f32 | {gate["f32"]["accuracy"]:.3f} | {c32[0][0]} | {c32[0][1]} | {c32[1][0]} | {c32[1][1]} |
+| int8 | {gate["int8"]["accuracy"]:.3f} | {c8[0][0]} | {c8[0][1]} | {c8[1][0]} | {c8[1][1]} |
+"""
+    (out / "report.md").write_text(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()

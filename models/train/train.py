@@ -1,0 +1,343 @@
+"""Train the comic generator (GAN recipe) and the "already comic?" gate.
+
+    python3 models/train/train.py generator DATA RUN --minutes 75
+    python3 models/train/train.py gate DATA RUN --minutes 6
+
+DATA is what gather.py wrote; RUN is a folder for checkpoints, logs and metrics. Both stages
+checkpoint every few minutes and resume from RUN when started again (a stopped session loses
+at most one interval). Training time, not an iteration count, is the budget: the learning
+rate follows a cosine over the time given, so a slower machine trains fewer steps, not longer.
+
+Generator loss, per batch of 128x128 photo crops x with teacher targets T(x):
+    L1(G(x), T(x))                                  paired supervision by the teacher
+  + W_ADV * (D(G(x)) - 1)^2                         LSGAN: look like real comic pictures
+  + W_TEMP * L1(G(x') - shift(G(x)))                temporal coherence: x' is x moved by a few
+                                                    pixels with sensor-like noise and gain
+D sees teacher outputs and openclipart pictures as real, G's outputs as fake.
+"""
+
+import argparse
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+import teacher
+from nets import Discriminator, Gate, Generator, macs, params
+
+CROP = 128
+BATCH = 8
+W_ADV = 0.02
+W_TEMP = 1.0
+MAX_SHIFT = 3
+NOISE = 0.02
+CHECKPOINT_EVERY_S = 300
+PHOTO_SCALES = (512, 320)  # short sides the photos are trained at (the teacher is per scale)
+
+
+def load_rgb(path):
+    return np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255.0
+
+
+def resize(img, short):
+    h, w = img.shape[:2]
+    s = short / min(h, w)
+    pil = Image.fromarray((img * 255 + 0.5).astype(np.uint8))
+    return np.asarray(pil.resize((round(w * s), round(h * s)), Image.LANCZOS), dtype=np.float32) / 255.0
+
+
+def photo_pairs(data, split, cache):
+    """(photo, teacher) pairs at each training scale; teacher outputs cached as .npy."""
+    pairs = []
+    cache.mkdir(parents=True, exist_ok=True)
+    for path in sorted((data / "photos" / split).glob("*.png")):
+        full = load_rgb(path)
+        for short in PHOTO_SCALES:
+            img = resize(full, short) if short != min(full.shape[:2]) else full
+            cached = cache / f"{path.stem}-{short}.npy"
+            if cached.exists():
+                target = np.load(cached)
+            else:
+                target = teacher.comic(img)
+                np.save(cached, target)
+            pairs.append((img, target))
+    return pairs
+
+
+def cartoons(data, split, side=CROP + 32):
+    out = []
+    for path in sorted((data / "cartoons" / split).glob("*.png")):
+        img = load_rgb(path)
+        h, w = img.shape[:2]
+        canvas = np.ones((max(h, side), max(w, side), 3), dtype=np.float32)
+        y, x = (canvas.shape[0] - h) // 2, (canvas.shape[1] - w) // 2
+        canvas[y : y + h, x : x + w] = img
+        out.append(canvas)
+    return out
+
+
+def crop(rng, img, size, *others):
+    h, w = img.shape[:2]
+    y, x = rng.randint(0, h - size), rng.randint(0, w - size)
+    flip = rng.random() < 0.5
+    outs = []
+    for a in (img,) + others:
+        c = a[y : y + size, x : x + size]
+        outs.append(c[:, ::-1] if flip else c)
+    return outs
+
+
+def to_batch(arrays):
+    return torch.from_numpy(np.ascontiguousarray(np.stack(arrays).transpose(0, 3, 1, 2)))
+
+
+class Run:
+    """Checkpoint, log and metrics files of one training stage in RUN."""
+
+    def __init__(self, folder, stage):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.checkpoint = self.folder / f"{stage}.pt"
+        self.log_file = open(self.folder / f"{stage}.log", "a")
+
+    def log(self, msg):
+        line = f"{time.strftime('%H:%M:%S')} {msg}"
+        print(line, flush=True)
+        self.log_file.write(line + "\n")
+        self.log_file.flush()
+
+    def save(self, state):
+        tmp = self.checkpoint.with_suffix(".tmp")
+        torch.save(state, tmp)
+        tmp.replace(self.checkpoint)
+
+    def load(self):
+        return torch.load(self.checkpoint) if self.checkpoint.exists() else None
+
+
+def cosine_lr(base, elapsed, budget):
+    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, elapsed / budget)))
+
+
+def heldout_l1(g, pairs):
+    """Mean L1 to the teacher on held-out photos, centre 256x256 of the 320 scale."""
+    losses = []
+    with torch.no_grad():
+        for img, target in pairs:
+            if min(img.shape[:2]) != PHOTO_SCALES[1]:
+                continue
+            h, w = img.shape[:2]
+            y, x = (h - 256) // 2 // 4 * 4, (w - 256) // 2 // 4 * 4
+            out = g(to_batch([img[y : y + 256, x : x + 256]]))
+            losses.append(F.l1_loss(out, to_batch([target[y : y + 256, x : x + 256]])).item())
+    return float(np.mean(losses))
+
+
+def train_generator(args):
+    run = Run(args.run, "generator")
+    rng = random.Random(args.seed)
+    torch.manual_seed(args.seed)
+    cache = args.run / "teacher-cache"
+    train = photo_pairs(args.data, "train", cache)
+    heldout = photo_pairs(args.data, "heldout", cache)
+    clips = cartoons(args.data, "train")
+    g, d = Generator(), Discriminator()
+    opt_g = torch.optim.Adam(g.parameters(), lr=args.lr, betas=(0.5, 0.99))
+    opt_d = torch.optim.Adam(d.parameters(), lr=args.lr / 2, betas=(0.5, 0.99))
+    state = run.load()
+    step, elapsed = 0, 0.0
+    if state:
+        g.load_state_dict(state["g"])
+        d.load_state_dict(state["d"])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        step, elapsed = state["step"], state["elapsed"]
+        rng.setstate(state["rng"])
+        run.log(f"resumed at step {step}, {elapsed / 60:.1f} min trained")
+    else:
+        run.log(
+            f"generator: {params(g)} parameters, {macs(g) / 1e6:.0f} MMAC at 256x256; "
+            f"{len(train)} train and {len(heldout)} held-out photo scales, {len(clips)} cartoons"
+        )
+    budget = args.minutes * 60
+    started = time.time() - elapsed
+    last_save = time.time()
+    window = []
+    while True:
+        elapsed = time.time() - started
+        if elapsed >= budget or (args.steps and step >= args.steps):
+            break
+        lr = cosine_lr(args.lr, elapsed, budget)
+        for group in opt_g.param_groups:
+            group["lr"] = lr
+        for group in opt_d.param_groups:
+            group["lr"] = lr / 2
+
+        # A batch: crops with a margin for the temporal shift, the shifted noisy twin, targets.
+        big = CROP + 2 * MAX_SHIFT
+        xs, ts, x2s, shifts = [], [], [], []
+        for _ in range(BATCH):
+            img, target = train[rng.randrange(len(train))]
+            c, t = crop(rng, img, big, target)
+            m = MAX_SHIFT
+            dy, dx = rng.randint(-m, m), rng.randint(-m, m)
+            xs.append(c[m : m + CROP, m : m + CROP])
+            ts.append(t[m : m + CROP, m : m + CROP])
+            gain = 1.0 + rng.uniform(-0.03, 0.03)
+            twin = c[m + dy : m + dy + CROP, m + dx : m + dx + CROP] * gain
+            twin = twin + np.random.default_rng(rng.randrange(1 << 30)).normal(0, NOISE, twin.shape)
+            x2s.append(np.clip(twin, 0, 1).astype(np.float32))
+            shifts.append((dy, dx))
+        x, target, x2 = to_batch(xs), to_batch(ts), to_batch(x2s)
+        real = to_batch(
+            [crop(rng, clips[rng.randrange(len(clips))], CROP)[0] for _ in range(BATCH // 2)] + ts[: BATCH // 2]
+        )
+
+        out = g(torch.cat([x, x2]))
+        fake, fake2 = out[:BATCH], out[BATCH:]
+        # D step (LSGAN).
+        opt_d.zero_grad()
+        loss_d = ((d(real) - 1) ** 2).mean() + (d(fake.detach()) ** 2).mean()
+        loss_d.backward()
+        opt_d.step()
+        # G step.
+        opt_g.zero_grad()
+        l1 = F.l1_loss(fake, target)
+        adv = ((d(fake) - 1) ** 2).mean()
+        temporal = 0.0
+        e = 2 * MAX_SHIFT  # compare the interior only: borders see different padding
+        for i, (dy, dx) in enumerate(shifts):
+            a = fake2[i, :, e : CROP - e, e : CROP - e]
+            b = fake[i, :, e + dy : CROP - e + dy, e + dx : CROP - e + dx]
+            temporal = temporal + F.l1_loss(a, b)
+        temporal = temporal / BATCH
+        loss = l1 + W_ADV * adv + W_TEMP * temporal
+        loss.backward()
+        opt_g.step()
+        step += 1
+        window.append((l1.item(), adv.item(), float(temporal), loss_d.item()))
+
+        if step % 50 == 0:
+            m = np.mean(window, axis=0)
+            window.clear()
+            run.log(
+                f"step {step} {elapsed / 60:.1f} min lr {lr:.2e}: l1 {m[0]:.4f} adv {m[1]:.3f} "
+                f"temporal {m[2]:.4f} d {m[3]:.3f} ({elapsed / step:.2f} s/step)"
+            )
+        if time.time() - last_save > CHECKPOINT_EVERY_S:
+            save_generator(run, g, d, opt_g, opt_d, step, time.time() - started, rng, heldout)
+            last_save = time.time()
+    save_generator(run, g, d, opt_g, opt_d, step, time.time() - started, rng, heldout, final=True)
+
+
+def save_generator(run, g, d, opt_g, opt_d, step, elapsed, rng, heldout, final=False):
+    g.eval()
+    val = heldout_l1(g, heldout)
+    g.train()
+    run.save(
+        dict(g=g.state_dict(), d=d.state_dict(), opt_g=opt_g.state_dict(), opt_d=opt_d.state_dict(),
+             step=step, elapsed=elapsed, rng=rng.getstate(), heldout_l1=val)
+    )
+    run.log(f"{'final' if final else 'checkpoint'} at step {step}, {elapsed / 60:.1f} min: held-out L1 to teacher {val:.4f}")
+    metrics = dict(steps=step, minutes=round(elapsed / 60, 1), heldout_l1=round(val, 5),
+                   parameters=params(g), mmac_256=round(macs(g) / 1e6))
+    (run.folder / "generator.json").write_text(json.dumps(metrics, indent=2) + "\n")
+
+
+# The gate ---------------------------------------------------------------------------------
+
+GATE_SIDE = 128
+
+
+def gate_examples(rng, photos, clips, n):
+    """n (picture, label) pairs: half photos (random zoom crops), half comic (clip art or
+    the teacher's output of a photo crop)."""
+    xs, ys = [], []
+    for i in range(n):
+        if i % 2 == 0:
+            img, _ = photos[rng.randrange(len(photos))]
+            side = rng.randint(GATE_SIDE, min(img.shape[:2]))
+            c = crop(rng, img, side)[0]
+            xs.append(resize(c, GATE_SIDE)[:GATE_SIDE, :GATE_SIDE])
+            ys.append(0.0)
+        elif i % 4 == 1:
+            xs.append(crop(rng, clips[rng.randrange(len(clips))], GATE_SIDE)[0])
+            ys.append(1.0)
+        else:
+            img, target = photos[rng.randrange(len(photos))]
+            side = rng.randint(GATE_SIDE, min(img.shape[:2]))
+            t = crop(rng, target, side)[0]
+            xs.append(resize(t, GATE_SIDE)[:GATE_SIDE, :GATE_SIDE])
+            ys.append(1.0)
+    return to_batch(xs), torch.tensor(ys).unsqueeze(1)
+
+
+def train_gate(args):
+    run = Run(args.run, "gate")
+    rng = random.Random(args.seed)
+    torch.manual_seed(args.seed)
+    cache = args.run / "teacher-cache"
+    train, heldout = photo_pairs(args.data, "train", cache), photo_pairs(args.data, "heldout", cache)
+    clips, clips_heldout = cartoons(args.data, "train"), cartoons(args.data, "heldout")
+    gate = Gate()
+    opt = torch.optim.Adam(gate.parameters(), lr=args.lr)
+    run.log(f"gate: {params(gate)} parameters, {macs(gate, GATE_SIDE, GATE_SIDE) / 1e6:.1f} MMAC at 128x128")
+    budget, started, step = args.minutes * 60, time.time(), 0
+    while time.time() - started < budget and not (args.steps and step >= args.steps):
+        for group in opt.param_groups:
+            group["lr"] = cosine_lr(args.lr, time.time() - started, budget)
+        x, y = gate_examples(rng, train, clips, 32)
+        loss = F.binary_cross_entropy_with_logits(gate(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % 50 == 0:
+            run.log(f"step {step}: loss {loss.item():.4f}")
+    # Held-out evaluation on a fixed set: never-seen photos, clip art and teacher outputs.
+    gate.eval()
+    eval_rng = random.Random(1234)
+    x, y = gate_examples(eval_rng, heldout, clips_heldout, 600)
+    # Saved for the report, which scores the exported f32 and int8 gates on the same pictures.
+    np.savez_compressed(run.folder / "gate-heldout.npz", x=(x.numpy() * 255 + 0.5).astype(np.uint8), y=y.numpy())
+    x = torch.from_numpy((x.numpy() * 255 + 0.5).astype(np.uint8).astype(np.float32) / 255)
+    with torch.no_grad():
+        pred = (gate(x) > 0).float()
+    confusion = [[int(((y == a) & (pred == b)).sum()) for b in (0.0, 1.0)] for a in (0.0, 1.0)]
+    accuracy = (confusion[0][0] + confusion[1][1]) / len(y)
+    run.save(dict(gate=gate.state_dict(), step=step))
+    metrics = dict(steps=step, minutes=round((time.time() - started) / 60, 1), heldout_examples=len(y),
+                   accuracy=round(accuracy, 4), confusion_rows_true_photo_comic=confusion,
+                   parameters=params(gate), mmac_128=round(macs(gate, GATE_SIDE, GATE_SIDE) / 1e6, 1))
+    (run.folder / "gate.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    run.log(f"gate held-out accuracy {accuracy:.3f}, confusion (rows true photo/comic) {confusion}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("stage", choices=["generator", "gate"])
+    ap.add_argument("data", type=Path)
+    ap.add_argument("run", type=Path)
+    ap.add_argument("--minutes", type=float, required=True, help="training time budget")
+    ap.add_argument("--steps", type=int, default=0, help="stop after this many steps (smoke runs)")
+    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.stage == "generator":
+        args.lr = args.lr or 2e-3
+        train_generator(args)
+    else:
+        args.lr = args.lr or 3e-3
+        train_gate(args)
+
+
+if __name__ == "__main__":
+    main()
