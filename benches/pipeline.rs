@@ -9,7 +9,7 @@ use comicbooth::assets::SAMPLE_PHOTOS;
 use comicbooth::camera::{FileSource, FrameSource};
 use comicbooth::config::AnimateConfig;
 use comicbooth::convert::{self, Layout, ValueRange};
-use comicbooth::model::{Generator, ModelSource};
+use comicbooth::model::{Gate, Generator, ModelSource};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn pipeline(c: &mut Criterion) {
@@ -22,13 +22,22 @@ fn pipeline(c: &mut Criterion) {
             convert::to_tensor(&convert::crop_square(black_box(&rgb), 256), Layout::Nchw, ValueRange::UNIT)
         })
     });
-    for threads in [1, 2] {
-        let g = Generator::load(&ModelSource::Builtin, 256, 256, threads).unwrap();
-        c.bench_function(&format!("generator 256x256, {threads} thread(s)"), |b| {
-            b.iter(|| g.run(black_box(&square)).unwrap())
+    // The shipped generator in both forms: f32 (the default) and int8 (QLinearConv).
+    for form in ["f32", "int8"] {
+        let source = ModelSource::File(format!("models/comic_generator.{form}.onnx").into());
+        for threads in [1, 2] {
+            let g = Generator::load(&source, 256, 256, threads).unwrap();
+            c.bench_function(&format!("generator {form} 256x256, {threads} thread(s)"), |b| {
+                b.iter(|| g.run(black_box(&square)).unwrap())
+            });
+        }
+        let gate =
+            Gate::load(&ModelSource::File(format!("models/comic_gate.{form}.onnx").into()), 0.9, 1).unwrap();
+        c.bench_function(&format!("gate {form} 128x128, 1 thread"), |b| {
+            b.iter(|| gate.comic_probability(black_box(&square)).unwrap())
         });
     }
-    let g = Generator::load(&ModelSource::Builtin, 256, 256, 0).unwrap();
+    let g = Generator::load(&ModelSource::Builtin(comicbooth::assets::GENERATOR), 256, 256, 0).unwrap();
     let config = AnimateConfig::default();
     c.bench_function("4 time points (line boil) 256x256", |b| {
         b.iter(|| comicbooth::animate::time_points(black_box(&square), &config, |i| g.run(i)).unwrap())

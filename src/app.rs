@@ -17,7 +17,7 @@ use crate::config::{CameraSource, Config};
 use crate::convert;
 use crate::display::{self, HeadlessDisplay};
 use crate::export::{self, ExportError};
-use crate::model::{Generator, ModelFile, ModelSource};
+use crate::model::{Gate, Generator, ModelFile, ModelSource};
 
 /// How long the booth waits for a camera frame before calling the camera lost.
 pub const FRAME_TIMEOUT: Duration = Duration::from_secs(2);
@@ -163,6 +163,27 @@ fn create_dir(dir: &Path) -> Result<(), ExportError> {
     std::fs::create_dir_all(dir).map_err(|cause| ExportError { path: dir.to_owned(), cause })
 }
 
+/// The configured generator's source (`model.path`, or the built-in one).
+pub fn generator_source(config: &Config) -> ModelSource {
+    ModelSource::from_config(&config.model.path, crate::assets::GENERATOR)
+}
+
+/// The configured generator, loaded for `model.size` squares.
+pub fn load_generator(config: &Config) -> Result<Generator, crate::model::ModelError> {
+    let side = config.model.size;
+    Generator::load(&generator_source(config), side, side, config.model.threads)
+}
+
+/// The configured gate, or `None` when `model.gate` is off.
+pub fn load_gate(config: &Config) -> Result<Option<Gate>, crate::model::ModelError> {
+    let m = &config.model;
+    if !m.gate {
+        return Ok(None);
+    }
+    let source = ModelSource::from_config(&m.gate_path, crate::assets::GATE);
+    Gate::load(&source, m.gate_threshold, m.threads).map(Some)
+}
+
 /// The whole pipeline on every photo of the source once: capture, preprocess, generate the
 /// time points, animate, show on a headless screen (PNG per shown frame) and save a GIF each.
 pub fn demo(config: &Config) -> anyhow::Result<DemoReport> {
@@ -173,9 +194,9 @@ pub fn demo(config: &Config) -> anyhow::Result<DemoReport> {
     let mut source = open_photo_source(config)?;
     tracing::info!(source = %source.describe(), "camera");
     let side = config.model.size;
-    let model = ModelSource::from_config(&config.model.path);
-    let generator =
-        timed(&mut times.model_load, || Generator::load(&model, side, side, config.model.threads))?;
+    let (generator, gate) = timed(&mut times.model_load, || {
+        Ok::<_, crate::model::ModelError>((load_generator(config)?, load_gate(config)?))
+    })?;
     let mut screen =
         HeadlessDisplay::new(config.display.width, config.display.height).writing_to(&screen_dir);
     tracing::info!(width = config.display.width, height = config.display.height, "headless display");
@@ -185,7 +206,11 @@ pub fn demo(config: &Config) -> anyhow::Result<DemoReport> {
         let frame = timed(&mut times.capture, || source.next_frame(FRAME_TIMEOUT))?;
         let square = timed(&mut times.preprocess, || convert::frame_to_square(&frame, side))?;
         let points = timed(&mut times.generate, || {
-            animate::time_points(&square, &config.animate, |i| generator.run(i))
+            if crate::model::already_comic(gate.as_ref(), &square) {
+                Ok(vec![square.clone()])
+            } else {
+                animate::time_points(&square, &config.animate, |i| generator.run(i))
+            }
         })?;
         let anim = timed(&mut times.animate, || animate::assemble(&points, &config.animate, &frame.label));
         timed(&mut times.display, || {
@@ -218,6 +243,8 @@ pub struct StylizeReport {
     pub written: Vec<(PathBuf, PathBuf)>,
     /// Pictures that failed, with the reason (one line each).
     pub failed: Vec<(PathBuf, String)>,
+    /// Inputs the gate found already comic-style: written untouched (resized only).
+    pub passed_through: Vec<PathBuf>,
 }
 
 /// The largest size with the photo's aspect whose longest side is at most `longest`, each
@@ -234,6 +261,7 @@ struct Generators<'a> {
     file: &'a ModelFile,
     threads: u32,
     loaded: HashMap<(u32, u32), Generator>,
+    gate: Option<Gate>,
 }
 
 impl Generators<'_> {
@@ -248,15 +276,17 @@ impl Generators<'_> {
     }
 }
 
-fn stylize_one(input: &Path, output: &Path, longest: u32, gens: &mut Generators) -> anyhow::Result<()> {
+/// Stylizes one photo into `output`; returns whether the gate passed it through untouched.
+fn stylize_one(input: &Path, output: &Path, longest: u32, gens: &mut Generators) -> anyhow::Result<bool> {
     let bytes = std::fs::read(input).map_err(|cause| CameraError::Read { path: input.into(), cause })?;
     let photo = camera::decode_photo(&bytes, input)?;
     let size = fit_size(photo.width(), photo.height(), longest, gens.file.manifest.size_multiple);
     let fitted: RgbImage =
         image::imageops::resize(&photo, size.0, size.1, image::imageops::FilterType::Triangle);
-    let comic = gens.get(size)?.run(&fitted)?;
+    let passed = crate::model::already_comic(gens.gate.as_ref(), &fitted);
+    let comic = if passed { fitted } else { gens.get(size)?.run(&fitted)? };
     export::write_image(output, &comic)?;
-    Ok(())
+    Ok(passed)
 }
 
 /// Turns one photo, or every photo in a folder, into comic pictures. A folder goes on past a
@@ -285,12 +315,18 @@ pub fn stylize(config: &Config, input: &Path, output: &Path, longest: u32) -> an
         }
         vec![(input.into(), output.into())]
     };
-    let file = ModelSource::from_config(&config.model.path).read()?;
-    let mut gens = Generators { file: &file, threads: config.model.threads, loaded: HashMap::new() };
+    let file = generator_source(config).read()?;
+    let gate = load_gate(config)?;
+    let mut gens = Generators { file: &file, threads: config.model.threads, loaded: HashMap::new(), gate };
     let mut report = StylizeReport::default();
     for (i, o) in pairs {
         match stylize_one(&i, &o, longest, &mut gens) {
-            Ok(()) => report.written.push((i, o)),
+            Ok(passed) => {
+                if passed {
+                    report.passed_through.push(i.clone());
+                }
+                report.written.push((i, o))
+            }
             // A model that does not load fails every photo the same way: stop at once.
             Err(e) if e.downcast_ref::<crate::model::ModelError>().is_some() => return Err(e),
             Err(e) => report.failed.push((i, format!("{e:#}"))),
@@ -431,11 +467,10 @@ fn run_once(
             "no trigger is configured, so no session could ever start; fix: set trigger.signal = true, trigger.timer_s, trigger.keyboard or trigger.gpio_line"
         );
     }
-    let side = config.model.size;
-    let generator =
-        Generator::load(&ModelSource::from_config(&config.model.path), side, side, config.model.threads)?;
+    let generator = load_generator(config)?;
+    let gate = load_gate(config)?;
     create_dir(&config.export.dir)?;
-    let parts = BoothParts { source, live, triggers, generator };
+    let parts = BoothParts { source, live, triggers, generator, gate };
     let ctl = LoopControl { signals, deadline };
     match config.display.backend {
         DisplayBackend::Headless => {
@@ -508,6 +543,7 @@ struct BoothParts {
     live: bool,
     triggers: Vec<Box<dyn crate::trigger::Trigger>>,
     generator: Generator,
+    gate: Option<Gate>,
 }
 
 impl BoothParts {
@@ -521,6 +557,7 @@ impl BoothParts {
             self.live,
             self.triggers,
             self.generator,
+            self.gate,
             config.animate.clone(),
             config.booth.clone(),
             config.export.clone(),
@@ -539,7 +576,7 @@ pub struct CheckItem {
     pub outcome: Result<String, String>,
 }
 
-/// Self-test: config, model, camera, display, disk. Each failure sets one bit of the exit code.
+/// Self-test: config, model, gate, camera, display, disk. Each failure sets one bit of the exit code.
 pub fn check(config: &Config) -> Vec<CheckItem> {
     let item = |name, bit, outcome: anyhow::Result<String>| CheckItem {
         name,
@@ -550,7 +587,7 @@ pub fn check(config: &Config) -> Vec<CheckItem> {
     let model = item(
         "model",
         2,
-        Generator::load(&ModelSource::from_config(&config.model.path), side, side, config.model.threads)
+        load_generator(config)
             .map(|g| {
                 format!(
                     "{} ({}) runs {side}x{side} on {} threads, warm-up {} ms",
@@ -559,6 +596,22 @@ pub fn check(config: &Config) -> Vec<CheckItem> {
                     g.threads(),
                     g.warmup_time.as_millis()
                 )
+            })
+            .map_err(Into::into),
+    );
+    let gate = item(
+        "gate",
+        32,
+        load_gate(config)
+            .map(|g| match g {
+                Some(g) => format!(
+                    "{} ({}) passes pictures through from a comic probability of {}, warm-up {} ms",
+                    g.origin(),
+                    g.manifest().name,
+                    config.model.gate_threshold,
+                    g.warmup_time.as_millis()
+                ),
+                None => "off (model.gate = false)".into(),
             })
             .map_err(Into::into),
     );
@@ -586,7 +639,7 @@ pub fn check(config: &Config) -> Vec<CheckItem> {
         },
     );
     let disk = item("disk", 16, check_disk(&config.export.dir));
-    vec![item("config", 1, Ok("valid".into())), model, camera, display, disk]
+    vec![item("config", 1, Ok("valid".into())), model, gate, camera, display, disk]
 }
 
 fn check_disk(dir: &Path) -> anyhow::Result<String> {
@@ -611,6 +664,10 @@ pub struct BenchReport {
     pub load: Duration,
     /// Every timed run, sorted.
     pub runs: Vec<Duration>,
+    /// tract's matrix-multiplication kernels in the generator's plan.
+    pub kernels: Vec<String>,
+    /// The gate (where `model.gate` is on) and its timed runs, sorted.
+    pub gate: Option<(String, Vec<Duration>)>,
 }
 
 impl BenchReport {
@@ -620,29 +677,43 @@ impl BenchReport {
     }
 }
 
-/// Times the generator on a sample photo: `iterations` runs after the warm-up.
+/// `iterations` timed runs of `f`, sorted.
+fn timed_runs<E>(iterations: usize, mut f: impl FnMut() -> Result<(), E>) -> Result<Vec<Duration>, E> {
+    let mut runs = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
+        let start = Instant::now();
+        f()?;
+        runs.push(start.elapsed());
+    }
+    runs.sort();
+    Ok(runs)
+}
+
+/// Times the generator (and the gate) on a sample photo: `iterations` runs after the warm-up.
 pub fn bench(config: &Config, iterations: usize) -> anyhow::Result<BenchReport> {
     if iterations == 0 {
         bail!("--iterations must be at least 1");
     }
     let side = config.model.size;
-    let generator =
-        Generator::load(&ModelSource::from_config(&config.model.path), side, side, config.model.threads)?;
+    let generator = load_generator(config)?;
+    let gate = load_gate(config)?;
     let mut photos = FileSource::builtin(&SAMPLE_PHOTOS[..1]);
     let input = convert::frame_to_square(&photos.next_frame(FRAME_TIMEOUT)?, side)?;
-    let mut runs = Vec::with_capacity(iterations);
-    for _ in 0..iterations {
-        let start = Instant::now();
-        generator.run(&input)?;
-        runs.push(start.elapsed());
-    }
-    runs.sort();
+    let runs = timed_runs(iterations, || generator.run(&input).map(drop))?;
+    let gate = match gate {
+        Some(g) => {
+            Some((g.origin().to_owned(), timed_runs(iterations, || g.comic_probability(&input).map(drop))?))
+        }
+        None => None,
+    };
     Ok(BenchReport {
         model: generator.origin().to_owned(),
         side,
         threads: generator.threads(),
         load: generator.load_time,
         runs,
+        kernels: generator.kernels().to_vec(),
+        gate,
     })
 }
 

@@ -1,6 +1,6 @@
 //! Files built into the binary so that `comicbooth demo` runs on any machine with nothing
-//! installed: the sample photos (the demo's camera) and the default generator with its
-//! manifest. Their sources and licences: `assets/photos/SOURCES.md`, `models/*.toml`.
+//! installed: the sample photos (the demo's camera) and the default generator and gate with
+//! their manifests. Their sources and licences: `assets/photos/SOURCES.md`, `models/*.toml`.
 
 /// A file compiled into the binary.
 #[derive(Debug, Clone, Copy)]
@@ -25,8 +25,24 @@ pub const SAMPLE_PHOTOS: [Asset; 4] = [
     asset!("assets/photos", "coffee.jpg"),
 ];
 
-/// The default comic generator (ONNX).
-pub const DEFAULT_MODEL: Asset = asset!("models", "comic_filter.onnx");
+/// A model built into the binary: its ONNX file and its manifest.
+#[derive(Debug, Clone, Copy)]
+pub struct BuiltinModel {
+    /// The ONNX file.
+    pub model: Asset,
+    /// Its manifest (TOML).
+    pub manifest: Asset,
+}
 
-/// The default generator's manifest (TOML).
-pub const DEFAULT_MODEL_MANIFEST: Asset = asset!("models", "comic_filter.toml");
+/// The default comic generator (`model.path = ""`): the trained generator, in the form that
+/// runs fastest in tract (models/report/report.md says why this one).
+pub const GENERATOR: BuiltinModel = BuiltinModel {
+    model: asset!("models", "comic_generator.f32.onnx"),
+    manifest: asset!("models", "comic_generator.f32.toml"),
+};
+
+/// The default "already comic?" gate (`model.gate_path = ""`).
+pub const GATE: BuiltinModel = BuiltinModel {
+    model: asset!("models", "comic_gate.f32.onnx"),
+    manifest: asset!("models", "comic_gate.f32.toml"),
+};

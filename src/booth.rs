@@ -18,7 +18,7 @@ use crate::config::{AnimateConfig, BoothConfig, ExportConfig, LoopMode, Stylized
 use crate::convert;
 use crate::display::{Screen, screens};
 use crate::export;
-use crate::model::Generator;
+use crate::model::{Gate, Generator};
 use crate::trigger::Trigger;
 
 /// A stylized preview is used in `auto` mode when one generator run is at most this long.
@@ -109,7 +109,12 @@ struct Worker {
 }
 
 impl Worker {
-    fn start(generator: Generator, animate: AnimateConfig, export: ExportConfig) -> Worker {
+    fn start(
+        generator: Generator,
+        gate: Option<Gate>,
+        animate: AnimateConfig,
+        export: ExportConfig,
+    ) -> Worker {
         let (jobs, job_rx) = mpsc::channel::<Job>();
         let (out_tx, outcomes) = mpsc::channel();
         let busy_since = std::sync::Arc::new(std::sync::Mutex::new(None));
@@ -126,10 +131,10 @@ impl Worker {
                             Err(_) => out_tx.send(Outcome::Preview(img)),
                         },
                         Job::Session { id, frames } => {
-                            let result =
-                                session(&generator, &animate, &export, id, &frames, |done, total| {
-                                    let _ = out_tx.send(Outcome::Progress { id, done, total });
-                                });
+                            let models = (&generator, gate.as_ref());
+                            let result = session(models, &animate, &export, id, &frames, |done, total| {
+                                let _ = out_tx.send(Outcome::Progress { id, done, total });
+                            });
                             out_tx.send(Outcome::Done { id, result })
                         }
                     };
@@ -163,9 +168,10 @@ impl Drop for Worker {
 /// Makes one session's comic: one generator run per burst frame (a boomerang of the guests'
 /// movement), or line-boil time points of a single still; then saves the GIF and keeps the
 /// folder within its quota. A failed save (full disk) still returns the animation, so the
-/// guest sees their comic; only generation errors fail the session.
+/// guest sees their comic; only generation errors fail the session. A picture the gate finds
+/// already comic-style is shown untouched.
 fn session(
-    generator: &Generator,
+    (generator, gate): (&Generator, Option<&Gate>),
     config: &AnimateConfig,
     export: &ExportConfig,
     id: u64,
@@ -173,7 +179,10 @@ fn session(
     progress: impl Fn(usize, usize),
 ) -> Result<(Animation, Result<PathBuf, String>), String> {
     let label = format!("comic-{}-{id:03}", unix_seconds());
-    let points = if frames.len() == 1 {
+    let points = if crate::model::already_comic(gate, &frames[0]) {
+        progress(1, 1);
+        frames.to_vec()
+    } else if frames.len() == 1 {
         let total = config.time_points as usize;
         let mut done = 0;
         animate::time_points(&frames[0], config, |img| {
@@ -249,6 +258,7 @@ where
         live: bool,
         triggers: Vec<Box<dyn Trigger>>,
         generator: Generator,
+        gate: Option<Gate>,
         animate: AnimateConfig,
         config: BoothConfig,
         export: ExportConfig,
@@ -269,7 +279,7 @@ where
             screen,
             source,
             triggers,
-            worker: Worker::start(generator, animate, export),
+            worker: Worker::start(generator, gate, animate, export),
             config,
             side,
             stylize_preview,

@@ -133,11 +133,25 @@ pub struct ModelConfig {
     /// Inference threads; 0 means one per CPU core.
     #[serde(deserialize_with = "threads")]
     pub threads: u32,
+    /// Whether the "already comic?" gate runs before the generator.
+    pub gate: bool,
+    /// Gate ONNX file; empty means the gate built into the binary.
+    pub gate_path: PathBuf,
+    /// Comic probability from which a picture passes through untouched.
+    #[serde(deserialize_with = "gate_threshold")]
+    pub gate_threshold: f32,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        Self { path: PathBuf::new(), size: 256, threads: 0 }
+        Self {
+            path: PathBuf::new(),
+            size: 256,
+            threads: 0,
+            gate: true,
+            gate_path: PathBuf::new(),
+            gate_threshold: 0.9,
+        }
     }
 }
 
@@ -479,6 +493,15 @@ fn noise<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
         Ok(v as f32)
     } else {
         Err(serde::de::Error::custom(format!("{v} is out of range: allowed are numbers from 0.0 to 0.2")))
+    }
+}
+
+fn gate_threshold<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+    let v = f64::deserialize(d)?;
+    if (0.5..=1.0).contains(&v) {
+        Ok(v as f32)
+    } else {
+        Err(serde::de::Error::custom(format!("{v} is out of range: allowed are numbers from 0.5 to 1.0")))
     }
 }
 

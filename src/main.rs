@@ -33,6 +33,9 @@ enum Command {
         /// Generator ONNX file to use instead of model.path.
         #[arg(long, value_name = "FILE")]
         model: Option<PathBuf>,
+        /// Gate ONNX file to use instead of model.gate_path.
+        #[arg(long, value_name = "FILE")]
+        gate: Option<PathBuf>,
     },
     /// Turn one photo, or a folder of photos, into comic pictures.
     Stylize {
@@ -46,6 +49,9 @@ enum Command {
         /// Generator ONNX file to use instead of model.path.
         #[arg(long, value_name = "FILE")]
         model: Option<PathBuf>,
+        /// Gate ONNX file to use instead of model.gate_path.
+        #[arg(long, value_name = "FILE")]
+        gate: Option<PathBuf>,
     },
     /// List cameras (with formats and sizes), displays and GPIO chips.
     Devices {
@@ -64,6 +70,9 @@ enum Command {
         /// Generator ONNX file to use instead of model.path.
         #[arg(long, value_name = "FILE")]
         model: Option<PathBuf>,
+        /// Gate ONNX file to use instead of model.gate_path.
+        #[arg(long, value_name = "FILE")]
+        gate: Option<PathBuf>,
     },
     /// Show the configuration.
     Config {
@@ -84,9 +93,9 @@ fn main() -> ExitCode {
     };
     comicbooth::logging::init(config.log.level);
     match cli.command {
-        Command::Demo { out, model } => {
+        Command::Demo { out, model, gate } => {
             config.export.dir = out.unwrap_or(config.export.dir);
-            config.model.path = model.unwrap_or(config.model.path);
+            use_models(&mut config, model, gate);
             match app::demo(&config) {
                 Ok(report) => {
                     print!("{}", comicbooth::report::demo(&report));
@@ -95,8 +104,8 @@ fn main() -> ExitCode {
                 Err(e) => fail(e),
             }
         }
-        Command::Stylize { input, output, size, model } => {
-            config.model.path = model.unwrap_or(config.model.path);
+        Command::Stylize { input, output, size, model, gate } => {
+            use_models(&mut config, model, gate);
             let size = size.unwrap_or(config.model.size);
             match app::stylize(&config, &input, &output, size) {
                 Ok(report) => {
@@ -106,8 +115,8 @@ fn main() -> ExitCode {
                 Err(e) => fail(e),
             }
         }
-        Command::Bench { iterations, model } => {
-            config.model.path = model.unwrap_or(config.model.path);
+        Command::Bench { iterations, model, gate } => {
+            use_models(&mut config, model, gate);
             match app::bench(&config, iterations) {
                 Ok(report) => {
                     print!("{}", comicbooth::report::bench(&report));
@@ -150,6 +159,12 @@ fn main() -> ExitCode {
 }
 
 /// Prints an error chain on one line and returns a failing exit code.
+/// `--model` and `--gate` override the config's model.path and model.gate_path.
+fn use_models(config: &mut Config, model: Option<PathBuf>, gate: Option<PathBuf>) {
+    config.model.path = model.unwrap_or(std::mem::take(&mut config.model.path));
+    config.model.gate_path = gate.unwrap_or(std::mem::take(&mut config.model.gate_path));
+}
+
 fn fail(e: anyhow::Error) -> ExitCode {
     eprintln!("error: {e:#}");
     ExitCode::FAILURE

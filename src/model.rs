@@ -1,5 +1,6 @@
-//! The comic generator: its manifest, loading through tract, checks, warm-up and inference.
-//! tract-onnx and tract-core are used only in this module.
+//! The models: the comic generator and the "already comic?" gate. Their manifests, loading
+//! through tract, checks (sha256, role, input and output shapes, output range), warm-up and
+//! inference. tract-onnx and tract-core are used only in this module.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use sha2::{Digest, Sha256};
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
 
-use crate::assets::{DEFAULT_MODEL, DEFAULT_MODEL_MANIFEST};
+use crate::assets::BuiltinModel;
 use crate::convert::{self, Layout, ValueRange};
 
 /// What a model file promises: read from the TOML next to the .onnx file.
@@ -19,6 +20,9 @@ use crate::convert::{self, Layout, ValueRange};
 pub struct Manifest {
     /// Short name for logs.
     pub name: String,
+    /// What the model is for.
+    #[serde(default)]
+    pub role: Role,
     /// sha256 of the .onnx file, lowercase hex.
     pub sha256: String,
     /// Input and output tensor layout.
@@ -29,6 +33,9 @@ pub struct Manifest {
     pub output_range: ValueRange,
     /// Input height and width must be multiples of this.
     pub size_multiple: u32,
+    /// The square side the model was trained at, where it must run at that size (the gate).
+    #[serde(default)]
+    pub native_size: Option<u32>,
     /// Licence of the model file.
     #[serde(default)]
     pub licence: String,
@@ -42,14 +49,46 @@ impl Manifest {
     fn assumed(name: String) -> Manifest {
         Manifest {
             name,
+            role: Role::Generator,
             sha256: String::new(),
             layout: Layout::Nchw,
             input_range: ValueRange::UNIT,
             output_range: ValueRange::UNIT,
             size_multiple: 1,
+            native_size: None,
             licence: String::new(),
             made_by: String::new(),
         }
+    }
+}
+
+/// What a model file is for: manifest key `role`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Photo in, comic picture of the same size out.
+    #[default]
+    Generator,
+    /// Picture in, one logit out: is it already comic-style?
+    Gate,
+}
+
+impl Role {
+    /// The config key that names a model of this role.
+    fn config_key(self) -> &'static str {
+        match self {
+            Role::Generator => "model.path",
+            Role::Gate => "model.gate_path",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Role::Generator => "generator",
+            Role::Gate => "gate",
+        })
     }
 }
 
@@ -64,7 +103,7 @@ pub enum ModelError {
     #[error("model {path}: cannot read it ({cause}); fix: check the file's permissions")]
     Read { path: PathBuf, cause: std::io::Error },
     #[error(
-        "model manifest {path}: {reason}; fix: correct the manifest (see models/comic_filter.toml for the fields)"
+        "model manifest {path}: {reason}; fix: correct the manifest (see models/comic_generator.toml for the fields)"
     )]
     Manifest { path: PathBuf, reason: String },
     #[error(
@@ -80,13 +119,21 @@ pub enum ModelError {
     )]
     Unsupported { path: String, reason: String },
     #[error(
-        "model {path}: input is {found}, but comicbooth feeds {expected} ({layout}, RGB); fix: export the generator with a 3-channel RGB input of that layout and free or matching height/width, or set model.size to its fixed side"
+        "model {path}: input is {found}, but comicbooth feeds {expected} ({layout}, RGB); fix: export the model with a 3-channel RGB input of that layout and free or matching height/width, or set model.size to its fixed side"
     )]
     InputShape { path: String, found: String, expected: String, layout: Layout },
     #[error(
-        "model {path}: output is {found}, expected {expected} (an RGB picture the size of the input); fix: use a generator whose output has the input's shape"
+        "model {path}: output is {found}, expected {expected} ({what}); fix: use a {role} model whose output is {what}"
     )]
-    OutputShape { path: String, found: String, expected: String },
+    OutputShape { path: String, found: String, expected: String, what: &'static str, role: Role },
+    #[error(
+        "model {path}: its manifest says it is a {found} model, but it is used as the {expected}; fix: point {key} at a {expected} model"
+    )]
+    Role { path: String, found: Role, expected: Role, key: &'static str },
+    #[error(
+        "model {path}: on a grey test picture it gave values from {min} to {max}, outside the range {lo} to {hi} its manifest declares; fix: correct output_range in the manifest, or re-export the model"
+    )]
+    OutputRange { path: String, min: f32, max: f32, lo: f32, hi: f32 },
     #[error(
         "model {path}: model.size {size} is not a multiple of {multiple}, which this model needs; fix: set model.size to {suggest}"
     )]
@@ -97,19 +144,23 @@ pub enum ModelError {
     Run { path: String, reason: String },
 }
 
-/// Where a generator comes from.
+/// Where a model comes from.
 #[derive(Debug, Clone)]
 pub enum ModelSource {
-    /// The model built into the binary.
-    Builtin,
+    /// A model built into the binary.
+    Builtin(BuiltinModel),
     /// An ONNX file; a manifest `<stem>.toml` beside it is checked when present.
     File(PathBuf),
 }
 
 impl ModelSource {
-    /// `model.path` from the config: empty means built in.
-    pub fn from_config(path: &Path) -> ModelSource {
-        if path.as_os_str().is_empty() { ModelSource::Builtin } else { ModelSource::File(path.into()) }
+    /// A path from the config: empty means the built-in `builtin`.
+    pub fn from_config(path: &Path, builtin: BuiltinModel) -> ModelSource {
+        if path.as_os_str().is_empty() {
+            ModelSource::Builtin(builtin)
+        } else {
+            ModelSource::File(path.into())
+        }
     }
 }
 
@@ -128,10 +179,9 @@ impl ModelSource {
     /// Reads the model file and its manifest.
     pub fn read(&self) -> Result<ModelFile, ModelError> {
         let (bytes, manifest, origin) = match self {
-            ModelSource::Builtin => {
-                let manifest =
-                    parse_manifest(DEFAULT_MODEL_MANIFEST.bytes, Path::new(DEFAULT_MODEL_MANIFEST.name))?;
-                (DEFAULT_MODEL.bytes.to_vec(), manifest, format!("built-in {}", DEFAULT_MODEL.name))
+            ModelSource::Builtin(b) => {
+                let manifest = parse_manifest(b.manifest.bytes, Path::new(b.manifest.name))?;
+                (b.model.bytes.to_vec(), manifest, format!("built-in {}", b.model.name))
             }
             ModelSource::File(path) => {
                 let bytes = std::fs::read(path).map_err(|source| match source.kind() {
@@ -159,31 +209,6 @@ impl ModelSource {
     }
 }
 
-/// A loaded, optimised, warmed-up generator for one input size.
-pub struct Generator {
-    plan: Arc<TypedRunnableModel>,
-    manifest: Manifest,
-    origin: String,
-    width: u32,
-    height: u32,
-    threads: usize,
-    /// How long loading and optimising took.
-    pub load_time: Duration,
-    /// How long the first (warm-up) run took.
-    pub warmup_time: Duration,
-}
-
-impl std::fmt::Debug for Generator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Generator")
-            .field("origin", &self.origin)
-            .field("width", &self.width)
-            .field("height", &self.height)
-            .field("threads", &self.threads)
-            .finish_non_exhaustive()
-    }
-}
-
 /// tract's errors are chains over several lines: one line, causes joined.
 fn one_line(e: &TractError) -> String {
     format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" ")
@@ -194,6 +219,179 @@ pub fn resolve_threads(configured: u32) -> usize {
     match configured {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n as usize,
+    }
+}
+
+/// What a network's output must be.
+struct OutputSpec {
+    shape: Vec<usize>,
+    what: &'static str,
+}
+
+/// A checked, optimised tract plan for one input shape: what the generator and the gate share.
+struct Net {
+    plan: Arc<TypedRunnableModel>,
+    manifest: Manifest,
+    origin: String,
+    input_shape: [usize; 4],
+    threads: usize,
+    kernels: Vec<String>,
+    load_time: Duration,
+}
+
+impl Net {
+    /// Verifies the sha256 and the role, checks the declared input, optimises for a
+    /// `width` x `height` input and checks the output shape.
+    fn build(
+        bytes: &[u8],
+        manifest: Manifest,
+        origin: String,
+        role: Role,
+        (width, height): (u32, u32),
+        output: impl FnOnce([usize; 4]) -> OutputSpec,
+        threads: u32,
+    ) -> Result<Net, ModelError> {
+        let started = Instant::now();
+        if !manifest.sha256.is_empty() {
+            let actual = hex(&Sha256::digest(bytes));
+            if !actual.eq_ignore_ascii_case(&manifest.sha256) {
+                return Err(ModelError::Checksum { path: origin, expected: manifest.sha256, actual });
+            }
+        }
+        if manifest.role != role {
+            let key = role.config_key();
+            return Err(ModelError::Role { path: origin, found: manifest.role, expected: role, key });
+        }
+        let multiple = manifest.size_multiple.max(1);
+        if let Some(&bad) = [width, height].iter().find(|&&s| s % multiple != 0) {
+            let suggest = (bad / multiple).max(1) * multiple;
+            return Err(ModelError::Size { path: origin, size: bad, multiple, suggest });
+        }
+        let onnx = tract_onnx::onnx();
+        let proto = onnx
+            .proto_model_for_read(&mut &bytes[..])
+            .map_err(|e| ModelError::Decode { path: origin.clone(), reason: one_line(&e) })?;
+        let input_shape = manifest.layout.shape(width as usize, height as usize);
+        check_declared_input(&proto, &input_shape, manifest.layout).map_err(|found| {
+            ModelError::InputShape {
+                path: origin.clone(),
+                found,
+                expected: dims(&input_shape),
+                layout: manifest.layout,
+            }
+        })?;
+        let unsupported =
+            |e: TractError| ModelError::Unsupported { path: origin.clone(), reason: one_line(&e) };
+        let model = onnx
+            .model_for_proto_model(&proto)
+            .and_then(|m| m.with_input_fact(0, f32::fact(input_shape).into()))
+            .and_then(|m| m.into_optimized())
+            .map_err(unsupported)?;
+        let out_shape = model
+            .output_fact(0)
+            .ok()
+            .and_then(|f| f.shape.as_concrete().map(|s| s.to_vec()))
+            .unwrap_or_default();
+        let spec = output(input_shape);
+        if out_shape != spec.shape {
+            let found = if out_shape.is_empty() { "not a fixed shape".into() } else { dims(&out_shape) };
+            let expected = dims(&spec.shape);
+            return Err(ModelError::OutputShape { path: origin, found, expected, what: spec.what, role });
+        }
+        let kernels = matmul_kernels(&model);
+        let threads = resolve_threads(threads);
+        let executor =
+            if threads > 1 { multithread::Executor::multithread(threads) } else { Default::default() };
+        let options = RunOptions { executor: Some(executor), ..Default::default() };
+        let plan = model.into_runnable_with_options(&options).map_err(unsupported)?;
+        Ok(Net { plan, manifest, origin, input_shape, threads, kernels, load_time: started.elapsed() })
+    }
+
+    /// Runs the model on a raw tensor of `shape` and returns its output values.
+    fn run_tensor(&self, shape: &[usize], data: &[f32]) -> Result<Vec<f32>, ModelError> {
+        let run_err = |e: TractError| ModelError::Run { path: self.origin.clone(), reason: one_line(&e) };
+        let input = Tensor::from_shape(shape, data).map_err(run_err)?;
+        let outputs = self.plan.run(tvec!(input.into_tvalue())).map_err(run_err)?;
+        let view = outputs[0].to_plain_array_view::<f32>().map_err(run_err)?;
+        Ok(view.iter().copied().collect())
+    }
+
+    /// Runs on a picture of the input size, converted as the manifest says.
+    fn run_picture(&self, img: &RgbImage) -> Result<Vec<f32>, ModelError> {
+        let m = &self.manifest;
+        self.run_tensor(&self.input_shape, &convert::to_tensor(img, m.layout, m.input_range))
+    }
+
+    /// The warm-up: one run on a mid-grey picture (the first run allocates and is slow), whose
+    /// output must lie in the manifest's output range: a model whose range is wrong would
+    /// show garbage without any error.
+    fn warm_up(&self, (width, height): (u32, u32)) -> Result<Duration, ModelError> {
+        let started = Instant::now();
+        let out = self.run_picture(&RgbImage::from_pixel(width, height, image::Rgb([128, 128, 128])))?;
+        let elapsed = started.elapsed();
+        let (min, max) =
+            out.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        let ValueRange { lo, hi } = self.manifest.output_range;
+        let slack = 0.01 * (hi - lo).abs();
+        let bad = out.iter().any(|v| v.is_nan()) || min < lo.min(hi) - slack || max > hi.max(lo) + slack;
+        if bad && (hi - lo).is_finite() {
+            return Err(ModelError::OutputRange { path: self.origin.clone(), min, max, lo, hi });
+        }
+        Ok(elapsed)
+    }
+}
+
+/// The matrix-multiplication kernels the optimised plan uses (e.g. `arm64simd_mmm_f32_8x8_gen`
+/// or, for int8 models that reach integer kernels, `arm64simd_mmm_i32_8x8`), read from the
+/// OptMatMul nodes' descriptions: the proof of which code a board really runs.
+fn matmul_kernels(model: &TypedModel) -> Vec<String> {
+    let mut names: Vec<String> = model
+        .nodes()
+        .iter()
+        .filter(|n| n.op.name() == "OptMatMul")
+        .flat_map(|n| n.op.info().unwrap_or_default())
+        .flat_map(|line| {
+            line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| w.contains("mmm_"))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn log_kernels() {
+    let isa = tract_linalg::isa::native();
+    let kernels = tract_linalg::mmm_routines::runnable_for(&isa);
+    tracing::info!(
+        isa = isa.nickname(),
+        matmul_kernels = kernels.len(),
+        first = kernels.first().map(|k| k.name().to_owned()).unwrap_or_default(),
+        "tract kernels"
+    );
+}
+
+/// A loaded, optimised, warmed-up generator for one input size.
+pub struct Generator {
+    net: Net,
+    width: u32,
+    height: u32,
+    /// How long loading and optimising took.
+    pub load_time: Duration,
+    /// How long the first (warm-up) run took.
+    pub warmup_time: Duration,
+}
+
+impl std::fmt::Debug for Generator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Generator")
+            .field("origin", &self.net.origin)
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .field("threads", &self.net.threads)
+            .finish_non_exhaustive()
     }
 }
 
@@ -218,103 +416,39 @@ impl Generator {
         height: u32,
         threads: u32,
     ) -> Result<Generator, ModelError> {
-        let started = Instant::now();
-        if !manifest.sha256.is_empty() {
-            let actual = hex(&Sha256::digest(bytes));
-            if !actual.eq_ignore_ascii_case(&manifest.sha256) {
-                return Err(ModelError::Checksum { path: origin, expected: manifest.sha256, actual });
-            }
-        }
-        let multiple = manifest.size_multiple.max(1);
-        if let Some(&bad) = [width, height].iter().find(|&&s| s % multiple != 0) {
-            let suggest = (bad / multiple).max(1) * multiple;
-            return Err(ModelError::Size { path: origin, size: bad, multiple, suggest });
-        }
-        let onnx = tract_onnx::onnx();
-        let proto = onnx
-            .proto_model_for_read(&mut &bytes[..])
-            .map_err(|e| ModelError::Decode { path: origin.clone(), reason: one_line(&e) })?;
-        let expected = manifest.layout.shape(width as usize, height as usize);
-        check_declared_input(&proto, &expected, manifest.layout).map_err(|found| ModelError::InputShape {
-            path: origin.clone(),
-            found,
-            expected: dims(&expected),
-            layout: manifest.layout,
-        })?;
-        let unsupported =
-            |e: TractError| ModelError::Unsupported { path: origin.clone(), reason: one_line(&e) };
-        let model = onnx
-            .model_for_proto_model(&proto)
-            .and_then(|m| m.with_input_fact(0, f32::fact(expected).into()))
-            .and_then(|m| m.into_optimized())
-            .map_err(unsupported)?;
-        let out_shape = model
-            .output_fact(0)
-            .ok()
-            .and_then(|f| f.shape.as_concrete().map(|s| s.to_vec()))
-            .unwrap_or_default();
-        if out_shape != expected {
-            let found = if out_shape.is_empty() { "not a fixed shape".into() } else { dims(&out_shape) };
-            return Err(ModelError::OutputShape { path: origin, found, expected: dims(&expected) });
-        }
-        let threads = resolve_threads(threads);
-        let executor =
-            if threads > 1 { multithread::Executor::multithread(threads) } else { Default::default() };
-        let options = RunOptions { executor: Some(executor), ..Default::default() };
-        let plan = model.into_runnable_with_options(&options).map_err(unsupported)?;
-        let load_time = started.elapsed();
-
-        let mut generator = Generator {
-            plan,
-            manifest,
-            origin,
-            width,
-            height,
-            threads,
-            load_time,
-            warmup_time: Duration::ZERO,
+        let same_as_input = |shape: [usize; 4]| OutputSpec {
+            shape: shape.to_vec(),
+            what: "an RGB picture the size of the input",
         };
-        let warm = Instant::now();
-        generator.run(&RgbImage::new(width, height))?;
-        generator.warmup_time = warm.elapsed();
-        let isa = tract_linalg::isa::native();
-        let kernels = tract_linalg::mmm_routines::runnable_for(&isa);
+        let net =
+            Net::build(bytes, manifest, origin, Role::Generator, (width, height), same_as_input, threads)?;
+        let warmup_time = net.warm_up((width, height))?;
+        log_kernels();
         tracing::info!(
-            isa = isa.nickname(),
-            matmul_kernels = kernels.len(),
-            first = kernels.first().map(|k| k.name().to_owned()).unwrap_or_default(),
-            "tract kernels"
-        );
-        tracing::info!(
-            model = %generator.origin,
-            name = %generator.manifest.name,
+            model = %net.origin,
+            name = %net.manifest.name,
             width,
             height,
-            threads,
-            load_ms = generator.load_time.as_millis() as u64,
-            warmup_ms = generator.warmup_time.as_millis() as u64,
+            threads = net.threads,
+            load_ms = net.load_time.as_millis() as u64,
+            warmup_ms = warmup_time.as_millis() as u64,
+            kernels = ?net.kernels,
             "generator ready"
         );
-        Ok(generator)
+        Ok(Generator { load_time: net.load_time, net, width, height, warmup_time })
     }
 
     /// Turns an RGB picture of the generator's size into its comic version.
     pub fn run(&self, img: &RgbImage) -> Result<RgbImage, ModelError> {
         assert_eq!(img.dimensions(), self.size(), "generator input must be its configured size");
-        let m = &self.manifest;
-        let shape = m.layout.shape(self.width as usize, self.height as usize);
-        let input = convert::to_tensor(img, m.layout, m.input_range);
-        let out = self.run_tensor(&shape, &input)?;
+        let m = &self.net.manifest;
+        let out = self.net.run_picture(img)?;
         Ok(convert::from_tensor(&out, self.width, self.height, m.layout, m.output_range))
     }
 
     /// Runs the model on a raw tensor of `shape` and returns its output values.
     pub fn run_tensor(&self, shape: &[usize], data: &[f32]) -> Result<Vec<f32>, ModelError> {
-        let run_err = |e: TractError| ModelError::Run { path: self.origin.clone(), reason: one_line(&e) };
-        let input = Tensor::from_shape(shape, data).map_err(run_err)?;
-        let outputs = self.plan.run(tvec!(input.into_tvalue())).map_err(run_err)?;
-        let view = outputs[0].to_plain_array_view::<f32>().map_err(run_err)?;
-        Ok(view.iter().copied().collect())
+        self.net.run_tensor(shape, data)
     }
 
     /// The (width, height) this generator runs at.
@@ -324,17 +458,136 @@ impl Generator {
 
     /// Inference threads in use.
     pub fn threads(&self) -> usize {
-        self.threads
+        self.net.threads
+    }
+
+    /// The matrix-multiplication kernels its plan runs.
+    pub fn kernels(&self) -> &[String] {
+        &self.net.kernels
     }
 
     /// Its manifest.
     pub fn manifest(&self) -> &Manifest {
-        &self.manifest
+        &self.net.manifest
     }
 
     /// Where it came from, for messages.
     pub fn origin(&self) -> &str {
-        &self.origin
+        &self.net.origin
+    }
+}
+
+/// The "already comic?" gate: a small classifier whose one output is the logit of "this
+/// picture is already comic-style". A picture it is sure about passes through untouched
+/// instead of being stylized twice (a guest holding up a comic book, a drawing).
+pub struct Gate {
+    net: Net,
+    side: u32,
+    threshold: f32,
+    /// How long loading and optimising took.
+    pub load_time: Duration,
+    /// How long the warm-up run took.
+    pub warmup_time: Duration,
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate")
+            .field("origin", &self.net.origin)
+            .field("side", &self.side)
+            .field("threshold", &self.threshold)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether the gate (if there is one) finds `img` already comic-style. A gate that fails to
+/// run is logged and counts as "not comic": the gate must never stop a comic being made.
+pub fn already_comic(gate: Option<&Gate>, img: &RgbImage) -> bool {
+    let Some(gate) = gate else { return false };
+    match gate.is_comic(img) {
+        Ok((comic, probability)) => {
+            tracing::info!(probability, passed_through = comic, "gate");
+            comic
+        }
+        Err(e) => {
+            tracing::warn!("{e}");
+            false
+        }
+    }
+}
+
+/// The side a gate runs at when its manifest does not say.
+const GATE_SIDE: u32 = 128;
+
+impl Gate {
+    /// Loads, checks and warms up a gate; pictures with a comic probability of at least
+    /// `threshold` count as already comic.
+    pub fn load(source: &ModelSource, threshold: f32, threads: u32) -> Result<Gate, ModelError> {
+        let file = source.read()?;
+        Gate::from_bytes(&file.bytes, file.manifest, file.origin, threshold, threads)
+    }
+
+    /// Builds a gate from ONNX bytes and their manifest; `origin` names it in messages.
+    pub fn from_bytes(
+        bytes: &[u8],
+        manifest: Manifest,
+        origin: String,
+        threshold: f32,
+        threads: u32,
+    ) -> Result<Gate, ModelError> {
+        let side = manifest.native_size.unwrap_or(GATE_SIDE);
+        let one_logit = |_| OutputSpec { shape: vec![1, 1], what: "one logit" };
+        let net = Net::build(bytes, manifest, origin, Role::Gate, (side, side), one_logit, threads)?;
+        let warmup_time = net.warm_up((side, side))?;
+        tracing::info!(
+            model = %net.origin,
+            name = %net.manifest.name,
+            side,
+            threshold,
+            load_ms = net.load_time.as_millis() as u64,
+            warmup_ms = warmup_time.as_millis() as u64,
+            kernels = ?net.kernels,
+            "gate ready"
+        );
+        Ok(Gate { load_time: net.load_time, net, side, threshold, warmup_time })
+    }
+
+    /// The probability, 0 to 1, that `img` (any size; it is resized) is already comic-style.
+    pub fn comic_probability(&self, img: &RgbImage) -> Result<f32, ModelError> {
+        let small = if img.dimensions() == (self.side, self.side) {
+            std::borrow::Cow::Borrowed(img)
+        } else {
+            std::borrow::Cow::Owned(image::imageops::resize(
+                img,
+                self.side,
+                self.side,
+                image::imageops::FilterType::Triangle,
+            ))
+        };
+        let logit = self.net.run_picture(&small)?[0];
+        Ok(1.0 / (1.0 + (-logit).exp()))
+    }
+
+    /// Whether `img` is already comic-style (probability at least the threshold), with the
+    /// probability.
+    pub fn is_comic(&self, img: &RgbImage) -> Result<(bool, f32), ModelError> {
+        let p = self.comic_probability(img)?;
+        Ok((p >= self.threshold, p))
+    }
+
+    /// Runs the model on a raw tensor of `shape` (1x3x`side`x`side`) and returns its logit.
+    pub fn run_tensor(&self, shape: &[usize], data: &[f32]) -> Result<Vec<f32>, ModelError> {
+        self.net.run_tensor(shape, data)
+    }
+
+    /// Where it came from, for messages.
+    pub fn origin(&self) -> &str {
+        &self.net.origin
+    }
+
+    /// Its manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.net.manifest
     }
 }
 

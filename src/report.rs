@@ -41,20 +41,36 @@ pub fn stylize(r: &StylizeReport) -> String {
 
 /// `comicbooth bench`'s table.
 pub fn bench(r: &BenchReport) -> String {
-    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
-    let mean = r.runs.iter().map(|d| ms(*d)).sum::<f64>() / r.runs.len() as f64;
-    format!(
-        "model {} at {}x{}, {} threads\n  load+optimise {:.1} ms\n  runs {}: min {:.2} ms, median {:.2} ms, mean {:.2} ms, max {:.2} ms\n",
+    let mut s = format!(
+        "model {} at {}x{}, {} threads\n  load+optimise {:.1} ms\n  {}\n  matmul kernels: {}\n",
         r.model,
         r.side,
         r.side,
         r.threads,
         ms(r.load),
-        r.runs.len(),
-        ms(r.runs[0]),
-        ms(r.median()),
+        run_stats(&r.runs),
+        r.kernels.join(", ")
+    );
+    if let Some((origin, runs)) = &r.gate {
+        let _ = writeln!(s, "gate {origin}\n  {}", run_stats(runs));
+    }
+    s
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// "runs N: min, median, mean, max" of sorted run times.
+fn run_stats(runs: &[std::time::Duration]) -> String {
+    let mean = runs.iter().map(|d| ms(*d)).sum::<f64>() / runs.len() as f64;
+    format!(
+        "runs {}: min {:.2} ms, median {:.2} ms, mean {:.2} ms, max {:.2} ms",
+        runs.len(),
+        ms(runs[0]),
+        ms(runs[runs.len() / 2]),
         mean,
-        ms(*r.runs.last().expect("at least one run")),
+        ms(*runs.last().expect("at least one run")),
     )
 }
 

@@ -3,10 +3,14 @@
 
 The reference runtime is onnxruntime (CPU provider). The input is a fixed synthetic picture
 (gradients, a disc and stripes, so the filter has flat areas and edges) of 1x3x64x80: not
-square, so a height/width mix-up fails the test. Files are raw little-endian f32, NCHW:
+square, so a height/width mix-up fails the test; the gate gets the same picture at its
+native 128x128. Files are raw little-endian f32, NCHW:
 
-  comic_filter.input.f32    the input
-  comic_filter.output.f32   onnxruntime's output of models/comic_filter.onnx
+  NAME.input.f32    the input
+  NAME.output.f32   onnxruntime's output of models/NAME.onnx
+
+for NAME in comic_filter (the hand-weighted fixture), comic_generator.f32,
+comic_generator.int8, comic_gate.f32 and comic_gate.int8.
 
 Run from the repository root:  python3 tests/golden/make_golden.py
 With --check it writes nothing and fails unless the committed files are what onnxruntime gives
@@ -20,14 +24,21 @@ import numpy as np
 import onnxruntime as ort
 
 H, W = 64, 80
+MODELS = {
+    "comic_filter": (64, 80),
+    "comic_generator.f32": (64, 80),
+    "comic_generator.int8": (64, 80),
+    "comic_gate.f32": (128, 128),
+    "comic_gate.int8": (128, 128),
+}
 
 
-def synthetic_input() -> np.ndarray:
+def synthetic_input(H=H, W=W) -> np.ndarray:
     y, x = np.mgrid[0:H, 0:W].astype(np.float32)
     r = x / (W - 1)
     g = y / (H - 1)
     b = 0.5 + 0.5 * np.sin(x / 5.0) * np.cos(y / 7.0)
-    disc = ((x - 50) ** 2 + (y - 30) ** 2) < 15**2
+    disc = ((x - 50 * W / 80) ** 2 + (y - 30 * H / 64) ** 2) < (15 * H / 64) ** 2
     stripes = (x.astype(np.int32) // 6) % 2 == 0
     img = np.stack([r, g, b])
     img[:, disc] = np.array([0.9, 0.2, 0.1], dtype=np.float32)[:, None]
@@ -38,21 +49,23 @@ def synthetic_input() -> np.ndarray:
 def main() -> None:
     root = pathlib.Path(__file__).resolve().parents[2]
     here = pathlib.Path(__file__).resolve().parent
-    x = synthetic_input()
-    sess = ort.InferenceSession(str(root / "models" / "comic_filter.onnx"),
-                                providers=["CPUExecutionProvider"])
-    (y,) = sess.run(None, {sess.get_inputs()[0].name: x})
-    assert y.shape == x.shape, y.shape
-    if "--check" in sys.argv:
-        old_x = np.fromfile(here / "comic_filter.input.f32", dtype="<f4").reshape(x.shape)
-        old_y = np.fromfile(here / "comic_filter.output.f32", dtype="<f4").reshape(y.shape)
-        if not np.array_equal(old_x, x) or np.abs(old_y - y).max() > 1e-6:
-            sys.exit("error: golden files are stale; fix: rerun python3 tests/golden/make_golden.py")
-        return
-    x.astype("<f4").tofile(here / "comic_filter.input.f32")
-    y.astype("<f4").tofile(here / "comic_filter.output.f32")
-    print(f"onnxruntime {ort.__version__}: output mean {y.mean():.6f}, min {y.min():.6f}, "
-          f"max {y.max():.6f}")
+    stale = []
+    for name, (h, w) in MODELS.items():
+        x = synthetic_input(h, w)
+        sess = ort.InferenceSession(str(root / "models" / f"{name}.onnx"), providers=["CPUExecutionProvider"])
+        (y,) = sess.run(None, {sess.get_inputs()[0].name: x})
+        if "--check" in sys.argv:
+            old_x = np.fromfile(here / f"{name}.input.f32", dtype="<f4").reshape(x.shape)
+            old_y = np.fromfile(here / f"{name}.output.f32", dtype="<f4").reshape(y.shape)
+            if not np.array_equal(old_x, x) or np.abs(old_y - y).max() > 1e-6:
+                stale.append(name)
+            continue
+        x.astype("<f4").tofile(here / f"{name}.input.f32")
+        y.astype("<f4").tofile(here / f"{name}.output.f32")
+        print(f"{name}: onnxruntime {ort.__version__}: output {y.shape} mean {y.mean():.6f}, "
+              f"min {y.min():.6f}, max {y.max():.6f}")
+    if stale:
+        sys.exit(f"error: golden files are stale for {', '.join(stale)}; fix: rerun python3 tests/golden/make_golden.py")
 
 
 if __name__ == "__main__":

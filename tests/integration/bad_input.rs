@@ -126,6 +126,39 @@ fn model_with_wrong_input_shape() {
 }
 
 #[test]
+fn gate_given_as_the_generator() {
+    let c = Case::new();
+    let photo = c.write("photo.jpg", &good_photo());
+    let gate = repo("models/comic_gate.f32.onnx");
+    let e = c.stylize(&photo, &["--model", gate.to_str().unwrap()]);
+    assert!(e.contains("comic_gate.f32.onnx") && e.contains("gate model") && e.contains("model.path"), "{e}");
+}
+
+#[test]
+fn generator_given_as_the_gate() {
+    let c = Case::new();
+    let photo = c.write("photo.jpg", &good_photo());
+    let generator = repo("models/comic_generator.f32.onnx");
+    let e = c.stylize(&photo, &["--gate", generator.to_str().unwrap()]);
+    assert!(e.contains("generator model") && e.contains("model.gate_path"), "{e}");
+}
+
+#[test]
+fn generator_whose_output_leaves_its_declared_range() {
+    // The real generator, with a manifest that promises outputs in [0, 0.01]: the warm-up
+    // run shows otherwise and the model is refused instead of showing garbage.
+    let c = Case::new();
+    let photo = c.write("photo.jpg", &good_photo());
+    let m = c.write("g.onnx", &std::fs::read(repo("models/comic_generator.f32.onnx")).unwrap());
+    let manifest = std::fs::read_to_string(repo("models/comic_generator.f32.toml")).unwrap();
+    let narrowed = manifest.replace("output_range = [0.0, 1.0]", "output_range = [0.0, 0.01]");
+    assert_ne!(manifest, narrowed);
+    c.write("g.toml", narrowed.as_bytes());
+    let e = c.stylize(&photo, &["--model", m.to_str().unwrap()]);
+    assert!(e.contains("g.onnx") && e.contains("outside the range 0 to 0.01"), "{e}");
+}
+
+#[test]
 fn bad_config_names_line_and_key() {
     let c = Case::new();
     let cfg = c.write("booth.toml", b"[animate]\nframe_ms = 100\nfps = 3\n");

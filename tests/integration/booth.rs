@@ -40,7 +40,8 @@ fn booth(
     triggers: Vec<Box<dyn Trigger>>,
     dir: &std::path::Path,
 ) -> Booth<HeadlessDisplay> {
-    let generator = Generator::load(&ModelSource::Builtin, 128, 128, 1).unwrap();
+    let generator =
+        Generator::load(&ModelSource::Builtin(comicbooth::assets::GENERATOR), 128, 128, 1).unwrap();
     let animate =
         AnimateConfig { time_points: 3, loop_mode: LoopMode::Boomerang, ..AnimateConfig::default() };
     let config = BoothConfig {
@@ -55,6 +56,7 @@ fn booth(
         false,
         triggers,
         generator,
+        None,
         animate,
         config,
         ExportConfig { dir: dir.to_owned(), quota_mb: 100 },

@@ -1,56 +1,134 @@
-//! tract's output of the bundled model equals onnxruntime's on a fixed input
-//! (tests/golden/make_golden.py made both files).
+//! tract's outputs of the shipped models equal onnxruntime's on fixed inputs
+//! (tests/golden/make_golden.py made the files), and the int8 models stay close to f32.
 
-use comicbooth::model::{Generator, ModelSource};
+use comicbooth::model::{Gate, Generator, ModelSource};
 
 use crate::util::repo;
 
-/// onnxruntime and tract sum in different orders; the steepest part of the graph (the ink
-/// ramp, gain 4) turns 1e-6 differences into at most a few 1e-5. 1e-4 is 0.026 of one 8-bit
-/// level: far below anything visible, far above float noise.
-const TOLERANCE: f32 = 1e-4;
-const SHAPE: [usize; 4] = [1, 3, 64, 80];
+const GENERATOR_SHAPE: [usize; 4] = [1, 3, 64, 80];
+const GATE_SHAPE: [usize; 4] = [1, 3, 128, 128];
 
 fn read_f32(path: &str) -> Vec<f32> {
     let bytes = std::fs::read(repo(path)).unwrap();
     bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
 }
 
-fn check(threads: u32) {
-    let input = read_f32("tests/golden/comic_filter.input.f32");
-    let expected = read_f32("tests/golden/comic_filter.output.f32");
-    assert_eq!(input.len(), SHAPE.iter().product::<usize>());
-    let source = ModelSource::File(repo("models/comic_filter.onnx"));
-    let g = Generator::load(&source, SHAPE[3] as u32, SHAPE[2] as u32, threads).unwrap();
-    let got = g.run_tensor(&SHAPE, &input).unwrap();
-    assert_eq!(got.len(), expected.len());
-    let (worst, at) = got
-        .iter()
-        .zip(&expected)
-        .map(|(g, e)| (g - e).abs())
-        .enumerate()
-        .fold((0f32, 0), |(w, at), (i, d)| if d > w { (d, i) } else { (w, at) });
-    assert!(worst <= TOLERANCE, "max |tract - onnxruntime| = {worst} at index {at} (tolerance {TOLERANCE})");
+/// Largest and mean absolute difference.
+fn diff(a: &[f32], b: &[f32]) -> (f32, f32) {
+    assert_eq!(a.len(), b.len());
+    let worst = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    let mean = a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32;
+    (worst, mean)
+}
+
+/// tract's output of models/NAME.onnx on its golden input.
+fn tract_output(name: &str, threads: u32) -> Vec<f32> {
+    let input = read_f32(&format!("tests/golden/{name}.input.f32"));
+    let source = ModelSource::File(repo(&format!("models/{name}.onnx")));
+    if name.starts_with("comic_gate") {
+        assert_eq!(input.len(), GATE_SHAPE.iter().product::<usize>());
+        let file = source.read().unwrap();
+        let gate = Gate::from_bytes(&file.bytes, file.manifest, file.origin, 0.9, threads).unwrap();
+        gate.run_tensor(&GATE_SHAPE, &input).unwrap()
+    } else {
+        assert_eq!(input.len(), GENERATOR_SHAPE.iter().product::<usize>());
+        let [_, _, h, w] = GENERATOR_SHAPE;
+        let g = Generator::load(&source, w as u32, h as u32, threads).unwrap();
+        g.run_tensor(&GENERATOR_SHAPE, &input).unwrap()
+    }
+}
+
+/// tract against onnxruntime on the same model: worst difference at most `tolerance`.
+fn check(name: &str, threads: u32, tolerance: f32) {
+    let expected = read_f32(&format!("tests/golden/{name}.output.f32"));
+    let got = tract_output(name, threads);
+    let (worst, mean) = diff(&got, &expected);
+    assert!(
+        worst <= tolerance,
+        "{name}: max |tract - onnxruntime| = {worst} (mean {mean}), tolerance {tolerance}"
+    );
+}
+
+/// onnxruntime and tract sum in different orders: f32 differences stay at a few 1e-6, and
+/// the steepest part of the hand-weighted filter (the ink ramp, gain 4) makes them at most a
+/// few 1e-5. 1e-4 is 0.026 of one 8-bit level: far below anything visible.
+const F32_TOLERANCE: f32 = 1e-4;
+
+#[test]
+fn comic_filter_fixture_matches_onnxruntime() {
+    check("comic_filter", 1, F32_TOLERANCE);
+    check("comic_filter", 2, F32_TOLERANCE);
     // The reference is not trivial: it has ink (near 0) and bright colour (near 1).
+    let expected = read_f32("tests/golden/comic_filter.output.f32");
     assert!(expected.iter().any(|&v| v < 0.05) && expected.iter().any(|&v| v > 0.9));
 }
 
 #[test]
-fn tract_matches_onnxruntime_single_thread() {
-    check(1);
+fn generator_f32_matches_onnxruntime() {
+    check("comic_generator.f32", 1, F32_TOLERANCE);
+    check("comic_generator.f32", 2, F32_TOLERANCE);
 }
 
 #[test]
-fn tract_matches_onnxruntime_two_threads() {
-    check(2);
+fn gate_f32_matches_onnxruntime() {
+    // The gate's output is a logit (unbounded): the same absolute tolerance is tighter still
+    // once through the sigmoid.
+    check("comic_gate.f32", 1, F32_TOLERANCE);
+}
+
+/// int8: tract and onnxruntime round requantized activations differently, so a value may land
+/// one quantization step away, and the steps add up through the layers. The bound is on
+/// the final 0..1 output (INT8_TOLERANCE of full scale at worst).
+const INT8_TOLERANCE: f32 = 0.05;
+
+#[test]
+fn generator_int8_matches_onnxruntime() {
+    check("comic_generator.int8", 1, INT8_TOLERANCE);
+    check("comic_generator.int8", 2, INT8_TOLERANCE);
 }
 
 #[test]
-fn bundled_model_matches_its_manifest() {
-    let bytes = std::fs::read(repo("models/comic_filter.onnx")).unwrap();
-    let manifest = std::fs::read_to_string(repo("models/comic_filter.toml")).unwrap();
-    let sha = comicbooth::model::sha256_hex(&bytes);
-    assert!(manifest.contains(&format!("sha256 = \"{sha}\"")), "manifest does not list sha256 {sha}");
-    // The binary embeds the same file.
-    assert_eq!(bytes, comicbooth::assets::DEFAULT_MODEL.bytes);
+fn gate_int8_matches_onnxruntime() {
+    check("comic_gate.int8", 1, 0.25);
+}
+
+/// What quantization costs: tract's int8 output against the f32 reference, mean absolute
+/// difference under 1% of full scale (about 2.5 of 255 levels).
+#[test]
+fn generator_int8_stays_close_to_f32() {
+    let f32_reference = read_f32("tests/golden/comic_generator.f32.output.f32");
+    let (_, mean) = diff(&tract_output("comic_generator.int8", 1), &f32_reference);
+    assert!(mean < 0.01, "int8 generator differs from f32 by {mean} on average");
+}
+
+#[test]
+fn gate_int8_agrees_with_f32() {
+    let f32_logit = read_f32("tests/golden/comic_gate.f32.output.f32")[0];
+    let int8_logit = tract_output("comic_gate.int8", 1)[0];
+    assert_eq!(f32_logit > 0.0, int8_logit > 0.0, "f32 logit {f32_logit}, int8 logit {int8_logit}");
+}
+
+#[test]
+fn built_in_models_are_the_shipped_files_with_their_manifests() {
+    use comicbooth::assets::{GATE, GENERATOR};
+    for (builtin, file) in [(GENERATOR, "comic_generator.f32"), (GATE, "comic_gate.f32")] {
+        let bytes = std::fs::read(repo(&format!("models/{file}.onnx"))).unwrap();
+        let manifest = std::fs::read_to_string(repo(&format!("models/{file}.toml"))).unwrap();
+        let sha = comicbooth::model::sha256_hex(&bytes);
+        assert!(
+            manifest.contains(&format!("sha256 = \"{sha}\"")),
+            "{file}: manifest does not list sha256 {sha}"
+        );
+        assert_eq!(bytes, builtin.model.bytes, "{file}: the binary embeds another file");
+        assert_eq!(manifest.as_bytes(), builtin.manifest.bytes);
+    }
+    for file in ["comic_filter", "comic_generator.int8", "comic_gate.int8"] {
+        let bytes = std::fs::read(repo(&format!("models/{file}.onnx"))).unwrap();
+        let manifest = std::fs::read_to_string(repo(&format!("models/{file}.toml"))).unwrap();
+        let sha = comicbooth::model::sha256_hex(&bytes);
+        assert!(
+            manifest.contains(&format!("sha256 = \"{sha}\"")),
+            "{file}: manifest does not list sha256 {sha}"
+        );
+    }
 }

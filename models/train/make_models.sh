@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The whole model recipe: gather data, train the generator (GAN) and the gate, export to
+# ONNX, quantize to int8, write the report and the manifests.
+#
+#   models/train/make_models.sh            full run (about 90 minutes on 2 cores), results into
+#                                          models/ and models/report/
+#   models/train/make_models.sh --smoke OUT  a few steps on a few pictures into OUT (CI checks
+#                                          that the recipe runs end to end; tract then loads
+#                                          and runs the result: see scripts/test)
+#
+# Work files (data, checkpoints) go to target/train/ (or OUT for --smoke); a stopped full run
+# resumes from its checkpoints when started again. GEN_MINUTES and GATE_MINUTES change the
+# training time budgets (defaults 80 and 6).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+torch_python=/usr/bin/python3   # Debian's python3, which has python3-torch
+venv_python=.venv/bin/python    # onnx, onnxruntime (models/requirements.txt)
+
+models/train/setup.sh
+[ -x "$venv_python" ] || scripts/setup-dev
+
+if [ "${1:-}" = "--smoke" ]; then
+  out=${2:?usage: make_models.sh --smoke OUT}
+  rm -rf "$out"
+  data=$out/data run=$out/run
+  "$torch_python" models/train/gather.py "$data" --photos 3 --cartoons 30
+  "$torch_python" models/train/train.py generator "$data" "$run" --minutes 5 --steps 3
+  "$torch_python" models/train/train.py gate "$data" "$run" --minutes 5 --steps 3
+  "$torch_python" models/train/export.py "$run" "$out"
+  "$venv_python" models/train/quantize.py "$data" "$out"
+  "$venv_python" models/train/manifest.py "$data" "$run" "$out" --commit "$(git rev-parse HEAD)"
+  echo "smoke models in $out"
+  exit 0
+fi
+
+data=target/train/data run=target/train/run out=target/train/out
+[ -f "$data/sources.tsv" ] || "$torch_python" models/train/gather.py "$data"
+"$torch_python" models/train/train.py generator "$data" "$run" --minutes "${GEN_MINUTES:-80}"
+"$torch_python" models/train/train.py gate "$data" "$run" --minutes "${GATE_MINUTES:-6}"
+"$torch_python" models/train/export.py "$run" "$out"
+"$venv_python" models/train/quantize.py "$data" "$out"
+"$venv_python" models/train/report.py "$data" "$run" "$out" models/report
+cp "$data/sources.tsv" models/report/training-data.tsv
+for f in comic_generator comic_gate; do
+  for form in f32 int8; do cp "$out/$f.$form.onnx" models/; done
+done
+"$venv_python" models/train/manifest.py "$data" "$run" models --commit "$(git rev-parse HEAD)"
+echo "models written to models/, report to models/report/"
