@@ -626,20 +626,35 @@ pub fn check(config: &Config) -> Vec<CheckItem> {
             })
             .map_err(Into::into),
     );
-    let display = item(
-        "display",
-        8,
-        match config.display.backend {
-            crate::config::DisplayBackend::Headless => {
-                Ok(format!("headless {}x{}", config.display.width, config.display.height))
-            }
-            other => Err(anyhow::anyhow!(
-                "display backend {other:?} is not available yet (issue #5); fix: set display.backend = \"headless\""
-            )),
-        },
-    );
+    let display = item("display", 8, check_display(&config.display));
     let disk = item("disk", 16, check_disk(&config.export.dir));
     vec![item("config", 1, Ok("valid".into())), model, gate, camera, display, disk]
+}
+
+fn check_display(d: &crate::config::DisplayConfig) -> anyhow::Result<String> {
+    use crate::config::DisplayBackend;
+    match d.backend {
+        DisplayBackend::Headless => Ok(format!("headless {}x{}", d.width, d.height)),
+        // Opening maps the framebuffer without drawing: what the booth will get.
+        DisplayBackend::Framebuffer => Ok(display::Framebuffer::open(&d.device, None)?.describe()),
+        #[cfg(feature = "spi")]
+        DisplayBackend::Spi => {
+            // Initialising the panel would disturb a running booth: check the device nodes.
+            for node in [&d.spi_device, &d.gpio_chip] {
+                std::fs::OpenOptions::new().read(true).write(true).open(node).with_context(|| {
+                    format!(
+                        "{}: cannot open it; fix: enable SPI (dtparam=spi=on) and add the user to the spi and gpio groups",
+                        node.display()
+                    )
+                })?;
+            }
+            Ok(format!("{:?} panel on {} (not initialised by check)", d.panel, d.spi_device.display()))
+        }
+        #[cfg(not(feature = "spi"))]
+        DisplayBackend::Spi => bail!(
+            "display backend \"spi\" is not in this build; fix: rebuild with `--features spi` (or `booth`)"
+        ),
+    }
 }
 
 fn check_disk(dir: &Path) -> anyhow::Result<String> {

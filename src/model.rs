@@ -543,7 +543,7 @@ impl Gate {
             model = %net.origin,
             name = %net.manifest.name,
             side,
-            threshold,
+            threshold = %threshold,
             load_ms = net.load_time.as_millis() as u64,
             warmup_ms = warmup_time.as_millis() as u64,
             kernels = ?net.kernels,

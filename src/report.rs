@@ -93,12 +93,38 @@ pub fn devices() -> String {
         "cameras:\n  demo      {} built-in sample photos\n  files     photos from camera.path\n  v4l2      \
          not in this build (rebuild with --features v4l2)\n{}",
         SAMPLE_PHOTOS.len(),
-        OTHER_DEVICES
+        other_devices()
     )
 }
 
-const OTHER_DEVICES: &str = "displays:\n  headless  PNG files\n  framebuffer, spi: not available yet (issue #5)\n\
-     gpio chips: not available yet (issue #5)\n";
+/// Displays, SPI buses, GPIO chips and input devices found under /dev (what display.device,
+/// display.spi_device, trigger.gpio_chip and trigger.keyboard can name).
+fn other_devices() -> String {
+    let list = |prefix: &str, dir: &str| {
+        let mut found: Vec<String> = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(prefix)))
+                    .map(|p| p.display().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        found.sort();
+        if found.is_empty() { "none found".to_owned() } else { found.join(" ") }
+    };
+    format!(
+        "displays:\n  headless     PNG files (always)\n  framebuffer  {}\n  spi          {}{}\n\
+         gpio chips:    {}{}\nkeyboards:     {}\n",
+        list("fb", "/dev"),
+        list("spidev", "/dev"),
+        if cfg!(feature = "spi") { "" } else { " (this build has no SPI panels: --features spi)" },
+        list("gpiochip", "/dev"),
+        if cfg!(feature = "gpio") { "" } else { " (this build has no GPIO button: --features gpio)" },
+        list("event", "/dev/input"),
+    )
+}
 
 /// `comicbooth devices` with V4L2: every capture device in the style of
 /// `v4l2-ctl --list-formats-ext`, then the choice comicbooth would make and why.
@@ -143,8 +169,9 @@ pub fn devices(cameras: &[(crate::camera::v4l2::CameraInfo, Option<crate::camera
     }
     let _ = write!(
         s,
-        "  (also: demo, {} built-in photos; files, photos from camera.path)\n{OTHER_DEVICES}",
-        SAMPLE_PHOTOS.len()
+        "  (also: demo, {} built-in photos; files, photos from camera.path)\n{}",
+        SAMPLE_PHOTOS.len(),
+        other_devices()
     );
     s
 }

@@ -293,6 +293,14 @@ impl DrawTarget for Framebuffer {
     }
 }
 
+impl Framebuffer {
+    /// "PATH WxH, N bpp" for `check` and logs.
+    pub fn describe(&self) -> String {
+        let size = self.back.size();
+        format!("{} {}x{}, {} bpp", self.path.display(), size.width, size.height, self.layout.bytes * 8)
+    }
+}
+
 impl Screen for Framebuffer {
     fn present(&mut self) -> Result<(), FramebufferError> {
         let (w, bytes) = (self.width as usize, self.layout.bytes);

@@ -9,7 +9,7 @@ native 128x128. Files are raw little-endian f32, NCHW:
   NAME.input.f32    the input
   NAME.output.f32   onnxruntime's output of models/NAME.onnx
 
-for NAME in comic_filter (the hand-weighted fixture), comic_generator.f32,
+for NAME in comic_filter (the hand-weighted fixture, in tests/fixtures/), comic_generator.f32,
 comic_generator.int8, comic_gate.f32 and comic_gate.int8.
 
 Run from the repository root:  python3 tests/golden/make_golden.py
@@ -52,7 +52,8 @@ def main() -> None:
     stale = []
     for name, (h, w) in MODELS.items():
         x = synthetic_input(h, w)
-        sess = ort.InferenceSession(str(root / "models" / f"{name}.onnx"), providers=["CPUExecutionProvider"])
+        folder = root / ("tests/fixtures" if name == "comic_filter" else "models")
+        sess = ort.InferenceSession(str(folder / f"{name}.onnx"), providers=["CPUExecutionProvider"])
         (y,) = sess.run(None, {sess.get_inputs()[0].name: x})
         if "--check" in sys.argv:
             old_x = np.fromfile(here / f"{name}.input.f32", dtype="<f4").reshape(x.shape)

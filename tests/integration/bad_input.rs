@@ -94,7 +94,7 @@ fn text_file_named_jpg() {
 #[test]
 fn truncated_model() {
     let c = Case::new();
-    let model = std::fs::read(repo("models/comic_filter.onnx")).unwrap();
+    let model = std::fs::read(repo("tests/fixtures/comic_filter.onnx")).unwrap();
     let m = c.write("half.onnx", &model[..model.len() / 2]);
     let photo = c.write("photo.jpg", &good_photo());
     let e = c.stylize(&photo, &["--model", m.to_str().unwrap()]);
@@ -104,9 +104,9 @@ fn truncated_model() {
 #[test]
 fn truncated_model_with_its_manifest_fails_the_checksum() {
     let c = Case::new();
-    let model = std::fs::read(repo("models/comic_filter.onnx")).unwrap();
+    let model = std::fs::read(repo("tests/fixtures/comic_filter.onnx")).unwrap();
     let m = c.write("comic_filter.onnx", &model[..model.len() - 10]);
-    std::fs::copy(repo("models/comic_filter.toml"), c.path("comic_filter.toml")).unwrap();
+    std::fs::copy(repo("tests/fixtures/comic_filter.toml"), c.path("comic_filter.toml")).unwrap();
     let photo = c.write("photo.jpg", &good_photo());
     let e = c.stylize(&photo, &["--model", m.to_str().unwrap()]);
     assert!(e.contains("comic_filter.onnx") && e.contains("sha256"), "{e}");

@@ -32,8 +32,12 @@ fn deb_has_binaries_unit_config_models_and_maintainer_scripts() {
         "./usr/bin/comicbooth-camtest",
         "./lib/systemd/system/comicbooth.service",
         "./etc/comicbooth/comicbooth.toml",
-        "./usr/share/comicbooth/models/comic_filter.onnx",
-        "./usr/share/comicbooth/models/comic_filter.toml",
+        "./usr/share/comicbooth/models/comic_generator.f32.onnx",
+        "./usr/share/comicbooth/models/comic_generator.f32.toml",
+        "./usr/share/comicbooth/models/comic_generator.int8.onnx",
+        "./usr/share/comicbooth/models/comic_generator.int8.toml",
+        "./usr/share/comicbooth/models/comic_gate.f32.onnx",
+        "./usr/share/comicbooth/models/comic_gate.int8.onnx",
         "./usr/share/doc/comicbooth/copyright",
     ] {
         assert!(contents.contains(want), "{want} missing from:\n{contents}");
