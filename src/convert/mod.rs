@@ -68,9 +68,13 @@ pub fn frame_to_rgb(frame: &Frame) -> Result<RgbImage, FrameError> {
 }
 
 /// The centred square of a frame, converted to RGB and resized to `side` x `side`: only the
-/// kept part of the frame is converted.
+/// kept part of the frame is converted. YUV frames are resized before conversion
+/// ([`pixels::yuv_square`]); the others are converted, then resized.
 pub fn frame_to_square(frame: &Frame, side: u32) -> Result<RgbImage, FrameError> {
     let crop = Rect::centred(frame.width, frame.height, 1, 1);
+    if let Some(square) = pixels::yuv_square(frame, crop, side)? {
+        return Ok(square);
+    }
     Ok(resize(&pixels::to_rgb(frame, crop)?, side, side))
 }
 

@@ -77,6 +77,103 @@ fn yuv(y: u8, u: u8, v: u8) -> [u8; 3] {
     [clamp(c + 409 * e), clamp(c - 100 * d - 208 * e), clamp(c + 516 * d)]
 }
 
+/// Refuses a frame whose buffer is shorter than its size, format and stride need.
+fn check_len(frame: &Frame) -> Result<(), FrameError> {
+    let (fw, fh, stride) = (frame.width, frame.height, frame.stride);
+    let needed = frame.format.frame_len(fh, stride);
+    if stride < frame.format.min_stride(fw) || frame.data.len() < needed {
+        return Err(FrameError::Short {
+            sequence: frame.sequence,
+            width: fw,
+            height: fh,
+            format: frame.format,
+            stride,
+            len: frame.data.len(),
+            needed: needed.max(frame.format.frame_len(fh, frame.format.min_stride(fw))),
+        });
+    }
+    Ok(())
+}
+
+/// Resizes the `crop` (left, top, width, height in pixels of `pixel`) of an 8-bit image
+/// `stride_px` pixels wide to `w` x `h` with a SIMD bilinear convolution.
+fn resize_plane(
+    data: &[u8],
+    (stride_px, rows): (u32, u32),
+    pixel: fast_image_resize::PixelType,
+    crop: (u32, u32, u32, u32),
+    (w, h): (u32, u32),
+) -> Vec<u8> {
+    use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer, images};
+    let size = stride_px as usize * rows as usize * pixel.size();
+    let src =
+        images::ImageRef::new(stride_px, rows, &data[..size], pixel).expect("plane sized to its stride");
+    let mut dst = images::Image::new(w, h, pixel);
+    let (x, y, cw, ch) = crop;
+    let options = ResizeOptions::new()
+        .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
+        .crop(x as f64, y as f64, cw as f64, ch as f64);
+    Resizer::new().resize(&src, &mut dst, &options).expect("same pixel type, non-empty sizes");
+    dst.into_vec()
+}
+
+/// The fast path for YUV frames (YUYV, UYVY, NV12, NV21): the crop is resampled to
+/// `side` x `side` while still 8-bit YUV, by fast_image_resize's SIMD kernels and without
+/// unpacking, and only the small result is converted to RGB (a 640x480 frame into 256x256
+/// converts 65,536 pixels instead of 230,400). YUYV/UYVY are resized as 4-byte macropixels
+/// (Y0 U Y1 V: two pixels sharing their chroma, as in the frame); NV12/NV21 as a luma plane
+/// and an interleaved chroma plane. `None` for other formats, or a stride the resizer cannot
+/// view as whole pixels.
+pub fn yuv_square(frame: &Frame, crop: Rect, side: u32) -> Result<Option<RgbImage>, FrameError> {
+    use fast_image_resize::PixelType;
+    let packed = matches!(frame.format, PixelFormat::Yuyv | PixelFormat::Uyvy);
+    let planar = matches!(frame.format, PixelFormat::Nv12 | PixelFormat::Nv21);
+    if !(packed || planar) || side < 2 || side % 2 != 0 {
+        return Ok(None);
+    }
+    check_len(frame)?;
+    // Chroma is shared by pixel pairs (and row pairs in NV12): start and size on even numbers.
+    let (x, y) = (crop.x & !1, crop.y & !1);
+    let (w, h) = ((crop.w & !1).max(2), (crop.h & !1).max(2));
+    let (stride, fh) = (frame.stride, frame.height);
+    let mut out = vec![0u8; side as usize * side as usize * 3];
+    if packed {
+        if stride % 4 != 0 {
+            return Ok(None);
+        }
+        let (yi, ui, vi) = if frame.format == PixelFormat::Yuyv { (0, 1, 3) } else { (1, 0, 2) };
+        let macro_px = resize_plane(
+            &frame.data,
+            (stride as u32 / 4, fh),
+            PixelType::U8x4,
+            (x / 2, y, w / 2, h),
+            (side / 2, side),
+        );
+        for (m, rgb) in macro_px.chunks_exact(4).zip(out.chunks_exact_mut(6)) {
+            rgb[..3].copy_from_slice(&yuv(m[yi], m[ui], m[vi]));
+            rgb[3..].copy_from_slice(&yuv(m[yi + 2], m[ui], m[vi]));
+        }
+    } else {
+        if stride % 2 != 0 {
+            return Ok(None);
+        }
+        let luma = resize_plane(&frame.data, (stride as u32, fh), PixelType::U8, (x, y, w, h), (side, side));
+        let chroma_plane = &frame.data[stride * fh as usize..];
+        let chroma = resize_plane(
+            chroma_plane,
+            (stride as u32 / 2, fh / 2),
+            PixelType::U8x2,
+            (x / 2, y / 2, w / 2, h / 2),
+            (side, side),
+        );
+        let (ui, vi) = if frame.format == PixelFormat::Nv12 { (0, 1) } else { (1, 0) };
+        for ((&l, c), rgb) in luma.iter().zip(chroma.chunks_exact(2)).zip(out.chunks_exact_mut(3)) {
+            rgb.copy_from_slice(&yuv(l, c[ui], c[vi]));
+        }
+    }
+    Ok(Some(RgbImage::from_raw(side, side, out).expect("buffer sized to side*side*3")))
+}
+
 /// Converts the `crop` part of `frame` to packed RGB.
 pub fn to_rgb(frame: &Frame, crop: Rect) -> Result<RgbImage, FrameError> {
     let (fw, fh) = (frame.width, frame.height);
@@ -93,19 +190,8 @@ pub fn to_rgb(frame: &Frame, crop: Rect) -> Result<RgbImage, FrameError> {
         }
         return Ok(image::imageops::crop_imm(&full, crop.x, crop.y, crop.w, crop.h).to_image());
     }
+    check_len(frame)?;
     let stride = frame.stride;
-    let needed = frame.format.frame_len(fh, stride);
-    if stride < frame.format.min_stride(fw) || frame.data.len() < needed {
-        return Err(FrameError::Short {
-            sequence: frame.sequence,
-            width: fw,
-            height: fh,
-            format: frame.format,
-            stride,
-            len: frame.data.len(),
-            needed: needed.max(frame.format.frame_len(fh, frame.format.min_stride(fw))),
-        });
-    }
     let data = &frame.data[..];
     let (x0, w) = (crop.x as usize, crop.w as usize);
     let mut out = vec![0u8; w * crop.h as usize * 3];
@@ -274,6 +360,66 @@ mod tests {
             full(&frame(PixelFormat::Grey, 2, 1, 2, vec![9, 200])).as_raw(),
             &[9, 9, 9, 200, 200, 200]
         );
+    }
+
+    /// A 640x480 frame of smooth luma and chroma gradients (with a stride padded by 64 bytes)
+    /// in `format`, one of the YUV formats.
+    fn smooth_yuv(format: PixelFormat) -> Frame<'static> {
+        let (w, h) = (640usize, 480usize);
+        let luma = |x: usize, y: usize| (16 + (x * 150 / w) + (y * 60 / h)) as u8;
+        let cb = |x: usize, y: usize| (80 + (y * 90 / h) + (x * 10 / w)) as u8;
+        let cr = |x: usize, y: usize| (170 - (x * 90 / w)) as u8 + (y * 5 / h) as u8;
+        let packed = matches!(format, PixelFormat::Yuyv | PixelFormat::Uyvy);
+        let stride = if packed { w * 2 + 64 } else { w + 64 };
+        let rows = if packed { h } else { h + h / 2 };
+        let mut data = vec![0u8; stride * rows];
+        for y in 0..h {
+            for x in 0..w {
+                let (c, v) = (cb(x & !1, y & !1), cr(x & !1, y & !1));
+                if packed {
+                    let q = y * stride + (x & !1) * 2;
+                    let (yi, ui, vi) = if format == PixelFormat::Yuyv { (0, 1, 3) } else { (1, 0, 2) };
+                    data[q + yi + 2 * (x & 1)] = luma(x, y);
+                    data[q + ui] = c;
+                    data[q + vi] = v;
+                } else {
+                    data[y * stride + x] = luma(x, y);
+                    let q = stride * h + (y / 2) * stride + (x & !1);
+                    let (ui, vi) = if format == PixelFormat::Nv12 { (0, 1) } else { (1, 0) };
+                    data[q + ui] = c;
+                    data[q + vi] = v;
+                }
+            }
+        }
+        frame(format, w as u32, h as u32, stride, data)
+    }
+
+    #[test]
+    fn yuv_resized_before_conversion_matches_converted_then_resized() {
+        for format in [PixelFormat::Yuyv, PixelFormat::Uyvy, PixelFormat::Nv12, PixelFormat::Nv21] {
+            let f = smooth_yuv(format);
+            let crop = Rect::centred(640, 480, 1, 1);
+            let fast = yuv_square(&f, crop, 256).unwrap().expect("a YUV format takes the fast path");
+            let slow = crate::convert::resize(&to_rgb(&f, crop).unwrap(), 256, 256);
+            let diffs: Vec<i32> =
+                fast.as_raw().iter().zip(slow.as_raw()).map(|(&a, &b)| (a as i32 - b as i32).abs()).collect();
+            let worst = diffs.iter().max().copied().unwrap_or(0);
+            let mean = diffs.iter().sum::<i32>() as f64 / diffs.len() as f64;
+            // Rounding differs (8-bit intermediate planes) and chroma is sampled half a pixel
+            // apart, and YUYV pairs share one resampled macropixel: small differences only
+            // (8 of 255 at worst on these gradients).
+            assert!(worst <= 8 && mean < 1.5, "{format}: worst {worst}, mean {mean}");
+        }
+    }
+
+    #[test]
+    fn yuv_fast_path_refuses_short_frames() {
+        let mut f = smooth_yuv(PixelFormat::Nv12);
+        f.data.to_mut().truncate(1000);
+        assert!(matches!(yuv_square(&f, Rect::centred(640, 480, 1, 1), 256), Err(FrameError::Short { .. })));
+        // Other formats are left to the general path.
+        let rgb = frame(PixelFormat::Rgb24, 2, 2, 6, vec![0; 12]);
+        assert!(yuv_square(&rgb, Rect::full(2, 2), 2).unwrap().is_none());
     }
 
     #[test]
