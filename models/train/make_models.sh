@@ -45,4 +45,10 @@ for f in comic_generator comic_gate; do
   for form in f32 int8; do cp "$out/$f.$form.onnx" models/; done
 done
 "$venv_python" models/train/manifest.py "$data" "$run" models --commit "$(git rev-parse HEAD)"
+# tract's latency of both forms on this machine (release build, 2 threads, 256x256).
+cargo build --release --locked --quiet
+for form in f32 int8; do
+  target/release/comicbooth bench -n 20 --model "models/comic_generator.$form.onnx" \
+    --gate "models/comic_gate.$form.onnx" 2>/dev/null
+done > models/report/tract-latency.txt
 echo "models written to models/, report to models/report/"

@@ -256,13 +256,14 @@ GATE_SIDE = 128
 
 
 def gate_examples(rng, photos, clips, n):
-    """n (picture, label) pairs: half photos (random zoom crops), half comic (clip art or
-    the teacher's output of a photo crop)."""
+    """n (picture, label) pairs: half photos, half comic (clip art or the teacher's output of
+    a photo). Photo crops cover at least half the photo's short side: the gate judges whole
+    camera frames, not close-ups of a patch of sky (which no one can tell from a comic)."""
     xs, ys = [], []
     for i in range(n):
         if i % 2 == 0:
             img, _ = photos[rng.randrange(len(photos))]
-            side = rng.randint(GATE_SIDE, min(img.shape[:2]))
+            side = rng.randint(max(GATE_SIDE, min(img.shape[:2]) // 2), min(img.shape[:2]))
             c = crop(rng, img, side)[0]
             xs.append(resize(c, GATE_SIDE)[:GATE_SIDE, :GATE_SIDE])
             ys.append(0.0)
@@ -271,7 +272,7 @@ def gate_examples(rng, photos, clips, n):
             ys.append(1.0)
         else:
             img, target = photos[rng.randrange(len(photos))]
-            side = rng.randint(GATE_SIDE, min(img.shape[:2]))
+            side = rng.randint(max(GATE_SIDE, min(img.shape[:2]) // 2), min(img.shape[:2]))
             t = crop(rng, target, side)[0]
             xs.append(resize(t, GATE_SIDE)[:GATE_SIDE, :GATE_SIDE])
             ys.append(1.0)
