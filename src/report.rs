@@ -30,7 +30,9 @@ pub fn demo(r: &DemoReport) -> String {
 pub fn stylize(r: &StylizeReport) -> String {
     let mut s = String::new();
     for (i, o) in &r.written {
-        let _ = writeln!(s, "{} -> {}", i.display(), o.display());
+        let note =
+            if r.passed_through.contains(i) { " (already comic: passed through untouched)" } else { "" };
+        let _ = writeln!(s, "{} -> {}{note}", i.display(), o.display());
     }
     for (i, e) in &r.failed {
         let _ = writeln!(s, "failed: {}: {e}", i.display());
