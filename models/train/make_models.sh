@@ -39,7 +39,6 @@ data=target/train/data run=target/train/run out=target/train/out
 "$torch_python" models/train/train.py gate "$data" "$run" --minutes "${GATE_MINUTES:-6}"
 "$torch_python" models/train/export.py "$run" "$out"
 "$venv_python" models/train/quantize.py "$data" "$out"
-"$venv_python" models/train/report.py "$data" "$run" "$out" models/report
 cp "$data/sources.tsv" models/report/training-data.tsv
 for f in comic_generator comic_gate; do
   for form in f32 int8; do cp "$out/$f.$form.onnx" models/; done
@@ -51,4 +50,6 @@ for form in f32 int8; do
   target/release/comicbooth bench -n 20 --model "models/comic_generator.$form.onnx" \
     --gate "models/comic_gate.$form.onnx" 2>/dev/null
 done > models/report/tract-latency.txt
-echo "models written to models/, report to models/report/"
+"$venv_python" models/train/report.py "$data" "$run" models models/report
+echo "models written to models/, report to models/report/; rebuild the golden tensors:"
+echo "  .venv/bin/python tests/golden/make_golden.py"

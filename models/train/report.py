@@ -136,6 +136,15 @@ held-out photos as comic), none seen in training.
 | f32 | {gate["f32"]["accuracy"]:.3f} | {c32[0][0]} | {c32[0][1]} | {c32[1][0]} | {c32[1][1]} |
 | int8 | {gate["int8"]["accuracy"]:.3f} | {c8[0][0]} | {c8[0][1]} | {c8[1][0]} | {c8[1][1]} |
 """
+    latency = out / "tract-latency.txt"
+    if latency.exists():
+        md += f"""
+## tract latency, f32 and int8 (`comicbooth bench`, release build, this machine)
+```
+{latency.read_text().rstrip()}
+```
+Which form is the default and why: `models/train/README.md`, section int8.
+"""
     (out / "report.md").write_text(md)
     print(md)
 
