@@ -128,7 +128,7 @@ pub fn yuv_square(frame: &Frame, crop: Rect, side: u32) -> Result<Option<RgbImag
     use fast_image_resize::PixelType;
     let packed = matches!(frame.format, PixelFormat::Yuyv | PixelFormat::Uyvy);
     let planar = matches!(frame.format, PixelFormat::Nv12 | PixelFormat::Nv21);
-    if !(packed || planar) || side < 2 || side % 2 != 0 {
+    if !(packed || planar) || side < 2 || !side.is_multiple_of(2) {
         return Ok(None);
     }
     check_len(frame)?;
@@ -138,7 +138,7 @@ pub fn yuv_square(frame: &Frame, crop: Rect, side: u32) -> Result<Option<RgbImag
     let (stride, fh) = (frame.stride, frame.height);
     let mut out = vec![0u8; side as usize * side as usize * 3];
     if packed {
-        if stride % 4 != 0 {
+        if !stride.is_multiple_of(4) {
             return Ok(None);
         }
         let (yi, ui, vi) = if frame.format == PixelFormat::Yuyv { (0, 1, 3) } else { (1, 0, 2) };
@@ -154,7 +154,7 @@ pub fn yuv_square(frame: &Frame, crop: Rect, side: u32) -> Result<Option<RgbImag
             rgb[3..].copy_from_slice(&yuv(m[yi + 2], m[ui], m[vi]));
         }
     } else {
-        if stride % 2 != 0 {
+        if !stride.is_multiple_of(2) {
             return Ok(None);
         }
         let luma = resize_plane(&frame.data, (stride as u32, fh), PixelType::U8, (x, y, w, h), (side, side));
