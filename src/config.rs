@@ -150,7 +150,7 @@ impl Default for ModelConfig {
             threads: 0,
             gate: true,
             gate_path: PathBuf::new(),
-            gate_threshold: 0.9,
+            gate_threshold: 0.999,
         }
     }
 }
