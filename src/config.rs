@@ -487,22 +487,24 @@ fn timer_s<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     }
 }
 
-fn noise<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+/// A number from `lo` to `hi` (inclusive), or an error naming the allowed range.
+fn bounded_f32<'de, D: Deserializer<'de>>(d: D, lo: f64, hi: f64) -> Result<f32, D::Error> {
     let v = f64::deserialize(d)?;
-    if (0.0..=0.2).contains(&v) {
+    if (lo..=hi).contains(&v) {
         Ok(v as f32)
     } else {
-        Err(serde::de::Error::custom(format!("{v} is out of range: allowed are numbers from 0.0 to 0.2")))
+        Err(serde::de::Error::custom(format!(
+            "{v} is out of range: allowed are numbers from {lo:.1} to {hi:.1}"
+        )))
     }
 }
 
+fn noise<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+    bounded_f32(d, 0.0, 0.2)
+}
+
 fn gate_threshold<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
-    let v = f64::deserialize(d)?;
-    if (0.5..=1.0).contains(&v) {
-        Ok(v as f32)
-    } else {
-        Err(serde::de::Error::custom(format!("{v} is out of range: allowed are numbers from 0.5 to 1.0")))
-    }
+    bounded_f32(d, 0.5, 1.0)
 }
 
 /// A configuration file that could not be used.
