@@ -2,7 +2,7 @@
 # The whole model recipe: gather data, train the generator (GAN) and the gate, export to
 # ONNX, quantize to int8, write the report and the manifests.
 #
-#   models/train/make_models.sh            full run (about 90 minutes on 2 cores), results into
+#   models/train/make_models.sh            full run (about 105 minutes on 2 cores), results into
 #                                          models/ and models/report/
 #   models/train/make_models.sh --smoke OUT  a few steps on a few pictures into OUT (CI checks
 #                                          that the recipe runs end to end; tract then loads
@@ -10,7 +10,7 @@
 #
 # Work files (data, checkpoints) go to target/train/ (or OUT for --smoke); a stopped full run
 # resumes from its checkpoints when started again. GEN_MINUTES and GATE_MINUTES change the
-# training time budgets (defaults 80 and 6).
+# training time budgets (defaults 95 and 5, what the shipped models had).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 torch_python=/usr/bin/python3   # Debian's python3, which has python3-torch
@@ -35,8 +35,8 @@ fi
 
 data=target/train/data run=target/train/run out=target/train/out
 [ -f "$data/sources.tsv" ] || "$torch_python" models/train/gather.py "$data"
-"$torch_python" models/train/train.py generator "$data" "$run" --minutes "${GEN_MINUTES:-80}"
-"$torch_python" models/train/train.py gate "$data" "$run" --minutes "${GATE_MINUTES:-6}"
+"$torch_python" models/train/train.py generator "$data" "$run" --minutes "${GEN_MINUTES:-95}"
+"$torch_python" models/train/train.py gate "$data" "$run" --minutes "${GATE_MINUTES:-5}"
 "$torch_python" models/train/export.py "$run" "$out"
 "$venv_python" models/train/quantize.py "$data" "$out"
 cp "$data/sources.tsv" models/report/training-data.tsv

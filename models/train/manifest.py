@@ -19,8 +19,8 @@ import onnx
 COMMANDS = """models/train/make_models.sh (which runs, in order:
   models/train/setup.sh
   python3 models/train/gather.py DATA
-  python3 models/train/train.py generator DATA RUN --minutes 80
-  python3 models/train/train.py gate DATA RUN --minutes 6
+  python3 models/train/train.py generator DATA RUN --minutes 95
+  python3 models/train/train.py gate DATA RUN --minutes 5
   python3 models/train/export.py RUN OUT
   .venv/bin/python models/train/quantize.py DATA OUT
   .venv/bin/python models/train/report.py DATA RUN OUT models/report

@@ -1,7 +1,7 @@
 """Train the comic generator (GAN recipe) and the "already comic?" gate.
 
-    python3 models/train/train.py generator DATA RUN --minutes 75
-    python3 models/train/train.py gate DATA RUN --minutes 6
+    python3 models/train/train.py generator DATA RUN --minutes 95
+    python3 models/train/train.py gate DATA RUN --minutes 5
 
 DATA is what gather.py wrote; RUN is a folder for checkpoints, logs and metrics. Both stages
 checkpoint every few minutes and resume from RUN when started again (a stopped session loses
