@@ -554,17 +554,7 @@ impl Gate {
 
     /// The probability, 0 to 1, that `img` (any size; it is resized) is already comic-style.
     pub fn comic_probability(&self, img: &RgbImage) -> Result<f32, ModelError> {
-        let small = if img.dimensions() == (self.side, self.side) {
-            std::borrow::Cow::Borrowed(img)
-        } else {
-            std::borrow::Cow::Owned(image::imageops::resize(
-                img,
-                self.side,
-                self.side,
-                image::imageops::FilterType::Triangle,
-            ))
-        };
-        let logit = self.net.run_picture(&small)?[0];
+        let logit = self.net.run_picture(&convert::resize(img, self.side, self.side))?[0];
         Ok(1.0 / (1.0 + (-logit).exp()))
     }
 

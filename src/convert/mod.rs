@@ -80,16 +80,13 @@ pub fn frame_to_square(frame: &Frame, side: u32) -> Result<RgbImage, FrameError>
 
 /// Resizes with a SIMD convolution (bilinear), or returns a copy when the size already fits.
 pub fn resize(img: &RgbImage, w: u32, h: u32) -> RgbImage {
-    use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer, images};
     if img.dimensions() == (w, h) {
         return img.clone();
     }
-    let src = images::ImageRef::new(img.width(), img.height(), img.as_raw(), PixelType::U8x3)
-        .expect("an RgbImage buffer is w*h*3 bytes");
-    let mut dst = images::Image::new(w, h, PixelType::U8x3);
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
-    Resizer::new().resize(&src, &mut dst, &options).expect("same pixel type, non-empty sizes");
-    RgbImage::from_raw(w, h, dst.into_vec()).expect("buffer sized to w*h*3")
+    let (iw, ih) = img.dimensions();
+    let pixels = fast_image_resize::PixelType::U8x3;
+    let out = pixels::resize_plane(img.as_raw(), (iw, ih), pixels, (0, 0, iw, ih), (w, h));
+    RgbImage::from_raw(w, h, out).expect("buffer sized to w*h*3")
 }
 
 /// Whether `bytes` look like a whole JPEG: the SOI marker (FF D8) first and the EOI marker

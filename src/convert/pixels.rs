@@ -97,7 +97,7 @@ fn check_len(frame: &Frame) -> Result<(), FrameError> {
 
 /// Resizes the `crop` (left, top, width, height in pixels of `pixel`) of an 8-bit image
 /// `stride_px` pixels wide to `w` x `h` with a SIMD bilinear convolution.
-fn resize_plane(
+pub(super) fn resize_plane(
     data: &[u8],
     (stride_px, rows): (u32, u32),
     pixel: fast_image_resize::PixelType,
