@@ -112,13 +112,23 @@ pub fn open_photo_source(config: &Config) -> Result<FileSource, CameraError> {
 /// Opens the configured source, whatever it is.
 pub fn open_source(config: &Config) -> Result<Box<dyn FrameSource>, CameraError> {
     match config.camera.source {
-        CameraSource::V4l2 => open_v4l2(config),
+        CameraSource::V4l2 => open_v4l2(config, false),
         _ => Ok(Box::new(open_photo_source(config)?)),
     }
 }
 
+/// The booth's camera: as [`open_source`], but a V4L2 camera that is missing or busy at start
+/// gives a source that keeps trying, so the booth comes up showing "camera lost" (and tells
+/// systemd so) rather than exiting into a restart loop.
+pub fn open_booth_source(config: &Config) -> Result<Box<dyn FrameSource>, CameraError> {
+    match config.camera.source {
+        CameraSource::V4l2 => open_v4l2(config, true),
+        _ => open_source(config),
+    }
+}
+
 #[cfg(feature = "v4l2")]
-fn open_v4l2(config: &Config) -> Result<Box<dyn FrameSource>, CameraError> {
+fn open_v4l2(config: &Config, wait: bool) -> Result<Box<dyn FrameSource>, CameraError> {
     let c = &config.camera;
     let request = camera::v4l2::Request {
         device: c.device.clone(),
@@ -128,11 +138,15 @@ fn open_v4l2(config: &Config) -> Result<Box<dyn FrameSource>, CameraError> {
         fps: c.fps,
         buffers: c.buffers,
     };
-    Ok(Box::new(camera::v4l2::V4l2Source::open(request)?))
+    Ok(Box::new(if wait {
+        camera::v4l2::V4l2Source::open_or_wait(request)
+    } else {
+        camera::v4l2::V4l2Source::open(request)?
+    }))
 }
 
 #[cfg(not(feature = "v4l2"))]
-fn open_v4l2(_: &Config) -> Result<Box<dyn FrameSource>, CameraError> {
+fn open_v4l2(_: &Config, _wait: bool) -> Result<Box<dyn FrameSource>, CameraError> {
     Err(CameraError::NotBuilt("v4l2"))
 }
 
@@ -458,7 +472,7 @@ fn run_once(
     deadline: Option<Instant>,
 ) -> anyhow::Result<LoopEnd> {
     use crate::config::DisplayBackend;
-    let source = open_source(config)?;
+    let source = open_booth_source(config)?;
     let live = config.camera.source == CameraSource::V4l2;
     tracing::info!(source = %source.describe(), "camera");
     let triggers = triggers(config)?;

@@ -1,6 +1,8 @@
 //! The booth a guest walks up to: attract (live preview) -> countdown -> capture burst ->
 //! generate (on a worker thread, so the screen keeps refreshing) -> show the loop -> attract.
 //! Every state has a timeout; a lost camera shows its own screen until the camera is back.
+//! The operator's diagnostics screen (SIGUSR2, the D key, or holding the button) shows what
+//! `comicbooth check` would find, live: camera, dropped frames, model, comics, disk.
 //!
 //! [`Booth::tick`] advances the machine by one step at a given instant and draws one screen;
 //! `app::run` calls it about 30 times a second, tests call it with scripted triggers.
@@ -19,12 +21,16 @@ use crate::convert;
 use crate::display::{Screen, screens};
 use crate::export;
 use crate::model::{Gate, Generator};
-use crate::trigger::Trigger;
+use crate::trigger::{Request, Trigger};
 
 /// A stylized preview is used in `auto` mode when one generator run is at most this long.
 const FAST_ENOUGH: Duration = Duration::from_millis(150);
 /// How long the booth waits for one preview frame in attract.
 const PREVIEW_WAIT: Duration = Duration::from_millis(60);
+/// How long the diagnostics screen stays up unless dismissed.
+const DIAGNOSTICS_FOR: Duration = Duration::from_secs(30);
+/// Free space below which the diagnostics screen shows the disk in red.
+const LOW_DISK: u64 = 50 * 1024 * 1024;
 
 /// Where the booth is.
 #[derive(Debug)]
@@ -61,6 +67,11 @@ pub enum Phase {
         /// Since when.
         since: Instant,
     },
+    /// The operator's diagnostics screen.
+    Diagnostics {
+        /// When it goes back to attract by itself.
+        until: Instant,
+    },
 }
 
 impl Phase {
@@ -72,6 +83,7 @@ impl Phase {
             Phase::Generating { .. } => "generating",
             Phase::Show { .. } => "show",
             Phase::CameraLost { .. } => "camera-lost",
+            Phase::Diagnostics { .. } => "diagnostics",
         }
     }
 
@@ -83,6 +95,7 @@ impl Phase {
             Phase::Generating { .. } => "making a comic",
             Phase::Show { .. } => "showing a comic",
             Phase::CameraLost { .. } => "camera lost: reconnecting",
+            Phase::Diagnostics { .. } => "diagnostics screen",
         }
     }
 }
@@ -243,6 +256,19 @@ pub struct Booth<S: Screen> {
     sessions: u64,
     /// Animations saved so far.
     pub saved: Vec<PathBuf>,
+    health: Health,
+}
+
+/// What the diagnostics screen reports beyond the camera's own counters.
+struct Health {
+    started: Instant,
+    model: String,
+    export_dir: PathBuf,
+    made: u64,
+    last_generate: Option<Duration>,
+    /// Why the last save failed (cleared by the next good save): a full or read-only disk.
+    save_problem: Option<String>,
+    next_draw: Option<Instant>,
 }
 
 impl<S: Screen> Booth<S>
@@ -275,6 +301,15 @@ where
             triggers = ?triggers.iter().map(|t| t.describe()).collect::<Vec<_>>(),
             "booth ready"
         );
+        let health = Health {
+            started: Instant::now(),
+            model: format!("{} {side}px", generator.manifest().name),
+            export_dir: export.dir.clone(),
+            made: 0,
+            last_generate: None,
+            save_problem: None,
+            next_draw: None,
+        };
         Booth {
             screen,
             source,
@@ -291,6 +326,7 @@ where
             next_show_frame: None,
             sessions: 0,
             saved: Vec::new(),
+            health,
         }
     }
 
@@ -315,12 +351,22 @@ where
 
     /// One step: poll the triggers, move on if a state is done or timed out, draw its screen.
     pub fn tick(&mut self, now: Instant) -> Result<(), S::Error> {
-        let mut fired = false;
+        let (mut fired, mut diagnostics) = (false, false);
         for t in &mut self.triggers {
-            fired |= t.poll(now);
+            match t.poll(now) {
+                Some(Request::Session) => fired = true,
+                Some(Request::Diagnostics) => diagnostics = true,
+                None => {}
+            }
         }
         self.drain_worker(now);
         let next = match &self.phase {
+            // A guest's comic in the making is never abandoned for the diagnostics screen.
+            Phase::Generating { .. } if diagnostics => None,
+            Phase::Diagnostics { .. } if diagnostics || fired => Some(Phase::Attract),
+            Phase::Diagnostics { until } if now >= *until => Some(Phase::Attract),
+            Phase::Diagnostics { .. } => None,
+            _ if diagnostics => Some(Phase::Diagnostics { until: now + DIAGNOSTICS_FOR }),
             Phase::Attract if fired => {
                 Some(Phase::Countdown { until: now + Duration::from_secs(self.config.countdown_s as u64) })
             }
@@ -361,6 +407,7 @@ where
             self.show_frame = 0;
             self.next_show_frame = None;
         }
+        self.health.next_draw = None;
         if matches!(next, Phase::Show { .. } | Phase::Attract) {
             self.triggers.iter_mut().for_each(|t| t.reset(now));
         }
@@ -383,18 +430,26 @@ where
                 }
                 Outcome::Done { id, result } => {
                     let current = matches!(self.phase, Phase::Generating { id: c, .. } if c == id);
+                    if let Phase::Generating { started, .. } = &self.phase
+                        && current
+                    {
+                        self.health.last_generate = Some(now.saturating_duration_since(*started));
+                    }
                     match result {
                         Ok((anim, saved)) => {
+                            self.health.made += 1;
                             let caption = match saved {
                                 Ok(path) => {
                                     tracing::info!(gif = %path.display(), frames = anim.frames.len(), "comic saved");
                                     let name =
                                         path.file_name().unwrap_or_default().to_string_lossy().into_owned();
                                     self.saved.push(path);
+                                    self.health.save_problem = None;
                                     format!("Saved: {name}")
                                 }
                                 Err(e) => {
                                     tracing::error!("comic not saved (the booth goes on): {e}");
+                                    self.health.save_problem = Some(e);
                                     "Not saved: storage problem".to_owned()
                                 }
                             };
@@ -504,6 +559,52 @@ where
             Phase::CameraLost { since } => {
                 screens::camera_lost(&mut self.screen, now.duration_since(*since).as_secs())
             }
+            Phase::Diagnostics { .. } => {
+                // Its figures change slowly: redrawn twice a second, not every tick.
+                if self.health.next_draw.is_some_and(|t| now < t) {
+                    return Ok(());
+                }
+                self.health.next_draw = Some(now + Duration::from_millis(500));
+                let items = self.diagnostics(now);
+                screens::diagnostics(&mut self.screen, &items)
+            }
         }
+    }
+
+    /// The diagnostics screen's lines, each with whether it is healthy (white) or not (red):
+    /// what `comicbooth check` reports, taken from the running booth instead of reopening
+    /// the camera and the model.
+    pub fn diagnostics(&self, now: Instant) -> Vec<(String, bool)> {
+        let h = &self.health;
+        let st = self.source.stats();
+        let connected = self.source.connected();
+        let dropped = st.dropped_error_flag + st.dropped_short + st.dropped_corrupt;
+        let disk = match (&h.save_problem, crate::export::free_space(&h.export_dir)) {
+            (Some(problem), _) => (format!("Not saving: {problem}"), false),
+            (None, Ok(free)) => (format!("Disk: {} MB free", free / (1024 * 1024)), free >= LOW_DISK),
+            (None, Err(e)) => (format!("Disk: {}: {e}", h.export_dir.display()), false),
+        };
+        let up = now.saturating_duration_since(h.started).as_secs();
+        vec![
+            (format!("Camera: {}", if connected { "ok" } else { "LOST" }), connected),
+            (self.source.describe(), connected),
+            (format!("Frames {} dropped {}", st.frames, dropped), true),
+            (format!("Camera lost {}x, back {}x", st.lost, st.reconnects), connected),
+            (format!("Model: {}", h.model), true),
+            (
+                match h.last_generate {
+                    Some(d) => format!(
+                        "Comics {} made, {} saved, last {:.1} s",
+                        h.made,
+                        self.saved.len(),
+                        d.as_secs_f32()
+                    ),
+                    None => format!("Comics {} made, {} saved", h.made, self.saved.len()),
+                },
+                true,
+            ),
+            disk,
+            (format!("Up {}h{:02}m  v{}", up / 3600, up / 60 % 60, env!("CARGO_PKG_VERSION")), true),
+        ]
     }
 }

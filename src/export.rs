@@ -95,6 +95,19 @@ pub fn write_gif(path: &Path, anim: &Animation) -> Result<(), ExportError> {
     })
 }
 
+/// Free space for an unprivileged writer on the file system holding `dir`, in bytes.
+pub fn free_space(dir: &Path) -> io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path holds a NUL byte"))?;
+    // SAFETY: statvfs only writes into the zeroed struct we own; `path` is NUL-terminated.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(st.f_bavail as u64 * st.f_frsize as u64)
+}
+
 /// Deletes the oldest `.gif` files in `dir` until those left take at most `quota` bytes; returns
 /// how many were deleted. Other files are never touched.
 pub fn prune(dir: &Path, quota: u64) -> std::io::Result<usize> {

@@ -1,6 +1,8 @@
 //! What starts a session: a timer (unattended installations), SIGUSR1, a keyboard key (evdev:
-//! space or enter), or a scripted list for tests. Every trigger is polled without blocking, so
-//! the booth's loop keeps the screen alive.
+//! space or enter), a GPIO push button, or a scripted list for tests. The same inputs open the
+//! diagnostics screen: SIGUSR2, the D key, or holding the button for
+//! [`Debouncer::HOLD_POLLS`] polls (3 s). Every trigger is polled without blocking, so the
+//! booth's loop keeps the screen alive.
 
 use std::fs::File;
 use std::io::Read;
@@ -9,10 +11,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// Something that can ask for a new session.
+/// What a trigger asks the booth for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// A new session (the guest pressed the button).
+    Session,
+    /// The diagnostics screen (the operator).
+    Diagnostics,
+}
+
+/// Something that can ask for a new session or the diagnostics screen.
 pub trait Trigger {
-    /// Whether it fired since the last poll. Never blocks.
-    fn poll(&mut self, now: Instant) -> bool;
+    /// What it asked for since the last poll, if anything. Never blocks.
+    fn poll(&mut self, now: Instant) -> Option<Request>;
     /// What it is, for the start-up log.
     fn describe(&self) -> String;
     /// The booth became idle at `now` (back to attract, or a result started showing). A timer
@@ -34,13 +45,13 @@ impl TimerTrigger {
 }
 
 impl Trigger for TimerTrigger {
-    fn poll(&mut self, now: Instant) -> bool {
+    fn poll(&mut self, now: Instant) -> Option<Request> {
         let next = *self.next.get_or_insert(now + self.every);
         if now >= next {
             self.next = Some(now + self.every);
-            true
+            Some(Request::Session)
         } else {
-            false
+            None
         }
     }
 
@@ -53,28 +64,35 @@ impl Trigger for TimerTrigger {
     }
 }
 
-/// Fires when the process receives SIGUSR1 (`systemctl kill -s USR1 comicbooth`, or a
-/// button wired through another daemon).
+/// Starts a session when the process receives SIGUSR1 (`systemctl kill -s USR1 comicbooth`,
+/// or a button wired through another daemon); opens diagnostics on SIGUSR2.
 pub struct SignalTrigger {
-    flag: Arc<AtomicBool>,
+    session: Arc<AtomicBool>,
+    diagnostics: Arc<AtomicBool>,
 }
 
 impl SignalTrigger {
-    /// Installs the SIGUSR1 handler.
+    /// Installs the SIGUSR1 and SIGUSR2 handlers.
     pub fn install() -> std::io::Result<SignalTrigger> {
-        let flag = Arc::new(AtomicBool::new(false));
-        signal_hook::flag::register(signal_hook::consts::SIGUSR1, Arc::clone(&flag))?;
-        Ok(SignalTrigger { flag })
+        let session = Arc::new(AtomicBool::new(false));
+        let diagnostics = Arc::new(AtomicBool::new(false));
+        signal_hook::flag::register(signal_hook::consts::SIGUSR1, Arc::clone(&session))?;
+        signal_hook::flag::register(signal_hook::consts::SIGUSR2, Arc::clone(&diagnostics))?;
+        Ok(SignalTrigger { session, diagnostics })
     }
 }
 
 impl Trigger for SignalTrigger {
-    fn poll(&mut self, _now: Instant) -> bool {
-        self.flag.swap(false, Ordering::Relaxed)
+    fn poll(&mut self, _now: Instant) -> Option<Request> {
+        if self.diagnostics.swap(false, Ordering::Relaxed) {
+            Some(Request::Diagnostics)
+        } else {
+            self.session.swap(false, Ordering::Relaxed).then_some(Request::Session)
+        }
     }
 
     fn describe(&self) -> String {
-        "SIGUSR1".into()
+        "SIGUSR1 (SIGUSR2: diagnostics)".into()
     }
 }
 
@@ -92,12 +110,13 @@ pub struct KeyboardError {
 
 /// Linux key codes (linux/input-event-codes.h).
 const KEY_ENTER: u16 = 28;
+const KEY_D: u16 = 32;
 const KEY_SPACE: u16 = 57;
 const KEY_KPENTER: u16 = 96;
 const EV_KEY: u16 = 1;
 
 /// Fires on a press of space or enter on an evdev keyboard (or a USB "big red button" that
-/// types one of them).
+/// types one of them); D opens diagnostics.
 pub struct KeyboardTrigger {
     file: File,
     path: PathBuf,
@@ -116,24 +135,32 @@ impl KeyboardTrigger {
         Ok(KeyboardTrigger { file, path: path.into(), pending: Vec::new() })
     }
 
-    /// Whether a chunk of raw `input_event`s holds a press of space or enter.
-    pub fn presses_in(events: &[u8]) -> usize {
+    /// The requests in a chunk of raw `input_event`s: key presses (not releases or
+    /// autorepeats) of space or enter, and of D.
+    pub fn requests_in(events: &[u8]) -> Vec<Request> {
         let size = std::mem::size_of::<libc::input_event>();
         events
             .chunks_exact(size)
-            .filter(|raw| {
+            .filter_map(|raw| {
                 // SAFETY: input_event is plain old data and `raw` has exactly its size.
                 let ev: libc::input_event = unsafe { std::ptr::read_unaligned(raw.as_ptr().cast()) };
-                ev.type_ == EV_KEY && ev.value == 1 && [KEY_SPACE, KEY_ENTER, KEY_KPENTER].contains(&ev.code)
+                if ev.type_ != EV_KEY || ev.value != 1 {
+                    return None;
+                }
+                match ev.code {
+                    KEY_SPACE | KEY_ENTER | KEY_KPENTER => Some(Request::Session),
+                    KEY_D => Some(Request::Diagnostics),
+                    _ => None,
+                }
             })
-            .count()
+            .collect()
     }
 }
 
 impl Trigger for KeyboardTrigger {
-    fn poll(&mut self, _now: Instant) -> bool {
+    fn poll(&mut self, _now: Instant) -> Option<Request> {
         let mut buf = [0u8; 1024];
-        let mut pressed = false;
+        let mut asked = None;
         loop {
             match self.file.read(&mut buf) {
                 Ok(0) => break,
@@ -141,7 +168,8 @@ impl Trigger for KeyboardTrigger {
                     self.pending.extend_from_slice(&buf[..n]);
                     let size = std::mem::size_of::<libc::input_event>();
                     let whole = self.pending.len() / size * size;
-                    pressed |= KeyboardTrigger::presses_in(&self.pending[..whole]) > 0;
+                    // The last key pressed wins when several arrive in one poll.
+                    asked = KeyboardTrigger::requests_in(&self.pending[..whole]).pop().or(asked);
                     self.pending.drain(..whole);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
@@ -151,11 +179,11 @@ impl Trigger for KeyboardTrigger {
                 }
             }
         }
-        pressed
+        asked
     }
 
     fn describe(&self) -> String {
-        format!("keyboard {} (space or enter)", self.path.display())
+        format!("keyboard {} (space or enter; D: diagnostics)", self.path.display())
     }
 }
 
@@ -175,8 +203,8 @@ pub struct GpioError {
 }
 
 /// Fires when a push button on a GPIO line is pressed: the line must read active for
-/// `DEBOUNCE_POLLS` polls in a row after having been released, so contact bounce and noise
-/// give one press, and holding the button gives one press too.
+/// [`Debouncer::POLLS`] polls in a row after having been released, so contact bounce and noise
+/// give one press. Holding it on for [`Debouncer::HOLD_POLLS`] polls asks for diagnostics.
 #[cfg(feature = "gpio")]
 pub struct GpioTrigger {
     pin: linux_embedded_hal::CdevPin,
@@ -185,31 +213,40 @@ pub struct GpioTrigger {
     debounce: Debouncer,
 }
 
-/// Turns a sampled button level into presses: active for [`Debouncer::POLLS`] samples in a row
-/// after a release counts once.
+/// Turns a sampled button level into requests: active for [`Debouncer::POLLS`] samples in a
+/// row after a release is a press (a session); still active [`Debouncer::HOLD_POLLS`] samples
+/// into that press is a hold (diagnostics, once per hold).
 #[derive(Debug, Default)]
 pub struct Debouncer {
     active_streak: u32,
     armed: bool,
+    pressed: bool,
 }
 
 impl Debouncer {
     /// Samples needed to accept a press: at the booth's 30 polls a second, about 60 ms.
     pub const POLLS: u32 = 2;
+    /// Samples a press must be held to open diagnostics: about 3 s at 30 polls a second.
+    pub const HOLD_POLLS: u32 = 90;
 
-    /// One sample; true on an accepted press.
-    pub fn step(&mut self, active: bool) -> bool {
+    /// One sample; the request it completes, if any.
+    pub fn step(&mut self, active: bool) -> Option<Request> {
         if !active {
             self.active_streak = 0;
             self.armed = true;
-            return false;
+            self.pressed = false;
+            return None;
         }
         self.active_streak += 1;
         if self.armed && self.active_streak >= Self::POLLS {
             self.armed = false;
-            return true;
+            self.pressed = true;
+            return Some(Request::Session);
         }
-        false
+        if self.pressed && self.active_streak == Self::HOLD_POLLS {
+            return Some(Request::Diagnostics);
+        }
+        None
     }
 }
 
@@ -236,38 +273,43 @@ impl GpioTrigger {
 
 #[cfg(feature = "gpio")]
 impl Trigger for GpioTrigger {
-    fn poll(&mut self, _now: Instant) -> bool {
+    fn poll(&mut self, _now: Instant) -> Option<Request> {
         use embedded_hal::digital::InputPin;
         match self.pin.is_high() {
             Ok(active) => self.debounce.step(active),
             Err(e) => {
                 tracing::warn!(chip = %self.chip.display(), line = self.line, "reading the button failed: {e}");
-                false
+                None
             }
         }
     }
 
     fn describe(&self) -> String {
-        format!("GPIO button {} line {}", self.chip.display(), self.line)
+        format!("GPIO button {} line {} (hold 3 s: diagnostics)", self.chip.display(), self.line)
     }
 }
 
 /// Fires at the given polls (0-based): for tests and demos without hardware.
 pub struct ScriptedTrigger {
-    at: Vec<u64>,
+    at: Vec<(u64, Request)>,
     polls: u64,
 }
 
 impl ScriptedTrigger {
-    /// Fires on each poll number listed.
+    /// Asks for a session on each poll number listed.
     pub fn new(at: Vec<u64>) -> ScriptedTrigger {
+        ScriptedTrigger::requests(at.into_iter().map(|p| (p, Request::Session)).collect())
+    }
+
+    /// Asks for each request at its poll number.
+    pub fn requests(at: Vec<(u64, Request)>) -> ScriptedTrigger {
         ScriptedTrigger { at, polls: 0 }
     }
 }
 
 impl Trigger for ScriptedTrigger {
-    fn poll(&mut self, _now: Instant) -> bool {
-        let fire = self.at.contains(&self.polls);
+    fn poll(&mut self, _now: Instant) -> Option<Request> {
+        let fire = self.at.iter().find(|(p, _)| *p == self.polls).map(|&(_, r)| r);
         self.polls += 1;
         fire
     }
@@ -285,14 +327,15 @@ mod tests {
     fn timer_fires_on_schedule() {
         let t0 = Instant::now();
         let mut t = TimerTrigger::new(Duration::from_secs(10));
-        assert!(!t.poll(t0));
-        assert!(!t.poll(t0 + Duration::from_secs(9)));
-        assert!(t.poll(t0 + Duration::from_secs(10)));
-        assert!(!t.poll(t0 + Duration::from_secs(11)));
-        assert!(t.poll(t0 + Duration::from_secs(20)));
+        let mut fires = |s| t.poll(t0 + Duration::from_secs(s)) == Some(Request::Session);
+        assert!(!fires(0));
+        assert!(!fires(9));
+        assert!(fires(10));
+        assert!(!fires(11));
+        assert!(fires(20));
         t.reset(t0 + Duration::from_secs(25));
-        assert!(!t.poll(t0 + Duration::from_secs(30)));
-        assert!(t.poll(t0 + Duration::from_secs(35)));
+        assert!(t.poll(t0 + Duration::from_secs(30)).is_none());
+        assert_eq!(t.poll(t0 + Duration::from_secs(35)), Some(Request::Session));
     }
 
     fn event(type_: u16, code: u16, value: i32) -> Vec<u8> {
@@ -307,14 +350,16 @@ mod tests {
     }
 
     #[test]
-    fn keyboard_counts_presses_of_space_and_enter_only() {
+    fn keyboard_counts_presses_of_space_enter_and_d_only() {
         let mut raw = event(EV_KEY, KEY_SPACE, 1);
         raw.extend(event(EV_KEY, KEY_SPACE, 0)); // release
         raw.extend(event(EV_KEY, 30, 1)); // 'a'
         raw.extend(event(EV_KEY, KEY_ENTER, 2)); // autorepeat
+        raw.extend(event(EV_KEY, KEY_D, 1));
         raw.extend(event(EV_KEY, KEY_ENTER, 1));
         raw.extend(event(0, 0, 0)); // SYN
-        assert_eq!(KeyboardTrigger::presses_in(&raw), 2);
+        use Request::{Diagnostics, Session};
+        assert_eq!(KeyboardTrigger::requests_in(&raw), vec![Session, Diagnostics, Session]);
     }
 
     #[test]
@@ -326,12 +371,14 @@ mod tests {
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
         let mut k = KeyboardTrigger::open(&path).unwrap();
         let now = Instant::now();
-        assert!(!k.poll(now));
+        assert!(k.poll(now).is_none());
         std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         let mut w = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         std::io::Write::write_all(&mut w, &event(EV_KEY, KEY_SPACE, 1)).unwrap();
-        assert!(k.poll(now));
-        assert!(!k.poll(now));
+        assert_eq!(k.poll(now), Some(Request::Session));
+        assert!(k.poll(now).is_none());
+        std::io::Write::write_all(&mut w, &event(EV_KEY, KEY_D, 1)).unwrap();
+        assert_eq!(k.poll(now), Some(Request::Diagnostics));
     }
 
     #[test]
@@ -339,19 +386,42 @@ mod tests {
         let mut d = Debouncer::default();
         // Held at start-up (stuck button): no press until it was released once.
         let samples = [1, 1, 1, 0, 1, 0, 1, 1, 1, 1, 0, 0, 1, 1];
-        let presses: Vec<usize> =
-            samples.iter().enumerate().filter(|&(_, &s)| d.step(s == 1)).map(|(i, _)| i).collect();
+        let presses: Vec<usize> = samples
+            .iter()
+            .enumerate()
+            .filter(|&(_, &s)| d.step(s == 1) == Some(Request::Session))
+            .map(|(i, _)| i)
+            .collect();
         // A one-sample blip (index 4) is bounce; 6-9 is one press, accepted at its 2nd sample.
         assert_eq!(presses, vec![7, 13]);
     }
 
     #[test]
-    fn signal_trigger_sees_sigusr1() {
+    fn holding_the_button_asks_for_diagnostics_once() {
+        let mut d = Debouncer::default();
+        d.step(false);
+        let got: Vec<(u32, Request)> = (1..=300).filter_map(|i| d.step(true).map(|r| (i, r))).collect();
+        assert_eq!(
+            got,
+            vec![(Debouncer::POLLS, Request::Session), (Debouncer::HOLD_POLLS, Request::Diagnostics)]
+        );
+        // Released and pressed again: a new session, no diagnostics until held again.
+        assert_eq!(d.step(false), None);
+        assert_eq!(
+            (0..Debouncer::POLLS).filter_map(|_| d.step(true)).collect::<Vec<_>>(),
+            vec![Request::Session]
+        );
+    }
+
+    #[test]
+    fn signal_trigger_sees_sigusr1_and_sigusr2() {
         let mut s = SignalTrigger::install().unwrap();
-        assert!(!s.poll(Instant::now()));
+        assert!(s.poll(Instant::now()).is_none());
         signal_hook::low_level::raise(signal_hook::consts::SIGUSR1).unwrap();
-        assert!(s.poll(Instant::now()));
-        assert!(!s.poll(Instant::now()));
+        assert_eq!(s.poll(Instant::now()), Some(Request::Session));
+        assert!(s.poll(Instant::now()).is_none());
+        signal_hook::low_level::raise(signal_hook::consts::SIGUSR2).unwrap();
+        assert_eq!(s.poll(Instant::now()), Some(Request::Diagnostics));
     }
 
     #[test]

@@ -127,6 +127,33 @@ pub trait FrameSource {
     fn next_frame(&mut self, timeout: Duration) -> Result<Frame<'_>, CameraError>;
     /// A line for logs and `comicbooth devices`: what this source is.
     fn describe(&self) -> String;
+    /// Its counters so far (all zero for sources that do not count, such as photo folders).
+    fn stats(&self) -> CaptureStats {
+        CaptureStats::default()
+    }
+    /// Whether it is delivering frames now (false while a camera is lost).
+    fn connected(&self) -> bool {
+        true
+    }
+}
+
+/// Counters of a capture session; they survive reconnects.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CaptureStats {
+    /// Frames handed out.
+    pub frames: u64,
+    /// Frames the driver flagged as bad (V4L2_BUF_FLAG_ERROR).
+    pub dropped_error_flag: u64,
+    /// Frames with fewer bytes than their format needs.
+    pub dropped_short: u64,
+    /// MJPEG frames without start or end markers.
+    pub dropped_corrupt: u64,
+    /// Waits that timed out.
+    pub timeouts: u64,
+    /// Times the camera was lost.
+    pub lost: u64,
+    /// Times it came back.
+    pub reconnects: u64,
 }
 
 /// Why a source gave no frame.

@@ -21,7 +21,7 @@ use v4l::video::Capture;
 use v4l::video::capture::Parameters;
 use v4l::{Device, FourCC};
 
-use super::{CameraError, DropReason, Frame, FrameSource, PixelFormat};
+use super::{CameraError, CaptureStats, DropReason, Frame, FrameSource, PixelFormat};
 
 /// Timeouts in a row after which a camera counts as lost.
 const TIMEOUTS_BEFORE_LOST: u32 = 3;
@@ -264,25 +264,6 @@ pub struct Granted {
     pub fps: Option<f32>,
 }
 
-/// Counters of a capture session; they survive reconnects.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct CaptureStats {
-    /// Frames handed out.
-    pub frames: u64,
-    /// Frames the driver flagged as bad (V4L2_BUF_FLAG_ERROR).
-    pub dropped_error_flag: u64,
-    /// Frames with fewer bytes than their format needs.
-    pub dropped_short: u64,
-    /// MJPEG frames without start or end markers.
-    pub dropped_corrupt: u64,
-    /// Waits that timed out.
-    pub timeouts: u64,
-    /// Times the camera was lost.
-    pub lost: u64,
-    /// Times it came back.
-    pub reconnects: u64,
-}
-
 struct Live {
     // Field order matters: the stream (and its mmap buffers) must go before the device.
     stream: Stream<'static>,
@@ -320,9 +301,30 @@ impl V4l2Source {
         })
     }
 
-    /// The counters so far.
-    pub fn stats(&self) -> CaptureStats {
-        self.stats
+    /// As [`V4l2Source::open`], but a camera that cannot be started now (unplugged, busy, not
+    /// yet enumerated at boot) gives a source that starts lost and keeps trying with backoff,
+    /// so the booth comes up and says "camera lost" on its screen instead of exiting.
+    pub fn open_or_wait(request: Request) -> V4l2Source {
+        match V4l2Source::open(request.clone()) {
+            Ok(source) => source,
+            Err(e) => {
+                tracing::error!("{e}");
+                let mut source = V4l2Source {
+                    request,
+                    state: State::Lost {
+                        reason: String::new(),
+                        next_try: Instant::now(),
+                        backoff: FIRST_BACKOFF,
+                        since: Instant::now(),
+                    },
+                    stats: CaptureStats::default(),
+                    opened: Instant::now(),
+                    sequence: 0,
+                };
+                source.lose(e.to_string());
+                source
+            }
+        }
     }
 
     /// What the driver granted, while the camera is there.
@@ -531,6 +533,14 @@ impl FrameSource for V4l2Source {
         })
     }
 
+    fn stats(&self) -> CaptureStats {
+        self.stats
+    }
+
+    fn connected(&self) -> bool {
+        matches!(self.state, State::Live(_))
+    }
+
     fn describe(&self) -> String {
         match &self.state {
             State::Live(l) => format!(
@@ -592,5 +602,32 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("video0"), b"not a device").unwrap();
         assert!(discover(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn a_camera_missing_at_start_is_lost_not_fatal() {
+        let request = Request {
+            device: "/dev/video-comicbooth-test-missing".into(),
+            format: None,
+            width: 640,
+            height: 480,
+            fps: 30,
+            buffers: 4,
+        };
+        assert!(V4l2Source::open(request.clone()).is_err());
+        let mut source = V4l2Source::open_or_wait(request);
+        assert!(!source.connected());
+        assert_eq!(source.stats().lost, 1);
+        assert!(source.describe().contains("lost:"), "{}", source.describe());
+        // It keeps trying (with backoff) and keeps saying why, never panicking.
+        for _ in 0..3 {
+            match source.next_frame(Duration::from_millis(300)) {
+                Err(CameraError::Lost { device, reason }) => {
+                    assert!(device.ends_with("video-comicbooth-test-missing"));
+                    assert!(!reason.is_empty());
+                }
+                other => panic!("expected Lost, got {:?}", other.map(|f| f.label)),
+            }
+        }
     }
 }

@@ -19,6 +19,8 @@ pub const YELLOW: Rgb888 = Rgb888::new(255, 214, 0);
 pub const INK: Rgb888 = Rgb888::new(16, 16, 16);
 /// Alarm red for problems.
 pub const ALARM: Rgb888 = Rgb888::new(200, 30, 30);
+/// A failing line on the diagnostics screen (light red: legible on the dark background).
+pub const FAULT: Rgb888 = Rgb888::new(255, 90, 90);
 
 /// Draws into `D` with every pixel scaled to an `s` x `s` block.
 struct Scaled<'a, D> {
@@ -160,7 +162,7 @@ pub fn diagnostics<S: Screen>(screen: &mut S, items: &[(String, bool)]) -> Resul
     lines(screen, &["Diagnostics"], 20 * s as i32, s, YELLOW, None)?;
     for (i, (text, ok)) in items.iter().enumerate() {
         let y = (50 + 24 * i as i32) * s as i32;
-        let colour = if *ok { Rgb888::WHITE } else { Rgb888::new(255, 90, 90) };
+        let colour = if *ok { Rgb888::WHITE } else { FAULT };
         let clipped: String = text.chars().take((size.width / (10 * s)) as usize).collect();
         lines(screen, &[&clipped], y, s, colour, None)?;
     }

@@ -8,9 +8,9 @@ use comicbooth::booth::Booth;
 use comicbooth::camera::{CameraError, FileSource, Frame, FrameSource};
 use comicbooth::config::{AnimateConfig, BoothConfig, ExportConfig, LoopMode, StylizedPreview};
 use comicbooth::display::HeadlessDisplay;
-use comicbooth::display::screens::{ALARM, YELLOW};
+use comicbooth::display::screens::{ALARM, FAULT, YELLOW};
 use comicbooth::model::{Generator, ModelSource};
-use comicbooth::trigger::{ScriptedTrigger, Trigger};
+use comicbooth::trigger::{Request, ScriptedTrigger, Trigger};
 
 const W: u32 = 320;
 const H: u32 = 240;
@@ -178,4 +178,86 @@ fn camera_lost_screen_then_recovery() {
     run_until(&mut b, &mut now, "attract", 200);
     b.tick(now).unwrap();
     assert!(is(pixel(&b, 5, H - 10), YELLOW));
+}
+
+/// A trigger the test presses by hand (an operator at the booth).
+#[derive(Clone, Default)]
+struct Hand(std::rc::Rc<std::cell::Cell<Option<Request>>>);
+
+impl Trigger for Hand {
+    fn poll(&mut self, _now: Instant) -> Option<Request> {
+        self.0.take()
+    }
+
+    fn describe(&self) -> String {
+        "hand".into()
+    }
+}
+
+fn count(
+    b: &Booth<HeadlessDisplay>,
+    rows: std::ops::Range<u32>,
+    c: embedded_graphics::pixelcolor::Rgb888,
+) -> usize {
+    rows.flat_map(|y| (0..W).map(move |x| (x, y))).filter(|&(x, y)| is(pixel(b, x, y), c)).count()
+}
+
+#[test]
+fn diagnostics_screen_shows_a_storage_problem_and_goes_back_to_attract() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file where the comics folder should be: every save fails, as on a full or broken disk.
+    let blocked = dir.path().join("comics");
+    std::fs::write(&blocked, b"not a folder").unwrap();
+    let hand = Hand::default();
+    let source = Box::new(FileSource::builtin(&SAMPLE_PHOTOS));
+    let mut b = booth(source, vec![Box::new(hand.clone())], &blocked);
+    let mut now = Instant::now();
+    b.tick(now).unwrap();
+
+    // Before any session: healthy, white lines only.
+    hand.0.set(Some(Request::Diagnostics));
+    run_until(&mut b, &mut now, "diagnostics", 3);
+    b.tick(now).unwrap();
+    assert!(count(&b, 0..40, YELLOW) > 100, "no yellow title");
+    assert!(
+        count(&b, 40..H, embedded_graphics::pixelcolor::Rgb888::new(255, 255, 255)) > 300,
+        "no white lines"
+    );
+    let lines = b.diagnostics(now);
+    assert!(lines.iter().any(|(t, ok)| t == "Camera: ok" && *ok), "{lines:?}");
+    assert!(lines.iter().any(|(t, _)| t.starts_with("Comics 0 made")), "{lines:?}");
+
+    // A press dismisses it; a session whose save fails; then diagnostics says so in red.
+    hand.0.set(Some(Request::Session));
+    run_until(&mut b, &mut now, "attract", 3);
+    hand.0.set(Some(Request::Session));
+    run_until(&mut b, &mut now, "show", 500);
+    assert!(b.saved.is_empty());
+    hand.0.set(Some(Request::Diagnostics));
+    run_until(&mut b, &mut now, "diagnostics", 3);
+    b.tick(now).unwrap();
+    let lines = b.diagnostics(now);
+    let disk = lines.iter().find(|(t, _)| t.starts_with("Not saving:")).expect("a storage line");
+    assert!(!disk.1 && disk.0.contains("comics"), "{disk:?}");
+    assert!(lines.iter().any(|(t, _)| t.starts_with("Comics 1 made, 0 saved, last ")), "{lines:?}");
+    assert!(count(&b, 40..H, FAULT) > 50, "the storage problem is not shown in red");
+
+    // It goes away by itself after 30 s.
+    run_until(&mut b, &mut now, "attract", 320);
+}
+
+#[test]
+fn diagnostics_wait_while_a_comic_is_being_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let hand = Hand::default();
+    let source = Box::new(FileSource::builtin(&SAMPLE_PHOTOS));
+    let mut b = booth(source, vec![Box::new(hand.clone())], dir.path());
+    let mut now = Instant::now();
+    hand.0.set(Some(Request::Session));
+    run_until(&mut b, &mut now, "generating", 40);
+    hand.0.set(Some(Request::Diagnostics));
+    b.tick(now).unwrap();
+    assert!(matches!(b.phase().name(), "generating" | "show"), "{}", b.phase().name());
+    run_until(&mut b, &mut now, "show", 500);
+    assert_eq!(b.saved.len(), 1);
 }
