@@ -129,6 +129,25 @@ fn classify(img: &image::RgbImage) -> Screen {
     Screen::Other
 }
 
+/// `text` without the ANSI colour sequences the guest's log lines carry.
+fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // ESC [ parameters final-byte
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A finished guest run: its exit status, serial log and screendumps (in order, classified).
 struct Run {
     status: ExitStatus,
@@ -136,6 +155,8 @@ struct Run {
     shots: Vec<(PathBuf, Screen)>,
     /// Seconds from the guest's start to the end of the run.
     secs: f64,
+    /// The index of the screendump after which the button was pressed, if it was.
+    pressed_after: Option<usize>,
     _dir: tempfile::TempDir,
 }
 
@@ -146,9 +167,19 @@ impl Run {
 }
 
 /// Boots the guest running `comicbooth --config <config> run --for <run_for_s>` and takes a
-/// screendump every ~700 ms. The screendumps are kept in target/guest-screens/<name>-<arch>/
-/// for a person to look at.
-fn run_booth(guest: &Guest, name: &str, config: &str, run_for_s: u32, timeout_s: u32) -> Run {
+/// screendump every ~700 ms. With `press_button`, the host presses the arm64 guest's button
+/// once, as soon as a screendump shows the attract screen: QMP `system_powerdown`, which in
+/// a `-M virt` guest without firmware (no ACPI) makes QEMU's gpio-key hold PL061 line 3 high
+/// for 100 ms. The screendumps are kept in target/guest-screens/<name>-<arch>/ for a person
+/// to look at.
+fn run_booth(
+    guest: &Guest,
+    name: &str,
+    config: &str,
+    run_for_s: u32,
+    timeout_s: u32,
+    press_button: bool,
+) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let config_file = dir.path().join("booth.toml");
     std::fs::write(&config_file, config).unwrap();
@@ -172,6 +203,7 @@ fn run_booth(guest: &Guest, name: &str, config: &str, run_for_s: u32, timeout_s:
     std::fs::create_dir(&shots_dir).unwrap();
     let mut shots = Vec::new();
     let mut conn = None;
+    let mut pressed_after = None;
     let mut n = 0;
     while child.try_wait().unwrap().is_none()
         && started.elapsed() < Duration::from_secs(timeout_s as u64 + 20)
@@ -186,6 +218,14 @@ fn run_booth(guest: &Guest, name: &str, config: &str, run_for_s: u32, timeout_s:
             } else if let Ok(img) = image::open(&file) {
                 let screen = classify(&img.into_rgb8());
                 shots.push((file, screen));
+                if press_button && pressed_after.is_none() && screen == Screen::Attract {
+                    assert!(
+                        qmp_execute(r, w, "{\"execute\":\"system_powerdown\"}"),
+                        "QMP system_powerdown (the button press) failed"
+                    );
+                    println!("{name}: button pressed at {:.1} s", started.elapsed().as_secs_f64());
+                    pressed_after = Some(shots.len() - 1);
+                }
             }
         }
         n += 1;
@@ -209,11 +249,11 @@ fn run_booth(guest: &Guest, name: &str, config: &str, run_for_s: u32, timeout_s:
         shots.len(),
         keep.display()
     );
-    Run { status, log, shots, secs, _dir: dir }
+    Run { status, log, shots, secs, pressed_after, _dir: dir }
 }
 
 #[test]
-#[ignore = "boots a QEMU guest (about a minute); scripts/test runs it (x86_64), scripts/test-arm (arm64)"]
+#[ignore = "boots a QEMU guest (1 to 2 minutes); scripts/test runs it (x86_64), scripts/test-arm (arm64)"]
 fn vivid_booth_on_the_framebuffer() {
     let guest = Guest::from_env();
     // vivid's colour bars are flat synthetic colours, which the "already comic?" gate rightly
@@ -227,7 +267,7 @@ fn vivid_booth_on_the_framebuffer() {
     // the arm64 guest (a debug build, every instruction translated) was seen taking 24 s to
     // its first 12 s timer tick and 25 s more to the comic: leave room.
     let run_for = if guest.arch == "x86_64" { 55 } else { 100 };
-    let run = run_booth(&guest, "booth", config, run_for, 300);
+    let run = run_booth(&guest, "booth", config, run_for, 300, false);
     let log = &run.log;
     assert!(run.status.success(), "guest failed ({}):\n{log}", run.status);
     let attract = run.first(|s| s == Screen::Attract, 0);
@@ -247,5 +287,47 @@ fn vivid_booth_on_the_framebuffer() {
     assert!(attract.is_some(), "no attract screen with the live preview among {n} screendumps\n{log}");
     assert!(countdown.is_some(), "no countdown screen among {n} screendumps\n{log}");
     assert!(comic.is_some(), "no finished comic among {n} screendumps\n{log}");
+    assert!(log.contains("comic saved"), "{log}");
+}
+
+/// The push button on a real GPIO line: in the arm64 guest, `/dev/gpiochip0` is the `-M virt`
+/// machine's PL061, whose line 3 QEMU's gpio-key drives (the device tree's power key; nothing
+/// else claims it, as gpio_keys is not loaded). The host presses it with QMP once the attract
+/// screen is up; no timer is configured, so a countdown can only come from the button. (The
+/// x86_64 guest has no GPIO controller: Debian's kernels build neither gpio-mockup nor gpio-sim.)
+#[test]
+#[ignore = "boots an arm64 QEMU guest (about 100 s); scripts/test-arm runs it"]
+fn arm64_gpio_button_starts_a_session() {
+    let guest = Guest::from_env();
+    assert_eq!(
+        guest.arch, "arm64",
+        "the GPIO button test needs the arm64 guest (PL061): run it with COMICBOOTH_GUEST_ARCH=arm64 \
+         COMICBOOTH_GUEST_BINARY=<aarch64 comicbooth>, as scripts/test-arm does"
+    );
+    let config = "[camera]\nsource = \"v4l2\"\ndevice = \"/dev/video0\"\n\n[display]\nbackend = \"framebuffer\"\n\
+         device = \"/dev/fb0\"\n\n[booth]\ncountdown_s = 3\nshow_s = 30\nstylized_preview = \"off\"\n\n\
+         [trigger]\ntimer_s = 0\nsignal = false\ngpio_chip = \"/dev/gpiochip0\"\ngpio_line = 3\n\
+         gpio_active_low = false\n\n[export]\ndir = \"/tmp/comics\"\n\n[model]\nsize = 128\ngate = false\n";
+    let run = run_booth(&guest, "gpio", config, 90, 300, true);
+    let log = &run.log;
+    assert!(run.status.success(), "guest failed ({}):\n{log}", run.status);
+    assert!(log.contains("GPIO button /dev/gpiochip0 line 3"), "the GPIO trigger is not configured:\n{log}");
+    let pressed = run.pressed_after.unwrap_or_else(|| {
+        panic!("never saw the attract screen, so never pressed; {} screendumps\n{log}", run.shots.len())
+    });
+    assert!(
+        run.shots[..=pressed].iter().all(|(_, s)| *s != Screen::Countdown),
+        "a countdown before the button was pressed\n{log}"
+    );
+    let countdown = run.first(|s| s == Screen::Countdown, pressed);
+    let comic = countdown.and_then(|c| run.first(|s| s == Screen::Caption { comic: true }, c));
+    println!(
+        "pressed after screendump {pressed}, countdown {countdown:?}, comic {comic:?}; {:.0} s",
+        run.secs
+    );
+    assert!(countdown.is_some(), "the button press started no countdown\n{log}");
+    assert!(comic.is_some(), "no finished comic after the button's countdown\n{log}");
+    let sessions = plain(log).lines().filter(|l| l.contains("to=\"countdown\"")).count();
+    assert_eq!(sessions, 1, "one press, one session:\n{log}");
     assert!(log.contains("comic saved"), "{log}");
 }
