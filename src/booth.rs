@@ -319,7 +319,15 @@ where
         for t in &mut self.triggers {
             fired |= t.poll(now);
         }
+        let before = std::mem::discriminant(&self.phase);
         self.drain_worker(now);
+        // A trigger polled before the worker's result moved the booth on belongs to the phase it
+        // was polled in (generating ignores triggers). Carried over, a timer that ran out while
+        // the comic was being made would start the next session in the very tick the result
+        // appears, and the result would never be on the screen.
+        if std::mem::discriminant(&self.phase) != before {
+            fired = false;
+        }
         let next = match &self.phase {
             Phase::Attract if fired => {
                 Some(Phase::Countdown { until: now + Duration::from_secs(self.config.countdown_s as u64) })
