@@ -35,10 +35,11 @@
 # On stdout: what the probe wrote (its stdout and stderr, as the serial console saw them).
 # On stderr: progress, the output directory, timings.
 #
-# Inside the guest, /init installs busybox's applets, mounts proc, sysfs (read-write), devtmpfs, tmpfs on /tmp, /run and
-# /dev/shm; loads the display modules and waits for /dev/fb0; unbinds the framebuffer text
-# console; loads vivid and waits for /dev/video0; runs the probe from / with stdin /dev/null
-# and its output on the serial console; prints PROBE-EXIT=<status>; powers off.
+# Inside the guest, /init links busybox's applets; mounts proc, sysfs (read-write), devtmpfs,
+# tmpfs on /tmp, /run and /dev/shm; loads the display modules and waits for /dev/fb0; unbinds
+# the framebuffer text console; loads vivid and waits for /dev/video0; runs the probe from /
+# with stdin /dev/null and its output on the serial console; prints PROBE-EXIT=<status>;
+# powers off.
 # Lines the harness prints in the guest start with "[vm-init]" or "=== PROBE-".
 set -euo pipefail
 
