@@ -359,7 +359,15 @@ where
                 None => {}
             }
         }
+        let before = std::mem::discriminant(&self.phase);
         self.drain_worker(now);
+        // A trigger polled before the worker's result moved the booth on belongs to the phase it
+        // was polled in (generating ignores triggers). Carried over, a timer that ran out while
+        // the comic was being made would start the next session in the very tick the result
+        // appears, and the result would never be on the screen.
+        if std::mem::discriminant(&self.phase) != before {
+            (fired, diagnostics) = (false, false);
+        }
         let next = match &self.phase {
             // A guest's comic in the making is never abandoned for the diagnostics screen.
             Phase::Generating { .. } if diagnostics => None,

@@ -202,15 +202,24 @@ pub struct GpioError {
     pub cause: String,
 }
 
-/// Fires when a push button on a GPIO line is pressed: the line must read active for
-/// [`Debouncer::POLLS`] polls in a row after having been released, so contact bounce and noise
-/// give one press. Holding it on for [`Debouncer::HOLD_POLLS`] polls asks for diagnostics.
+/// Fires when a push button on a GPIO line is pressed. The line is watched through the
+/// kernel's edge events where the chip can interrupt (nearly all can): the kernel timestamps
+/// and queues every edge, so a press is seen at the next poll however long the booth's last
+/// tick took, and [`EdgeDebouncer`] turns the edges into presses. Otherwise the line's level
+/// is sampled once per poll ([`Debouncer`]), which misses a press shorter than two polls.
+/// Either way contact bounce and noise give no press, and holding the button gives one; held
+/// for 3 s it also asks for diagnostics.
 #[cfg(feature = "gpio")]
 pub struct GpioTrigger {
-    pin: linux_embedded_hal::CdevPin,
+    input: GpioInput,
     chip: PathBuf,
     line: u32,
-    debounce: Debouncer,
+}
+
+#[cfg(feature = "gpio")]
+enum GpioInput {
+    Edges { events: linux_embedded_hal::gpio_cdev::LineEventHandle, debounce: EdgeDebouncer },
+    Level { pin: linux_embedded_hal::CdevPin, debounce: Debouncer },
 }
 
 /// Turns a sampled button level into requests: active for [`Debouncer::POLLS`] samples in a
@@ -250,24 +259,126 @@ impl Debouncer {
     }
 }
 
+/// Turns a button's edges (kernel timestamps, ns) into presses: an active stretch counts once
+/// it has lasted [`EdgeDebouncer::MIN_PRESS_NS`], whether it ended (a tap) or still lasts (a
+/// hold); shorter stretches are bounce or noise. A line already active when it was first seen
+/// counts only after a release, like [`Debouncer`].
+#[derive(Debug, Default)]
+pub struct EdgeDebouncer {
+    /// When the current active stretch began, if the line is active.
+    active_since: Option<u64>,
+    /// Whether the current stretch has been counted (a hold seen by [`Self::held`]).
+    counted: bool,
+    /// Whether the current stretch has asked for diagnostics ([`Self::held_long`]).
+    long_reported: bool,
+}
+
+impl EdgeDebouncer {
+    /// The shortest press: a quick tap is 50 to 150 ms, contact bounce a few ms.
+    pub const MIN_PRESS_NS: u64 = 30_000_000;
+
+    /// One edge: `active` is the line's (logical) level after it. True on an accepted press.
+    pub fn edge(&mut self, active: bool, t_ns: u64) -> bool {
+        if active {
+            // Two edges into the same level (the kernel reads the level after the interrupt,
+            // so bounce can report it twice): the stretch began at the first.
+            if self.active_since.is_none() {
+                self.active_since = Some(t_ns);
+                self.counted = false;
+                self.long_reported = false;
+            }
+            return false;
+        }
+        let press = self
+            .active_since
+            .take()
+            .is_some_and(|since| !self.counted && t_ns.saturating_sub(since) >= Self::MIN_PRESS_NS);
+        self.counted = false;
+        press
+    }
+
+    /// How long a hold asks for diagnostics.
+    pub const LONG_HOLD_NS: u64 = 3_000_000_000;
+
+    /// As [`Self::held`] for [`Self::LONG_HOLD_NS`]: true once per stretch that has lasted
+    /// that long (the operator's hold for diagnostics).
+    pub fn held_long(&mut self, active: bool, now_ns: u64) -> bool {
+        match self.active_since {
+            Some(since)
+                if active && !self.long_reported && now_ns.saturating_sub(since) >= Self::LONG_HOLD_NS =>
+            {
+                self.long_reported = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The line's level at `now_ns` (same clock as the edges), between edges: true when a
+    /// stretch still active has now lasted long enough (a hold).
+    pub fn held(&mut self, active: bool, now_ns: u64) -> bool {
+        match self.active_since {
+            Some(since) if active && !self.counted && now_ns.saturating_sub(since) >= Self::MIN_PRESS_NS => {
+                self.counted = true;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// CLOCK_MONOTONIC in ns: the clock of the kernel's GPIO event timestamps (Linux 5.7 on).
+#[cfg(feature = "gpio")]
+fn monotonic_ns() -> u64 {
+    // SAFETY: clock_gettime only writes the timespec it is given.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
 #[cfg(feature = "gpio")]
 impl GpioTrigger {
-    /// Requests `line` of `chip` as an input. `active_low` for the usual wiring: the button
-    /// pulls the line to ground against a pull-up.
+    /// Requests `line` of `chip` as an input with edge events (level sampling where the chip
+    /// cannot interrupt). `active_low` for the usual wiring: the button pulls the line to
+    /// ground against a pull-up.
     pub fn open(chip: &Path, line: u32, active_low: bool) -> Result<GpioTrigger, GpioError> {
-        use linux_embedded_hal::gpio_cdev::{Chip, LineRequestFlags};
+        use linux_embedded_hal::gpio_cdev::{Chip, EventRequestFlags, LineRequestFlags};
         let err = |cause: String| GpioError { chip: chip.into(), line, cause };
         let mut c = Chip::new(chip).map_err(|e| err(e.to_string()))?;
         let mut flags = LineRequestFlags::INPUT;
         if active_low {
             flags |= LineRequestFlags::ACTIVE_LOW;
         }
-        let handle = c
-            .get_line(line)
-            .and_then(|l| l.request(flags, 0, "comicbooth-button"))
-            .map_err(|e| err(e.to_string()))?;
-        let pin = linux_embedded_hal::CdevPin::new(handle).map_err(|e| err(e.to_string()))?;
-        Ok(GpioTrigger { pin, chip: chip.into(), line, debounce: Debouncer::default() })
+        let l = c.get_line(line).map_err(|e| err(e.to_string()))?;
+        let input = match l.events(flags.clone(), EventRequestFlags::BOTH_EDGES, "comicbooth-button") {
+            Ok(events) => {
+                // Non-blocking reads: poll() drains the queue and must never wait.
+                use std::os::fd::AsRawFd;
+                let fd = events.as_raw_fd();
+                // SAFETY: fcntl on a descriptor this handle owns.
+                let ok = unsafe {
+                    libc::fcntl(fd, libc::F_SETFL, libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK)
+                };
+                if ok < 0 {
+                    return Err(err(format!(
+                        "making its events non-blocking: {}",
+                        std::io::Error::last_os_error()
+                    )));
+                }
+                GpioInput::Edges { events, debounce: EdgeDebouncer::default() }
+            }
+            Err(e) => {
+                tracing::info!(
+                    chip = %chip.display(),
+                    line,
+                    "no edge events on this line ({e}); sampling its level instead (a press must last two polls)"
+                );
+                let handle = l.request(flags, 0, "comicbooth-button").map_err(|e| err(e.to_string()))?;
+                let pin = linux_embedded_hal::CdevPin::new(handle).map_err(|e| err(e.to_string()))?;
+                GpioInput::Level { pin, debounce: Debouncer::default() }
+            }
+        };
+        Ok(GpioTrigger { input, chip: chip.into(), line })
     }
 }
 
@@ -275,12 +386,52 @@ impl GpioTrigger {
 impl Trigger for GpioTrigger {
     fn poll(&mut self, _now: Instant) -> Option<Request> {
         use embedded_hal::digital::InputPin;
-        match self.pin.is_high() {
-            Ok(active) => self.debounce.step(active),
-            Err(e) => {
-                tracing::warn!(chip = %self.chip.display(), line = self.line, "reading the button failed: {e}");
-                None
+        let warn = |what: &str, e: &dyn std::fmt::Display| {
+            tracing::warn!(chip = %self.chip.display(), line = self.line, "{what} the button failed: {e}");
+        };
+        match &mut self.input {
+            GpioInput::Edges { events, debounce } => {
+                let mut fired = false;
+                // Every queued edge, oldest first, until the read would block. One event is
+                // struct gpioevent_data: u64 timestamp (ns), u32 id (1 rising, 2 falling), padding.
+                let mut raw = [0u8; 16];
+                loop {
+                    match Read::read(&mut events.file(), &mut raw) {
+                        Ok(16) => {
+                            let t_ns = u64::from_ne_bytes(raw[..8].try_into().unwrap_or_default());
+                            let id = u32::from_ne_bytes(raw[8..12].try_into().unwrap_or_default());
+                            fired |= debounce.edge(id == 1, t_ns);
+                        }
+                        Ok(n) => {
+                            warn("reading the events of", &format!("a short read of {n} bytes"));
+                            break;
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                        Err(e) => {
+                            warn("reading the events of", &e);
+                            break;
+                        }
+                    }
+                }
+                match events.get_value() {
+                    Ok(v) => {
+                        let now = monotonic_ns();
+                        fired |= debounce.held(v == 1, now);
+                        if debounce.held_long(v == 1, now) {
+                            return Some(Request::Diagnostics);
+                        }
+                    }
+                    Err(e) => warn("reading", &e),
+                }
+                fired.then_some(Request::Session)
             }
+            GpioInput::Level { pin, debounce } => match pin.is_high() {
+                Ok(active) => debounce.step(active),
+                Err(e) => {
+                    warn("reading", &e);
+                    None
+                }
+            },
         }
     }
 
@@ -394,6 +545,46 @@ mod tests {
             .collect();
         // A one-sample blip (index 4) is bounce; 6-9 is one press, accepted at its 2nd sample.
         assert_eq!(presses, vec![7, 13]);
+    }
+
+    #[test]
+    fn edge_debouncer_counts_taps_and_holds_once_and_ignores_bounce() {
+        const MS: u64 = 1_000_000;
+        let mut d = EdgeDebouncer::default();
+        // A 100 ms tap, seen only after it ended (the booth's tick took longer): one press.
+        assert!(!d.edge(true, 1000 * MS));
+        assert!(!d.held(true, 1010 * MS));
+        assert!(d.edge(false, 1100 * MS));
+        assert!(!d.held(false, 5000 * MS));
+        // Bounce and a noise spike: edges 2 to 5 ms apart, then released.
+        assert!(!d.edge(true, 6000 * MS));
+        assert!(!d.edge(false, 6002 * MS));
+        assert!(!d.edge(true, 6004 * MS));
+        assert!(!d.edge(false, 6009 * MS));
+        // A bouncy press then a 2 s hold: one press, when the hold is seen, none on release.
+        assert!(!d.edge(true, 7000 * MS));
+        assert!(!d.edge(false, 7002 * MS));
+        assert!(!d.edge(true, 7004 * MS));
+        assert!(!d.edge(true, 7005 * MS)); // the same level reported twice
+        assert!(!d.held(true, 7020 * MS)); // 16 ms in: not yet
+        assert!(d.held(true, 7040 * MS));
+        assert!(!d.held(true, 8000 * MS));
+        assert!(!d.edge(false, 9000 * MS));
+        // Active at start-up with no edge seen (stuck button): nothing until a real press.
+        let mut stuck = EdgeDebouncer::default();
+        assert!(!stuck.held(true, 10 * MS));
+        assert!(!stuck.edge(false, 20 * MS));
+        assert!(!stuck.edge(true, 30 * MS));
+        assert!(stuck.edge(false, 90 * MS));
+        // A 3 s hold also asks for diagnostics, once.
+        let mut d = EdgeDebouncer::default();
+        assert!(!d.edge(true, 0));
+        assert!(d.held(true, 40 * MS));
+        assert!(!d.held_long(true, 2900 * MS));
+        assert!(d.held_long(true, 3000 * MS));
+        assert!(!d.held_long(true, 5000 * MS));
+        assert!(!d.edge(false, 6000 * MS));
+        assert!(!d.held_long(false, 9000 * MS));
     }
 
     #[test]

@@ -130,6 +130,34 @@ fn a_session_from_button_to_saved_comic() {
     run_until(&mut b, &mut now, "attract", 20);
 }
 
+/// A trigger that fires while the comic is being made (an unattended timer running out, a
+/// guest pressing the button) is not carried into the result: the comic is on the screen at
+/// least once before the trigger can start the next session.
+#[test]
+fn a_trigger_during_generating_does_not_skip_the_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = Box::new(FileSource::builtin(&SAMPLE_PHOTOS));
+    // Fires at every poll, so also in the tick in which the worker's result arrives.
+    let always = ScriptedTrigger::new((0..5000).collect());
+    let mut b = booth(source, vec![Box::new(always)], dir.path());
+    let mut now = Instant::now();
+    run_until(&mut b, &mut now, "generating", 60);
+    for _ in 0..400 {
+        now += STEP;
+        std::thread::sleep(Duration::from_millis(5));
+        b.tick(now).unwrap();
+        if b.phase().name() != "generating" {
+            break;
+        }
+    }
+    assert_eq!(b.phase().name(), "show", "the trigger skipped the result");
+    assert!(is(pixel(&b, 5, H - 5), YELLOW), "caption band missing");
+    // The next poll's press is the show's own: a new session.
+    now += STEP;
+    b.tick(now).unwrap();
+    assert_eq!(b.phase().name(), "countdown");
+}
+
 /// A camera that is lost for a while (the V4L2 source reports exactly this; its real recovery
 /// is tested against vivid in vivid.rs).
 struct Flaky {

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Boots an x86_64 QEMU guest (TCG, stock Debian kernel) with a real V4L2 camera (vivid,
-# /dev/video0) and a real framebuffer (bochs DRM on -vga std, /dev/fb0), runs one program
-# in it as /bin/probe, and exits with that program's exit status.
+# Boots a QEMU guest (TCG, stock Debian kernel) with a real V4L2 camera (vivid, /dev/video0)
+# and a real framebuffer (/dev/fb0), runs one program in it as /bin/probe, and exits with
+# that program's exit status. Guests: x86_64 (bochs DRM on -vga std) or arm64 (-M virt,
+# virtio-gpu DRM on -device virtio-gpu-pci); both screens are 1280x800, 32 bpp.
 #
 # usage: tests/vm/run-guest.sh --binary PATH [options] [-- ARGS...]
 #
+#   --arch x86_64|arm64 the guest (default: $VM_ARCH, else x86_64); the binary must match
 #   --binary PATH       the program to run in the guest (dynamically linked glibc or static);
-#                       the shared libraries `ldd` lists are copied in at the same paths
+#                       x86_64: the shared libraries `ldd` lists are copied in at the same
+#                       paths; arm64: the libraries its ELF header names (readelf, recursively)
+#                       come from the cross sysroot ($VM_SYSROOT, default /usr/aarch64-linux-gnu,
+#                       Debian's libc6-arm64-cross) and go to /lib/aarch64-linux-gnu, the
+#                       loader to the path the binary asks for
 #   --timeout SECONDS   kill the guest after this long (default 240)
 #   --out DIR           where serial.log and the rest go (default: a new temp dir)
 #   --qmp-socket PATH   add -qmp unix:PATH,server=on,wait=off (e.g. for screendumps)
@@ -15,7 +21,8 @@
 #   --vivid-opts OPTS   vivid module parameters (default "n_devs=1")
 #   --mem MB            guest memory (default 1024)
 #   --smp N             guest CPUs (default 2)
-#   --cpu MODEL         QEMU CPU model (default max: SSE4/AVX2 etc. as far as TCG has them)
+#   --cpu MODEL         QEMU CPU model (default x86_64: max, SSE4/AVX2 etc. as far as TCG
+#                       has them; arm64: cortex-a72, a Raspberry Pi 4's core)
 #   --no-strip          copy the binary as it is (by default its debug info is stripped:
 #                       a cargo debug build is hundreds of MB and has to fit in guest RAM)
 #   --keep-initramfs    keep DIR/initramfs.cpio.gz (deleted after the run by default)
@@ -28,17 +35,17 @@
 # On stdout: what the probe wrote (its stdout and stderr, as the serial console saw them).
 # On stderr: progress, the output directory, timings.
 #
-# Inside the guest, /init mounts proc, sysfs (read-write), devtmpfs, tmpfs on /tmp, /run and
-# /dev/shm; loads the display modules and waits for /dev/fb0; unbinds the framebuffer text
-# console; loads vivid and waits for /dev/video0; runs the probe from / with stdin /dev/null
-# and its output on the serial console; prints PROBE-EXIT=<status>; powers off.
+# Inside the guest, /init links busybox's applets; mounts proc, sysfs (read-write), devtmpfs,
+# tmpfs on /tmp, /run and /dev/shm; loads the display modules and waits for /dev/fb0; unbinds
+# the framebuffer text console; loads vivid and waits for /dev/video0; runs the probe from /
+# with stdin /dev/null and its output on the serial console; prints PROBE-EXIT=<status>;
+# powers off.
 # Lines the harness prints in the guest start with "[vm-init]" or "=== PROBE-".
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 export VM_CACHE=${VM_CACHE:-$REPO/target/vm-cache}
-KDIR=$VM_CACHE/kernel
 
 usage() {
 	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2
@@ -50,10 +57,11 @@ die() {
 }
 log() { echo "run-guest: $*" >&2; }
 
-binary= timeout_s=240 out= qmp= mem=1024 smp=2 cpu=max verbose= no_strip= keep_initrd= vivid_opts="n_devs=1"
+arch=${VM_ARCH:-x86_64} binary= timeout_s=240 out= qmp= mem=1024 smp=2 cpu= verbose= no_strip= keep_initrd= vivid_opts="n_devs=1"
 files=() envs=()
 while [ $# -gt 0 ]; do
 	case $1 in
+	--arch) arch=${2:?--arch needs x86_64 or arm64}; shift 2 ;;
 	--binary) binary=${2:?--binary needs a path}; shift 2 ;;
 	--timeout) timeout_s=${2:?--timeout needs seconds}; shift 2 ;;
 	--out) out=${2:?--out needs a directory}; shift 2 ;;
@@ -73,6 +81,12 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ -n "$binary" ] || { echo "run-guest: --binary is required" >&2; usage; }
+case $arch in
+x86_64 | amd64) arch=x86_64 elf_machine=X86-64 ;;
+arm64 | aarch64) arch=arm64 elf_machine=AArch64 ;;
+*) echo "run-guest: --arch $arch: not x86_64 or arm64" >&2; usage ;;
+esac
+KDIR=$VM_CACHE/$arch/kernel
 [ -f "$binary" ] || die "--binary $binary: no such file"
 [[ $timeout_s =~ ^[0-9]+$ ]] || die "--timeout $timeout_s: not a whole number of seconds"
 for e in "${envs[@]}"; do
@@ -81,7 +95,8 @@ done
 case $vivid_opts in *"'"*) die "--vivid-opts must not contain single quotes" ;; esac
 
 t_start=$(date +%s.%N)
-VM_QUIET=1 "$HERE/setup.sh" || die "setup failed (see above); run tests/vm/setup.sh to retry"
+VM_QUIET=1 "$HERE/setup.sh" --arch "$arch" ||
+	die "setup failed (see above); run tests/vm/setup.sh --arch $arch to retry"
 
 if [ -z "$out" ]; then
 	out=$(mktemp -d "${TMPDIR:-/tmp}/vm-guest.XXXXXX")
@@ -100,40 +115,83 @@ root=$out/initramfs.d
 rm -rf "$root"
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,root,etc,lib/modules}
 
-cp /bin/busybox "$root/bin/busybox"
-/bin/busybox --list-full | while IFS= read -r applet; do
-	[ -e "$root/$applet" ] || [ -L "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
-done
-[ -L "$root/bin/sh" ] || ln -sf /bin/busybox "$root/bin/sh"
+# The guest's own static busybox (setup.sh put it in the cache); /init links its applets.
+cp "$KDIR/busybox" "$root/bin/busybox"
+ln -s busybox "$root/bin/sh"
 
 cp "$KDIR"/modules/*.ko "$root/lib/modules/"
 
-# Debug builds carry hundreds of MB of DWARF, which would have to fit the guest's RAM:
-# drop it (symbols stay, so backtraces still name functions).
-if [ -z "$no_strip" ] && command -v strip >/dev/null 2>&1; then
-	strip --strip-debug -o "$root/bin/probe" "$binary" 2>/dev/null || cp "$binary" "$root/bin/probe"
-else
-	cp "$binary" "$root/bin/probe"
-fi
-chmod 755 "$root/bin/probe"
 if command -v readelf >/dev/null 2>&1; then
 	machine=$(readelf -h "$binary" 2>/dev/null | sed -n 's/^ *Machine: *//p')
 	case $machine in
-	*X86-64*) ;;
+	*"$elf_machine"*) ;;
 	"") die "--binary $binary is not an ELF executable" ;;
-	*) die "--binary $binary is for '$machine'; this guest is x86_64" ;;
+	*) die "--binary $binary is for '$machine'; this guest is $arch (--arch)" ;;
 	esac
+elif [ "$arch" != x86_64 ]; then
+	die "readelf is missing (package binutils); an $arch guest needs it to find the binary's libraries"
 fi
-# The shared libraries and the dynamic loader, at the paths ldd names.
-if ldd "$binary" 2>&1 | grep -q 'not found'; then
-	die "ldd $binary: $(ldd "$binary" 2>&1 | grep 'not found' | head -n 3 | tr '\n' ' ')"
+# Debug builds carry hundreds of MB of DWARF, which would have to fit the guest's RAM:
+# drop it (symbols stay, so backtraces still name functions).
+strip_tool=strip
+[ "$arch" = arm64 ] && strip_tool=aarch64-linux-gnu-strip
+if [ -z "$no_strip" ] && command -v "$strip_tool" >/dev/null 2>&1; then
+	"$strip_tool" --strip-debug -o "$root/bin/probe" "$binary" 2>/dev/null || cp "$binary" "$root/bin/probe"
+else
+	[ -n "$no_strip" ] || log "WARNING: $strip_tool is missing: the binary goes in with its debug info" \
+		"(install binutils-aarch64-linux-gnu for arm64)"
+	cp "$binary" "$root/bin/probe"
 fi
-libs=$(ldd "$binary" 2>/dev/null | sed -n -e 's/.*=> \(\/[^ ]*\) (0x.*/\1/p' \
-	-e 's/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p' || true)
-for lib in $libs; do
-	mkdir -p "$root$(dirname "$lib")"
-	cp -L "$lib" "$root$lib"
-done
+chmod 755 "$root/bin/probe"
+if [ "$arch" = x86_64 ]; then
+	# The shared libraries and the dynamic loader, at the paths ldd names.
+	if ldd "$binary" 2>&1 | grep -q 'not found'; then
+		die "ldd $binary: $(ldd "$binary" 2>&1 | grep 'not found' | head -n 3 | tr '\n' ' ')"
+	fi
+	libs=$(ldd "$binary" 2>/dev/null | sed -n -e 's/.*=> \(\/[^ ]*\) (0x.*/\1/p' \
+		-e 's/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p' || true)
+	for lib in $libs; do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+else
+	# ldd cannot run a foreign binary: read the loader and the NEEDED libraries from the ELF
+	# headers and take them from the cross sysroot, following each library's own NEEDED.
+	sysroot=${VM_SYSROOT:-/usr/aarch64-linux-gnu}
+	interp=$(readelf -l "$binary" | sed -n 's/.*Requesting program interpreter: \(.*\)]$/\1/p')
+	if [ -n "$interp" ]; then
+		find_lib() { # name -> path in the sysroot
+			local d
+			for d in "$sysroot/lib" "$sysroot/usr/lib" "$sysroot/lib/aarch64-linux-gnu" \
+				"$sysroot/usr/lib/aarch64-linux-gnu"; do
+				[ -e "$d/$1" ] && { echo "$d/$1"; return 0; }
+			done
+			return 1
+		}
+		needed() { readelf -d "$1" | sed -n 's/.*(NEEDED).*Shared library: \[\(.*\)\]$/\1/p'; }
+		loader=$(find_lib "$(basename "$interp")") ||
+			die "--binary $binary needs the loader $interp, which is not in $sysroot" \
+				"(install libc6-arm64-cross, or set VM_SYSROOT to an aarch64 root file system)"
+		mkdir -p "$root$(dirname "$interp")" "$root/lib/aarch64-linux-gnu"
+		cp -L "$loader" "$root$interp"
+		queue=$(needed "$binary")
+		declare -A copied=()
+		while [ -n "$queue" ]; do
+			next=
+			for lib in $queue; do
+				[ -z "${copied[$lib]:-}" ] || continue
+				copied[$lib]=1
+				src=$(find_lib "$lib") ||
+					die "--binary $binary needs $lib, which is not in $sysroot" \
+						"(install the aarch64 cross package that has it, or set VM_SYSROOT)"
+				cp -L "$src" "$root/lib/aarch64-linux-gnu/$lib"
+				next+=" $(needed "$src" | tr '\n' ' ')"
+			done
+			queue=$next
+			[ -n "${queue// /}" ] || queue=
+		done
+	fi
+fi
 
 for spec in "${files[@]}"; do
 	src=${spec%%:*} dest=${spec#*:}
@@ -157,6 +215,7 @@ cat >"$root/init" <<EOF
 #!/bin/sh
 # Generated by tests/vm/run-guest.sh
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
+/bin/busybox --install -s
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 exec </dev/console >/dev/console 2>&1
 mount -t proc proc /proc
@@ -198,7 +257,8 @@ wait_for /dev/video0 10 || log "WARNING: /dev/video0 did not appear within 10 s"
 log "fb0: \$(cat /sys/class/graphics/fb0/name 2>/dev/null || echo none) \$(cat /sys/class/graphics/fb0/virtual_size 2>/dev/null)," \\
 	"video0: \$(cat /sys/class/video4linux/video0/name 2>/dev/null || echo none)"
 
-# The unbound console leaves its last picture (SeaBIOS's text) on the screen: clear it.
+# The unbound console leaves its last picture (x86: SeaBIOS's text; arm64: the boot log) on
+# the screen: clear it.
 # One write() for the whole screen: the DRM fbdev emulation loses the damage of a write()
 # that covers exactly one full scanline (its clip comes out zero pixels wide), so dd with
 # bs=<one line> changes the buffer but never reaches the screen.
@@ -227,10 +287,19 @@ rm -rf "$root"
 # ---------------------------------------------------------------------------------------
 # QEMU
 # ---------------------------------------------------------------------------------------
-qemu=(qemu-system-x86_64 -accel tcg -cpu "$cpu" -m "$mem" -smp "$smp"
-	-display none -vga std -nic none -no-reboot
+case $arch in
+x86_64)
+	qemu=(qemu-system-x86_64 -accel tcg -cpu "${cpu:-max}" -vga std
+		-append "console=ttyS0 quiet panic=-1 mitigations=off")
+	;;
+arm64)
+	# -M virt without firmware: QEMU boots the Image directly with a device tree.
+	qemu=(qemu-system-aarch64 -M virt -accel tcg -cpu "${cpu:-cortex-a72}" -device virtio-gpu-pci
+		-append "console=ttyAMA0 quiet panic=-1 mitigations=off")
+	;;
+esac
+qemu+=(-m "$mem" -smp "$smp" -display none -nic none -no-reboot
 	-kernel "$KDIR/vmlinuz" -initrd "$initrd"
-	-append "console=ttyS0 quiet panic=-1 mitigations=off"
 	-serial "file:$serial" -monitor none)
 [ -z "$qmp" ] || { rm -f "$qmp"; qemu+=(-qmp "unix:$qmp,server=on,wait=off"); }
 printf '%q ' "${qemu[@]}" >"$out/qemu.cmdline"

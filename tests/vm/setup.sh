@@ -1,22 +1,31 @@
 #!/usr/bin/env bash
-# Prepares everything tests/vm/run-guest.sh needs to boot an x86_64 QEMU guest with a
-# stock Debian kernel, a real V4L2 camera (vivid) and a real /dev/fb0 (bochs DRM, -vga std).
+# Prepares everything tests/vm/run-guest.sh needs to boot a QEMU guest with a stock Debian
+# kernel, a real V4L2 camera (vivid) and a real /dev/fb0: an x86_64 guest (bochs DRM on
+# -vga std) or an arm64 guest (-M virt, virtio-gpu DRM on -device virtio-gpu-pci).
+#
+# usage: tests/vm/setup.sh [--arch x86_64|arm64]     (default: $VM_ARCH, else x86_64)
 #
 # Idempotent: host packages are installed only when missing, and the kernel is fetched and
-# unpacked once into $VM_CACHE (default <repo>/target/vm-cache). A warm run takes well
-# under a second.
+# unpacked once into $VM_CACHE/<arch> (default <repo>/target/vm-cache/<arch>). A warm run
+# takes well under a second.
 #
 # Environment:
+#   VM_ARCH=x86_64|arm64    guest architecture (amd64 and aarch64 are accepted too)
 #   VM_CACHE=DIR            cache directory (default <repo>/target/vm-cache)
 #   VM_KERNEL_PKG=NAME      exact kernel package to use instead of the newest
-#                           linux-image-6.12.*-amd64-unsigned apt knows about
+#                           linux-image-6.12.*-<amd64|arm64>-unsigned apt knows about
 #   VM_KERNEL_REFRESH=1     re-fetch the kernel even if one is cached
 #   VM_QUIET=1              print nothing on success
 #
-# Cache layout ($VM_CACHE/kernel):
+# An arm64 guest's kernel and busybox are arm64 .debs: they come through a private apt state
+# in $VM_CACHE/arm64/apt (the host's sources, architecture arm64; no root needed, nothing
+# changes on the host: no dpkg --add-architecture).
+#
+# Cache layout ($VM_CACHE/<arch>/kernel):
 #   vmlinuz            the kernel image
+#   busybox            a static busybox for the guest
 #   modules/NAME.ko    decompressed modules (NAME as the kernel names it, with underscores)
-#   display.order      display modules (bochs and its dependencies), in load order
+#   display.order      display modules (bochs or virtio_gpu and their dependencies), in load order
 #   vivid.order        vivid and its dependencies not already in display.order, in load order
 #   release            the kernel release (uname -r)
 #   package            the Debian package it came from
@@ -26,13 +35,37 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 VM_CACHE=${VM_CACHE:-$REPO/target/vm-cache}
-KDIR=$VM_CACHE/kernel
+
+arch=${VM_ARCH:-x86_64}
+while [ $# -gt 0 ]; do
+	case $1 in
+	--arch) arch=${2:?--arch needs x86_64 or arm64}; shift 2 ;;
+	-h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2; exit 2 ;;
+	*) echo "vm-setup: unknown argument $1 (usage: $0 [--arch x86_64|arm64])" >&2; exit 2 ;;
+	esac
+done
 
 # Roots of the two module sets; their dependencies are read from the modules themselves.
-DISPLAY_ROOTS=(bochs)
+case $arch in
+x86_64 | amd64)
+	arch=x86_64 deb_arch=amd64 qemu_bin=qemu-system-x86_64 qemu_pkg=qemu-system-x86
+	DISPLAY_ROOTS=(bochs)
+	;;
+arm64 | aarch64)
+	arch=arm64 deb_arch=arm64 qemu_bin=qemu-system-aarch64 qemu_pkg=qemu-system-arm
+	DISPLAY_ROOTS=(virtio_gpu)
+	;;
+*)
+	echo "vm-setup: ERROR: unknown guest architecture '$arch'" >&2
+	echo "vm-setup:   use --arch (or VM_ARCH=) x86_64 or arm64" >&2
+	exit 2
+	;;
+esac
 VIVID_ROOTS=(vivid)
+ADIR=$VM_CACHE/$arch
+KDIR=$ADIR/kernel
 
-log() { [ -n "${VM_QUIET:-}" ] || echo "vm-setup: $*" >&2; }
+log() { [ -n "${VM_QUIET:-}" ] || echo "vm-setup ($arch): $*" >&2; }
 die() {
 	echo "vm-setup: ERROR: $1" >&2
 	shift
@@ -40,7 +73,7 @@ die() {
 	exit 1
 }
 
-mkdir -p "$VM_CACHE" || die "cannot create the cache directory $VM_CACHE" \
+mkdir -p "$ADIR" || die "cannot create the cache directory $VM_CACHE" \
 	"set VM_CACHE to a writable directory"
 # Several run-guest.sh calls may start at once; let one of them do the set-up.
 exec 9>"$VM_CACHE/.setup.lock"
@@ -55,21 +88,29 @@ pkg_installed() {
 
 missing=()
 need_qemu=
-if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
+if ! command -v "$qemu_bin" >/dev/null 2>&1; then
 	need_qemu=1
 fi
-# busybox-static, not busybox: the guest has no libc for a dynamic busybox.
-pkg_installed busybox-static && [ -x /bin/busybox ] || missing+=(busybox-static)
+if [ "$arch" = x86_64 ]; then
+	# busybox-static, not busybox: the guest has no libc for a dynamic busybox. (An arm64
+	# guest gets the arm64 busybox-static .deb, unpacked into the cache.)
+	pkg_installed busybox-static && [ -x /bin/busybox ] || missing+=(busybox-static)
+	command -v ldd >/dev/null 2>&1 || missing+=(libc-bin)
+else
+	# run-guest.sh reads a foreign binary's needs with readelf and strips it with the
+	# cross strip.
+	command -v readelf >/dev/null 2>&1 || missing+=(binutils)
+	command -v aarch64-linux-gnu-strip >/dev/null 2>&1 || missing+=(binutils-aarch64-linux-gnu)
+fi
 command -v cpio >/dev/null 2>&1 || missing+=(cpio)
 command -v xz >/dev/null 2>&1 || missing+=(xz-utils)
 command -v gzip >/dev/null 2>&1 || missing+=(gzip)
 command -v flock >/dev/null 2>&1 || missing+=(util-linux)
 command -v timeout >/dev/null 2>&1 || missing+=(coreutils)
-command -v ldd >/dev/null 2>&1 || missing+=(libc-bin)
 command -v dpkg-deb >/dev/null 2>&1 || missing+=(dpkg)
 
 # apt's and dpkg's chatter goes to a log, shown only when something fails.
-APT_LOG=$VM_CACHE/apt.log
+APT_LOG=$ADIR/apt.log
 apt_run() { # what-for, command...
 	local what=$1
 	shift
@@ -91,12 +132,12 @@ codename=$( (. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}") || t
 
 if [ -n "$need_qemu" ] || [ ${#missing[@]} -gt 0 ]; then
 	wanted=("${missing[@]}")
-	[ -n "$need_qemu" ] && wanted+=(qemu-system-x86)
+	[ -n "$need_qemu" ] && wanted+=("$qemu_pkg")
 	command -v apt-get >/dev/null 2>&1 || die "missing: ${wanted[*]}, and there is no apt-get" \
-		"install them with your package manager (QEMU >= 7.2 with qemu-system-x86_64)"
+		"install them with your package manager (QEMU >= 7.2 with $qemu_bin)"
 	[ "$(id -u)" = 0 ] || die "missing: ${wanted[*]}, and installing them needs root" \
 		"run this script as root, or: sudo apt-get install ${wanted[*]}" \
-		"(on Debian bookworm, qemu-system-x86 from bookworm-backports: -t bookworm-backports)"
+		"(on Debian bookworm, $qemu_pkg from bookworm-backports: -t bookworm-backports)"
 	export DEBIAN_FRONTEND=noninteractive
 	qemu_target=()
 	if [ -n "$need_qemu" ] && [ "$codename" = bookworm ]; then
@@ -124,14 +165,14 @@ if [ -n "$need_qemu" ] || [ ${#missing[@]} -gt 0 ]; then
 				"see apt's message above"
 	fi
 	if [ -n "$need_qemu" ]; then
-		apt_run "apt-get install ${qemu_target[*]} qemu-system-x86 (a minute or so)" \
-			apt-get install -y --no-install-recommends "${qemu_target[@]}" qemu-system-x86 ||
-			die "apt-get install ${qemu_target[*]} qemu-system-x86 failed (full log: $APT_LOG)" \
+		apt_run "apt-get install ${qemu_target[*]} $qemu_pkg (a minute or so)" \
+			apt-get install -y --no-install-recommends "${qemu_target[@]}" "$qemu_pkg" ||
+			die "apt-get install ${qemu_target[*]} $qemu_pkg failed (full log: $APT_LOG)" \
 				"on bookworm, QEMU must come from bookworm-backports when qemu-utils does" \
-				"(apt-cache policy qemu-utils qemu-system-x86 shows which versions are in play)"
+				"(apt-cache policy qemu-utils $qemu_pkg shows which versions are in play)"
 	fi
-	command -v qemu-system-x86_64 >/dev/null 2>&1 ||
-		die "qemu-system-x86_64 is still missing after installing qemu-system-x86"
+	command -v "$qemu_bin" >/dev/null 2>&1 ||
+		die "$qemu_bin is still missing after installing $qemu_pkg"
 fi
 
 # ---------------------------------------------------------------------------------------
@@ -139,43 +180,88 @@ fi
 # ---------------------------------------------------------------------------------------
 if [ -f "$KDIR/READY" ] && [ -z "${VM_KERNEL_REFRESH:-}" ] &&
 	{ [ -z "${VM_KERNEL_PKG:-}" ] || [ "$(cat "$KDIR/package")" = "$VM_KERNEL_PKG" ]; }; then
-	log "ready: kernel $(cat "$KDIR/release"), $(qemu-system-x86_64 --version | head -1)"
+	log "ready: kernel $(cat "$KDIR/release"), $($qemu_bin --version | head -1)"
 	exit 0
 fi
 
+# apt for the guest's packages: the host's own for an x86_64 guest; for an arm64 guest a
+# private state (package lists, cache) under $ADIR/apt with the host's sources and apt
+# configuration but architecture arm64, so the host's dpkg architectures stay as they are.
+guest_apt=()
+guest_apt_cache=(apt-cache)
+if [ "$arch" != x86_64 ]; then
+	A=$ADIR/apt
+	mkdir -p "$A/lists/partial" "$A/archives/partial"
+	[ -f "$A/status" ] || : >"$A/status"
+	guest_apt=(-o "Dir::State::Lists=$A/lists" -o "Dir::State::status=$A/status"
+		-o "Dir::Cache=$A" -o "Dir::Cache::archives=$A/archives"
+		-o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=
+		-o "APT::Architecture=$deb_arch" -o "APT::Architectures::=$deb_arch"
+		-o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false
+		-o Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false
+		-o Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false
+		-o Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled=false
+		-o Debug::NoLocking=1)
+	guest_apt_cache=(apt-cache "${guest_apt[@]}")
+fi
+# Avoids apt's "download is performed unsandboxed as root" warning.
+[ "$(id -u)" = 0 ] && guest_apt+=(-o APT::Sandbox::User=root)
+guest_apt_updated=
+guest_apt_update() {
+	if [ "$arch" = x86_64 ]; then
+		apt_update
+		return
+	fi
+	[ -n "$guest_apt_updated" ] && return 0
+	apt_run "apt-get update ($deb_arch package lists, in $ADIR/apt)" apt-get "${guest_apt[@]}" update ||
+		die "apt-get update for $deb_arch failed (full log: $APT_LOG)" \
+			"check the network and the host's /etc/apt/sources.list.d/, then re-run $0 --arch $arch"
+	guest_apt_updated=1
+}
+# The arm64 lists are fetched once (and again with VM_KERNEL_REFRESH=1).
+if [ "$arch" != x86_64 ] && { [ -n "${VM_KERNEL_REFRESH:-}" ] ||
+	! ls "$ADIR/apt/lists/"*_Packages* >/dev/null 2>&1; }; then
+	guest_apt_update
+fi
+
 newest_kernel_pkg() {
-	apt-cache search --names-only '^linux-image-6\.12\.[0-9]+.*-amd64-unsigned$' 2>/dev/null |
+	"${guest_apt_cache[@]}" search --names-only "^linux-image-6\\.12\\.[0-9]+.*-$deb_arch-unsigned\$" 2>/dev/null |
 		awk '{print $1}' |
-		grep -E '^linux-image-6\.12\.[0-9]+\+[A-Za-z0-9.~]+-amd64-unsigned$' |
+		grep -E "^linux-image-6\\.12\\.[0-9]+\\+[A-Za-z0-9.~]+-$deb_arch-unsigned\$" |
 		sort -V | tail -n 1
 }
 
 pkg=${VM_KERNEL_PKG:-}
 if [ -z "$pkg" ]; then
 	pkg=$(newest_kernel_pkg)
-	if [ -z "$pkg" ] && [ "$(id -u)" = 0 ]; then
-		apt_update
+	if [ -z "$pkg" ] && { [ "$(id -u)" = 0 ] || [ "$arch" != x86_64 ]; }; then
+		guest_apt_update
 		pkg=$(newest_kernel_pkg)
 	fi
-	[ -n "$pkg" ] || die "apt knows no linux-image-6.12.*-amd64-unsigned package" \
+	[ -n "$pkg" ] || die "apt knows no linux-image-6.12.*-$deb_arch-unsigned package" \
 		"run apt-get update; on bookworm the 6.12 kernels come from bookworm-security" \
 		"(or bookworm-backports); or name one with VM_KERNEL_PKG=..."
 fi
 
-debs=$VM_CACHE/debs
+debs=$ADIR/debs
 mkdir -p "$debs"
-deb=$(ls "$debs/${pkg}_"*.deb 2>/dev/null | sort -V | tail -n 1 || true)
-if [ -z "$deb" ]; then
-	apt_opts=()
-	# Avoids apt's "download is performed unsandboxed as root" warning.
-	[ "$(id -u)" = 0 ] && apt_opts=(-o APT::Sandbox::User=root)
-	(cd "$debs" && apt_run "apt-get download $pkg (about 100 MB)" \
-		apt-get download "${apt_opts[@]}" "$pkg") ||
-		die "apt-get download $pkg failed (full log: $APT_LOG)" \
-			"check the network; apt-get update may help; apt-cache policy $pkg shows its sources"
-	deb=$(ls "$debs/${pkg}_"*.deb 2>/dev/null | sort -V | tail -n 1 || true)
-	[ -n "$deb" ] || die "apt-get download $pkg left no .deb in $debs"
-fi
+fetch_deb() { # package what-for; prints the .deb's path
+	local p=$1 d
+	d=$(ls "$debs/${p}_"*"_$deb_arch.deb" 2>/dev/null | sort -V | tail -n 1 || true)
+	if [ -z "$d" ]; then
+		(cd "$debs" && apt_run "apt-get download $p ($2)" \
+			apt-get download "${guest_apt[@]}" "$p:$deb_arch") ||
+			die "apt-get download $p:$deb_arch failed (full log: $APT_LOG)" \
+				"check the network; VM_KERNEL_REFRESH=1 refreshes the package lists;" \
+				"apt-cache policy $p:$deb_arch shows its sources"
+		d=$(ls "$debs/${p}_"*"_$deb_arch.deb" 2>/dev/null | sort -V | tail -n 1 || true)
+		[ -n "$d" ] || die "apt-get download $p:$deb_arch left no .deb in $debs"
+	fi
+	echo "$d"
+}
+deb=$(fetch_deb "$pkg" "about 100 MB")
+bb_deb=
+[ "$arch" = x86_64 ] || bb_deb=$(fetch_deb busybox-static "the guest's shell, 1 MB")
 
 log "unpacking $(basename "$deb")"
 work=$(mktemp -d "$VM_CACHE/unpack.XXXXXX")
@@ -187,6 +273,13 @@ mkdir -p "$new/modules"
 vmlinuz=$(ls "$work"/x/boot/vmlinuz-* 2>/dev/null | head -n 1 || true)
 [ -n "$vmlinuz" ] || die "$deb holds no boot/vmlinuz-*"
 cp "$vmlinuz" "$new/vmlinuz"
+if [ -n "$bb_deb" ]; then
+	dpkg -x "$bb_deb" "$work/bb" || die "dpkg -x $bb_deb failed" "delete it and re-run: rm $bb_deb"
+	[ -f "$work/bb/bin/busybox" ] || die "$bb_deb holds no bin/busybox"
+	cp "$work/bb/bin/busybox" "$new/busybox"
+else
+	cp /bin/busybox "$new/busybox"
+fi
 moddir=$(ls -d "$work"/x/lib/modules/*/ "$work"/x/usr/lib/modules/*/ 2>/dev/null | head -n 1 || true)
 [ -n "$moddir" ] || die "$deb holds no lib/modules/<release>/"
 release=$(basename "$moddir")
@@ -214,13 +307,17 @@ decompress() { # src dst
 }
 
 # One field of a module's .modinfo section (a list of NUL-terminated key=value strings).
+# The host's objcopy cannot read a foreign architecture's module: then the strings of the
+# whole file are searched.
 modinfo_field() { # file.ko key
-	if command -v modinfo >/dev/null 2>&1; then
+	if command -v modinfo >/dev/null 2>&1 && modinfo "$1" >/dev/null 2>&1; then
 		modinfo -F "$2" "$1" 2>/dev/null | head -n 1
-	elif command -v objcopy >/dev/null 2>&1; then
-		objcopy -O binary --only-section=.modinfo "$1" /dev/stdout 2>/dev/null |
-			tr '\0' '\n' | sed -n "s/^$2=//p" | head -n 1
+	elif command -v objcopy >/dev/null 2>&1 &&
+		objcopy -O binary --only-section=.modinfo "$1" "$1.modinfo" 2>/dev/null; then
+		tr '\0' '\n' <"$1.modinfo" | sed -n "s/^$2=//p" | head -n 1
+		rm -f "$1.modinfo"
 	else
+		rm -f "$1.modinfo"
 		tr '\0' '\n' <"$1" | sed -n "s/^$2=//p" | head -n 1
 	fi
 }
@@ -270,6 +367,6 @@ rm -rf "$KDIR.old"
 date -u +%FT%TZ >"$KDIR/READY"
 # Drop .debs of other kernels.
 for f in "$debs"/*.deb; do
-	[ "$f" = "$deb" ] || rm -f "$f"
+	[ "$f" = "$deb" ] || [ "$f" = "$bb_deb" ] || rm -f "$f"
 done
-log "ready: kernel $release from $pkg, $(qemu-system-x86_64 --version | head -1)"
+log "ready: kernel $release from $pkg, $($qemu_bin --version | head -1)"
