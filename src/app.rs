@@ -521,6 +521,22 @@ struct LoopControl<'a> {
     deadline: Option<Instant>,
 }
 
+/// The booth's main-loop period: about 30 ticks a second.
+const TICK: Duration = Duration::from_millis(33);
+
+/// Sleeps until the booth's next tick (`TICK` after `tick_start`), or until its next result
+/// frame is due if that comes first.
+fn sleep_until_next<S: display::Screen>(booth: &crate::booth::Booth<S>, tick_start: Instant)
+where
+    S::Error: std::fmt::Display,
+{
+    let mut wake = tick_start + TICK;
+    if let Some(due) = booth.next_frame_due() {
+        wake = wake.min(due);
+    }
+    std::thread::sleep(wake.saturating_duration_since(Instant::now()));
+}
+
 /// Ticks the booth about 30 times a second, keeping systemd informed, until a signal or the
 /// deadline.
 fn run_loop<S: display::Screen>(
@@ -532,7 +548,6 @@ where
     S::Error: std::error::Error + Send + Sync + 'static,
 {
     use std::sync::atomic::Ordering;
-    const TICK: Duration = Duration::from_millis(33);
     service.ready("attract: waiting for a guest");
     loop {
         if ctl.signals.stop.load(Ordering::Relaxed) || ctl.deadline.is_some_and(|d| Instant::now() >= d) {
@@ -547,7 +562,7 @@ where
         booth.tick(now)?;
         service.status(booth.phase().status());
         service.tick(now, booth.healthy(now));
-        std::thread::sleep(TICK.saturating_sub(now.elapsed()));
+        sleep_until_next(&booth, now);
     }
 }
 
@@ -697,6 +712,116 @@ pub struct BenchReport {
     pub kernels: Vec<String>,
     /// The gate (where `model.gate` is on) and its timed runs, sorted.
     pub gate: Option<(String, Vec<Duration>)>,
+    /// The result loop's frame pacing on the configured display (`bench --display`).
+    pub pacing: Option<PacingReport>,
+}
+
+/// How evenly the result loop reaches the screen: the booth's own loop (ticks of [`TICK`],
+/// frames paced to `animate.frame_ms`) run for a few seconds on a real screen backend.
+#[derive(Debug, Clone)]
+pub struct PacingReport {
+    /// The screen it ran on.
+    pub screen: String,
+    /// The animation's frame time, the target interval.
+    pub frame_time: Duration,
+    /// Time between consecutive result frames reaching the screen, sorted.
+    pub intervals: Vec<Duration>,
+    /// Time each present took (the transfer to the screen), sorted.
+    pub presents: Vec<Duration>,
+}
+
+/// Runs one booth session (scripted trigger, built-in photo, no countdown) on `screen` in
+/// real time and records the result loop's presents for `SHOW`.
+fn pacing<S: display::Screen>(
+    screen: S,
+    name: String,
+    generator: Generator,
+    config: &Config,
+) -> anyhow::Result<PacingReport>
+where
+    S::Error: std::error::Error + Send + Sync + 'static,
+{
+    const SHOW: Duration = Duration::from_secs(4);
+    let dir = std::env::temp_dir().join(format!("comicbooth-bench-{}", std::process::id()));
+    create_dir(&dir)?;
+    let booth_config = crate::config::BoothConfig {
+        countdown_s: 0,
+        burst: 1,
+        show_s: 60,
+        stylized_preview: crate::config::StylizedPreview::Off,
+        ..config.booth.clone()
+    };
+    let mut booth = crate::booth::Booth::new(
+        display::Timed::new(screen),
+        Box::new(FileSource::builtin(&SAMPLE_PHOTOS[..1])),
+        false,
+        vec![Box::new(crate::trigger::ScriptedTrigger::new(vec![1]))],
+        generator,
+        None,
+        config.animate.clone(),
+        booth_config,
+        crate::config::ExportConfig { dir: dir.clone(), quota_mb: 0 },
+    );
+    let started = Instant::now();
+    let mut show: Option<(Instant, usize)> = None;
+    let result = loop {
+        let now = Instant::now();
+        if let Err(e) = booth.tick(now) {
+            break Err(anyhow::Error::new(e).context(format!("drawing on {name}")));
+        }
+        if show.is_none() && booth.phase().name() == "show" {
+            // This tick presented the first result frame.
+            show = Some((now, booth.screen().presents().len().saturating_sub(1)));
+        }
+        if show.is_some_and(|(t, _)| now.duration_since(t) >= SHOW) {
+            break Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            break Err(anyhow::anyhow!("the booth did not reach its result loop within 2 minutes"));
+        }
+        sleep_until_next(&booth, now);
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    result?;
+    let first = show.map_or(0, |(_, i)| i);
+    let shown = &booth.screen().presents()[first..];
+    let mut intervals: Vec<Duration> = shown.windows(2).map(|w| w[1].0.duration_since(w[0].0)).collect();
+    let mut presents: Vec<Duration> = shown.iter().map(|p| p.1).collect();
+    intervals.sort();
+    presents.sort();
+    Ok(PacingReport {
+        screen: name,
+        frame_time: Duration::from_millis(config.animate.frame_ms as u64),
+        intervals,
+        presents,
+    })
+}
+
+/// [`pacing`] on the configured display backend.
+fn pacing_on_display(generator: Generator, config: &Config) -> anyhow::Result<PacingReport> {
+    use crate::config::DisplayBackend;
+    let d = &config.display;
+    match d.backend {
+        DisplayBackend::Headless => {
+            let name = format!("headless {}x{} (memory only)", d.width, d.height);
+            pacing(HeadlessDisplay::new(d.width, d.height), name, generator, config)
+        }
+        DisplayBackend::Framebuffer => {
+            let fb = display::Framebuffer::open(&d.device, console(&d.console))?;
+            let name = fb.describe();
+            pacing(fb, name, generator, config)
+        }
+        #[cfg(feature = "spi")]
+        DisplayBackend::Spi => {
+            let panel = display::spi::SpiPanel::open(&display::spi::SpiPanelConfig::from_config(d))?;
+            let name = format!("{:?} SPI panel on {}", d.panel, d.spi_device.display());
+            pacing(panel, name, generator, config)
+        }
+        #[cfg(not(feature = "spi"))]
+        DisplayBackend::Spi => bail!(
+            "display backend \"spi\" is not in this build; fix: rebuild with `--features spi` (or `booth`)"
+        ),
+    }
 }
 
 impl BenchReport {
@@ -719,7 +844,7 @@ fn timed_runs<E>(iterations: usize, mut f: impl FnMut() -> Result<(), E>) -> Res
 }
 
 /// Times the generator (and the gate) on a sample photo: `iterations` runs after the warm-up.
-pub fn bench(config: &Config, iterations: usize) -> anyhow::Result<BenchReport> {
+pub fn bench(config: &Config, iterations: usize, display: bool) -> anyhow::Result<BenchReport> {
     if iterations == 0 {
         bail!("--iterations must be at least 1");
     }
@@ -735,15 +860,14 @@ pub fn bench(config: &Config, iterations: usize) -> anyhow::Result<BenchReport> 
         }
         None => None,
     };
-    Ok(BenchReport {
-        model: generator.origin().to_owned(),
-        side,
-        threads: generator.threads(),
-        load: generator.load_time,
-        runs,
-        kernels: generator.kernels().to_vec(),
-        gate,
-    })
+    let (model, threads, load, kernels) = (
+        generator.origin().to_owned(),
+        generator.threads(),
+        generator.load_time,
+        generator.kernels().to_vec(),
+    );
+    let pacing = if display { Some(pacing_on_display(generator, config)?) } else { None };
+    Ok(BenchReport { model, side, threads, load, runs, kernels, gate, pacing })
 }
 
 #[cfg(test)]

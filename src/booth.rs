@@ -340,6 +340,16 @@ where
         &self.screen
     }
 
+    /// When the next result frame is due, while a result is looping: the main loop wakes for
+    /// it instead of waiting for its next tick, so frames keep their own rhythm rather than
+    /// the tick's (150 ms frames on 33 ms ticks would otherwise land 132 or 165 ms apart).
+    pub fn next_frame_due(&self) -> Option<Instant> {
+        match self.phase {
+            Phase::Show { .. } => self.next_show_frame,
+            _ => None,
+        }
+    }
+
     /// Whether the booth is working: false once the generator has been on one job for twice
     /// the generation timeout (a hung inference), so the service stops pinging systemd's
     /// watchdog and gets restarted.

@@ -73,6 +73,10 @@ enum Command {
         /// Gate ONNX file to use instead of model.gate_path.
         #[arg(long, value_name = "FILE")]
         gate: Option<PathBuf>,
+        /// Also make one comic and loop it for 4 s on the configured display (stop the
+        /// service first), and report the frame pacing and how long each present takes.
+        #[arg(long)]
+        display: bool,
     },
     /// Show the configuration.
     Config {
@@ -115,9 +119,9 @@ fn main() -> ExitCode {
                 Err(e) => fail(e),
             }
         }
-        Command::Bench { iterations, model, gate } => {
+        Command::Bench { iterations, model, gate, display } => {
             use_models(&mut config, model, gate);
-            match app::bench(&config, iterations) {
+            match app::bench(&config, iterations, display) {
                 Ok(report) => {
                     print!("{}", comicbooth::report::bench(&report));
                     ExitCode::SUCCESS

@@ -56,7 +56,30 @@ pub fn bench(r: &BenchReport) -> String {
     if let Some((origin, runs)) = &r.gate {
         let _ = writeln!(s, "gate {origin}\n  {}", run_stats(runs));
     }
+    if let Some(p) = &r.pacing {
+        let _ = writeln!(s, "display {}\n  {}", p.screen, pacing(p));
+    }
     s
+}
+
+/// One line on frame pacing: result frames against their target interval, and present times.
+fn pacing(p: &crate::app::PacingReport) -> String {
+    let pick =
+        |v: &[std::time::Duration], q: f64| v.get(((v.len() as f64 - 1.0) * q).round() as usize).copied();
+    match (pick(&p.intervals, 0.5), pick(&p.intervals, 0.95), p.intervals.last(), pick(&p.presents, 0.5)) {
+        (Some(median), Some(p95), Some(max), Some(present)) => format!(
+            "result loop paced to {:.0} ms: {} frames, interval mean {:.1} ms, median {:.1} ms, p95 {:.1} ms, max {:.1} ms; present median {:.2} ms, max {:.2} ms",
+            ms(p.frame_time),
+            p.intervals.len() + 1,
+            ms(p.intervals.iter().sum::<std::time::Duration>()) / p.intervals.len() as f64,
+            ms(median),
+            ms(p95),
+            ms(*max),
+            ms(present),
+            ms(*p.presents.last().unwrap_or(&present)),
+        ),
+        _ => "too few result frames to measure pacing".into(),
+    }
 }
 
 fn ms(d: std::time::Duration) -> f64 {

@@ -80,6 +80,67 @@ pub fn letterbox(w: u32, h: u32, sw: u32, sh: u32) -> Rectangle {
     Rectangle::new(Point::new(((sw - fw) / 2) as i32, ((sh - fh) / 2) as i32), Size::new(fw, fh))
 }
 
+/// Any screen, with the time of every [`Screen::present`] recorded: how `comicbooth bench
+/// --display` measures frame pacing on the real backend.
+pub struct Timed<S> {
+    inner: S,
+    presents: Vec<(std::time::Instant, std::time::Duration)>,
+}
+
+impl<S> Timed<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S) -> Timed<S> {
+        Timed { inner, presents: Vec::new() }
+    }
+
+    /// When each present started, and how long it took.
+    pub fn presents(&self) -> &[(std::time::Instant, std::time::Duration)] {
+        &self.presents
+    }
+}
+
+impl<S: OriginDimensions> OriginDimensions for Timed<S> {
+    fn size(&self) -> Size {
+        self.inner.size()
+    }
+}
+
+impl<S: DrawTarget<Color = Rgb888> + OriginDimensions> DrawTarget for Timed<S> {
+    type Color = Rgb888;
+    type Error = S::Error;
+
+    fn draw_iter<I>(&mut self, pixels: I) -> Result<(), Self::Error>
+    where
+        I: IntoIterator<Item = Pixel<Self::Color>>,
+    {
+        self.inner.draw_iter(pixels)
+    }
+
+    fn fill_contiguous<I>(&mut self, area: &Rectangle, colors: I) -> Result<(), Self::Error>
+    where
+        I: IntoIterator<Item = Self::Color>,
+    {
+        self.inner.fill_contiguous(area, colors)
+    }
+
+    fn fill_solid(&mut self, area: &Rectangle, color: Self::Color) -> Result<(), Self::Error> {
+        self.inner.fill_solid(area, color)
+    }
+
+    fn clear(&mut self, color: Self::Color) -> Result<(), Self::Error> {
+        self.inner.clear(color)
+    }
+}
+
+impl<S: Screen> Screen for Timed<S> {
+    fn present(&mut self) -> Result<(), Self::Error> {
+        let start = std::time::Instant::now();
+        let r = self.inner.present();
+        self.presents.push((start, start.elapsed()));
+        r
+    }
+}
+
 /// Clears `screen` and draws `img` scaled to fit in the middle (no present).
 pub fn draw_picture<S: Screen>(screen: &mut S, img: &RgbImage) -> Result<(), S::Error> {
     let size = screen.size();
@@ -112,6 +173,18 @@ mod tests {
         let (first, last, px) = b.take_dirty().unwrap();
         assert_eq!((first, last, px.len()), (2, 2, 4));
         assert_eq!(px[1], Rgb888::RED);
+    }
+
+    #[test]
+    fn timed_screen_forwards_drawing_and_records_presents() {
+        let mut t = Timed::new(HeadlessDisplay::new(8, 4));
+        t.clear(Rgb888::RED).unwrap();
+        t.present().unwrap();
+        t.present().unwrap();
+        assert_eq!(t.inner.pixels().get_pixel(7, 3).0, [255, 0, 0]);
+        assert_eq!(t.inner.presented(), 2);
+        assert_eq!(t.presents().len(), 2);
+        assert!(t.presents()[0].0 <= t.presents()[1].0);
     }
 
     #[test]

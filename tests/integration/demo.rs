@@ -89,3 +89,22 @@ fn demo_follows_the_config_file() {
     assert_eq!(frames.len(), 3);
     assert_eq!(frames[0].dimensions(), (128, 128));
 }
+
+#[test]
+fn bench_reports_the_model_the_gate_and_the_display_pacing() {
+    let run = comicbooth(&["bench", "-n", "1", "--display"]);
+    let (stdout, stderr) = texts(&run);
+    assert!(run.status.success(), "bench failed: {stderr}");
+    assert!(stdout.contains("matmul kernels:") && stdout.contains("gate built-in"), "{stdout}");
+    // The default display is headless 480x320; the booth made a comic and looped it.
+    let line = stdout.lines().find(|l| l.contains("result loop paced to 150 ms:")).expect(&stdout);
+    assert!(stdout.contains("display headless 480x320"), "{stdout}");
+    let frames: usize = line
+        .split("ms: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no frame count in {line}"));
+    // Structure, not speed: at least a few frames reached the screen and were measured.
+    assert!(frames >= 3, "{line}");
+}
