@@ -144,6 +144,27 @@ impl SpiPanel {
         let dc = output(&mut chip, c.dc, "DC", false)?;
         let reset = c.reset.map(|l| output(&mut chip, l, "reset", true)).transpose()?;
         let backlight = c.backlight.map(|l| output(&mut chip, l, "backlight", true)).transpose()?;
+        let mut panel = SpiPanel::on_bus(c, spi, dc, reset, &mut Delay)?;
+        panel._backlight = backlight;
+        tracing::info!(panel = ?c.panel, spi = %c.spi.display(), hz = c.hz, width = panel.width, height = panel.back.size().height, "SPI panel");
+        Ok(panel)
+    }
+
+    /// Resets (when `reset` is wired) and initialises the controller over any embedded-hal SPI
+    /// device and data/command pin: [`SpiPanel::open`] passes spidev and GPIO lines, the tests
+    /// a bus that records every byte.
+    pub fn on_bus<SPI, DC, RST>(
+        c: &SpiPanelConfig,
+        spi: SPI,
+        dc: DC,
+        reset: Option<RST>,
+        delay: &mut impl embedded_hal::delay::DelayNs,
+    ) -> Result<SpiPanel, SpiPanelError>
+    where
+        SPI: embedded_hal::spi::SpiDevice + 'static,
+        DC: OutputPin + 'static,
+        RST: OutputPin + 'static,
+    {
         // mipidsi borrows a transfer buffer for as long as the display lives, which is as long
         // as the process: one small allocation, never freed.
         let buffer: &'static mut [u8] = Box::leak(vec![0u8; 4096].into_boxed_slice());
@@ -168,8 +189,8 @@ impl SpiPanel {
                     .color_order(order)
                     .invert_colors(invert);
                 let d: Box<dyn Driver> = match reset {
-                    Some(rst) => Box::new(b.reset_pin(rst).init(&mut Delay).map_err(|e| init_err(&e))?),
-                    None => Box::new(b.init(&mut Delay).map_err(|e| init_err(&e))?),
+                    Some(rst) => Box::new(b.reset_pin(rst).init(delay).map_err(|e| init_err(&e))?),
+                    None => Box::new(b.init(delay).map_err(|e| init_err(&e))?),
                 };
                 d
             }};
@@ -180,10 +201,9 @@ impl SpiPanel {
         };
         let (width, height) =
             if matches!(rotation, Rotation::Deg90 | Rotation::Deg270) { (h, w) } else { (w, h) };
-        tracing::info!(panel = ?c.panel, spi = %c.spi.display(), hz = c.hz, width, height, "SPI panel");
         Ok(SpiPanel {
             driver,
-            _backlight: backlight,
+            _backlight: None,
             width: width as u32,
             back: BackBuffer::new(width as u32, height as u32),
         })
@@ -213,5 +233,162 @@ impl Screen for SpiPanel {
         self.driver
             .window(0, first as u16, self.width as u16 - 1, last as u16, &mut px)
             .map_err(|e| err("write", e, "check the wiring and lower display.spi_hz"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::{Cell, RefCell};
+    use std::convert::Infallible;
+    use std::rc::Rc;
+
+    /// An SPI bus and DC line that record every byte with the DC level it was sent at.
+    #[derive(Clone, Default)]
+    struct Recorder {
+        bytes: Rc<RefCell<Vec<(bool, u8)>>>,
+        dc: Rc<Cell<bool>>,
+    }
+
+    impl embedded_hal::spi::ErrorType for Recorder {
+        type Error = Infallible;
+    }
+
+    impl embedded_hal::spi::SpiDevice for Recorder {
+        fn transaction(
+            &mut self,
+            ops: &mut [embedded_hal::spi::Operation<'_, u8>],
+        ) -> Result<(), Infallible> {
+            for op in ops {
+                if let embedded_hal::spi::Operation::Write(w) = op {
+                    self.bytes.borrow_mut().extend(w.iter().map(|&b| (self.dc.get(), b)));
+                }
+            }
+            Ok(())
+        }
+    }
+
+    struct Dc(Rc<Cell<bool>>);
+
+    impl embedded_hal::digital::ErrorType for Dc {
+        type Error = Infallible;
+    }
+
+    impl OutputPin for Dc {
+        fn set_low(&mut self) -> Result<(), Infallible> {
+            self.0.set(false);
+            Ok(())
+        }
+        fn set_high(&mut self) -> Result<(), Infallible> {
+            self.0.set(true);
+            Ok(())
+        }
+    }
+
+    struct NoDelay;
+
+    impl embedded_hal::delay::DelayNs for NoDelay {
+        fn delay_ns(&mut self, _ns: u32) {}
+    }
+
+    impl Recorder {
+        /// The recorded stream as MIPI DCS commands: a byte sent with DC low, then its data.
+        fn commands(&self) -> Vec<(u8, Vec<u8>)> {
+            let mut out: Vec<(u8, Vec<u8>)> = Vec::new();
+            for &(dc, b) in self.bytes.borrow().iter() {
+                match (dc, out.last_mut()) {
+                    (false, _) => out.push((b, Vec::new())),
+                    (true, Some(last)) => last.1.push(b),
+                    (true, None) => panic!("data byte {b:#04x} before any command"),
+                }
+            }
+            out
+        }
+    }
+
+    fn config(panel: Panel, rotation: u16) -> SpiPanelConfig {
+        SpiPanelConfig {
+            panel,
+            spi: "/dev/spidev0.0".into(),
+            hz: 40_000_000,
+            gpio_chip: "/dev/gpiochip0".into(),
+            dc: 25,
+            reset: None,
+            backlight: None,
+            size: (240, 320),
+            rotation,
+            bgr: false,
+            invert: true,
+        }
+    }
+
+    fn panel(c: &SpiPanelConfig) -> (SpiPanel, Recorder) {
+        let bus = Recorder::default();
+        let dc = Dc(Rc::clone(&bus.dc));
+        let p = SpiPanel::on_bus::<_, _, Dc>(c, bus.clone(), dc, None, &mut NoDelay).unwrap();
+        (p, bus)
+    }
+
+    const CASET: u8 = 0x2A;
+    const RASET: u8 = 0x2B;
+    const RAMWR: u8 = 0x2C;
+    const MADCTL: u8 = 0x36;
+
+    #[test]
+    fn init_wakes_the_panel_in_16_bit_colour_and_turns_it_on() {
+        for kind in [Panel::St7789, Panel::Ili9341] {
+            let (_, bus) = panel(&config(kind, 0));
+            let cmds = bus.commands();
+            let names: Vec<u8> = cmds.iter().map(|c| c.0).collect();
+            assert!(names.contains(&0x11), "{kind:?}: no SLPOUT in {names:02x?}");
+            assert!(cmds.contains(&(0x3A, vec![0x55])), "{kind:?}: COLMOD not 16 bit: {cmds:02x?}");
+            assert!(names.contains(&0x29), "{kind:?}: no DISPON in {names:02x?}");
+            // display.invert = true: INVON for the ST7789 modules that need it.
+            if kind == Panel::St7789 {
+                assert!(names.contains(&0x21), "no INVON in {names:02x?}");
+            }
+        }
+    }
+
+    #[test]
+    fn rotation_changes_madctl_and_swaps_the_screen_size() {
+        let madctl = |r| {
+            let (p, bus) = panel(&config(Panel::St7789, r));
+            let m = bus.commands().into_iter().rev().find(|c| c.0 == MADCTL).expect("MADCTL sent").1;
+            (p.size(), m)
+        };
+        let (upright, m0) = madctl(0);
+        let (sideways, m90) = madctl(90);
+        assert_eq!(upright, Size::new(240, 320));
+        assert_eq!(sideways, Size::new(320, 240));
+        assert_ne!(m0, m90);
+    }
+
+    #[test]
+    fn present_sends_only_the_changed_rows_as_rgb565() {
+        let (mut p, bus) = panel(&config(Panel::St7789, 0));
+        p.present().unwrap(); // the first present sends the whole (black) screen
+        let sent_before = bus.bytes.borrow().len();
+        embedded_graphics::primitives::Rectangle::new(Point::new(0, 10), Size::new(240, 10))
+            .into_styled(embedded_graphics::primitives::PrimitiveStyle::with_fill(Rgb888::RED))
+            .draw(&mut p)
+            .unwrap();
+        p.present().unwrap();
+        let after = Recorder {
+            bytes: Rc::new(RefCell::new(bus.bytes.borrow()[sent_before..].to_vec())),
+            dc: bus.dc.clone(),
+        };
+        let cmds = after.commands();
+        assert_eq!(cmds[0], (CASET, vec![0, 0, 0, 239]), "{:02x?}", &cmds[..2]);
+        assert_eq!(cmds[1], (RASET, vec![0, 10, 0, 19]));
+        assert_eq!(cmds[2].0, RAMWR);
+        let px = &cmds[2].1;
+        assert_eq!(px.len(), 240 * 10 * 2);
+        // Red in RGB565, big-endian on the wire: 0xF800.
+        assert!(px.chunks_exact(2).all(|c| c == [0xF8, 0x00]), "{:02x?}", &px[..8]);
+        // Nothing drawn since: nothing sent.
+        let n = bus.bytes.borrow().len();
+        p.present().unwrap();
+        assert_eq!(bus.bytes.borrow().len(), n);
     }
 }
