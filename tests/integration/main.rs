@@ -10,6 +10,7 @@ mod golden;
 mod guest_booth;
 #[cfg(feature = "v4l2")]
 mod packaging;
+mod screens;
 mod service;
 mod util;
 #[cfg(feature = "v4l2")]
