@@ -97,17 +97,23 @@ pub fn attract<S: Screen>(screen: &mut S, preview: Option<&RgbImage>, hint: &str
     screen.present()
 }
 
-/// Countdown: the preview dimmed behind a big number.
+/// Countdown: the preview behind a big number on a dark disc, legible over any picture (a
+/// yellow digit straight on a yellow shirt would vanish).
 pub fn countdown<S: Screen>(screen: &mut S, preview: Option<&RgbImage>, n: u32) -> Result<(), S::Error> {
     match preview {
         Some(p) => draw_picture(screen, p)?,
         None => screen.clear(INK)?,
     }
     let size = screen.size();
-    // Big digit: as tall as a third of the short side.
-    let s = (size.width.min(size.height) / 3 / 20).max(2);
+    let short = size.width.min(size.height);
+    let centre = Point::new(size.width as i32 / 2, size.height as i32 / 2);
+    embedded_graphics::primitives::Circle::with_center(centre, short * 3 / 5)
+        .into_styled(PrimitiveStyle::with_fill(INK))
+        .draw(screen)?;
+    // Big digit: its 20-pixel font cell scaled to half the short side.
+    let s = (short / 2 / 20).max(2);
     let n = n.to_string();
-    lines(screen, &[&n], size.height as i32 / 2, s, YELLOW, None)?;
+    lines(screen, &[&n], centre.y, s, YELLOW, None)?;
     screen.present()
 }
 
