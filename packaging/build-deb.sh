@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Builds comicbooth_<version>_<arch>.deb from already-built binaries, with dpkg-deb only (no
 # cargo-deb to install). Usage:
-#   packaging/build-deb.sh --target aarch64-unknown-linux-gnu [--profile release] [--out DIR]
+#   packaging/build-deb.sh --target aarch64-unknown-linux-gnu [--profile dist] [--out DIR]
 # The binaries are taken from target/<target>/<profile>/ (host target: target/<profile>/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-target="" profile="release" out="target/deb"
+target="" profile="dist" out="target/deb"
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--target) target="$2"; shift 2 ;;
