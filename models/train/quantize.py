@@ -8,8 +8,7 @@ For each DIR/NAME.f32.onnx (comic_generator, comic_gate) writes two int8 forms:
                             activations uint8), Quantize/DequantizeLinear around them
     DIR/NAME.int8-qdq.onnx  QDQ form: QuantizeLinear/DequantizeLinear pairs around f32 Conv
 Calibration: MinMax over crops of the training photos (DATA/photos/train), at the size each
-model runs at (256x256 generator, 128x128 gate); the gate's also over its gate-only training
-photos (DATA/gate-photos/train) and 64 training clip-art pictures, both classes it judges.
+model runs at (256x256 generator, 128x128 gate).
 """
 
 import sys
@@ -24,18 +23,11 @@ SIDES = {"comic_generator": 256, "comic_gate": 128}
 
 
 class Photos(CalibrationDataReader):
-    """Centre, corner and zoomed crops of every training photo, as 1x3xSxS float32 in 0..1
-    (for the gate also of its own photos, and whole clip-art pictures)."""
+    """Centre, corner and zoomed crops of every training photo, as 1x3xSxS float32 in 0..1."""
 
-    def __init__(self, data, side, gate=False):
+    def __init__(self, data, side):
         self.items = []
-        paths = sorted((Path(data) / "photos" / "train").glob("*.png"))
-        if gate:
-            paths += sorted((Path(data) / "gate-photos" / "train").glob("*.png"))
-            for path in sorted((Path(data) / "cartoons" / "train").glob("*.png"))[:64]:
-                a = np.asarray(Image.open(path).convert("RGB").resize((side, side), Image.BILINEAR), dtype=np.float32) / 255
-                self.items.append({"image": a.transpose(2, 0, 1)[None].copy()})
-        for path in paths:
+        for path in sorted((Path(data) / "photos" / "train").glob("*.png")):
             im = Image.open(path).convert("RGB")
             w, h = im.size
             s = min(w, h)
@@ -54,12 +46,11 @@ class Photos(CalibrationDataReader):
 
 
 def quantize(data, f32, out, fmt):
-    name = f32.name.split(".")[0]
-    side = SIDES[name]
+    side = SIDES[f32.name.split(".")[0]]
     quantize_static(
         str(f32),
         str(out),
-        Photos(data, side, gate=name == "comic_gate"),
+        Photos(data, side),
         quant_format=fmt,
         op_types_to_quantize=["Conv"],
         per_channel=True,
