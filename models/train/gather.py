@@ -5,24 +5,33 @@
 Only permissively licensed pictures that ship inside Debian packages (setup.sh installs
 them); nothing is downloaded from anywhere else. Writes:
 
-    OUT_DIR/photos/{train,heldout}/NAME.png    photos, short side 512
+    OUT_DIR/photos/{train,heldout}/NAME.png    photos, short side 512 (generator and gate)
+    OUT_DIR/gate-photos/{train,heldout}/NAME.png  more photos, short side 512 (gate only)
     OUT_DIR/cartoons/{train,heldout}/NAME.png  clip art flattened on white, long side 160
     OUT_DIR/sources.tsv                        split, kind, file, package, licence, sha256
 
 Held-out photos and cartoons are never trained on: they measure the gate's accuracy and the
-generator's held-out loss, and fill the report's contact sheet.
+generator's held-out loss, and fill the report's contact sheet. The gate-only photos came
+later (the gate needed more photos than the 15 the generator was trained on); keeping them
+out of photos/ leaves the generator's training set, held-out figures and int8 calibration as
+they were.
 """
 
 import argparse
+import bz2
 import hashlib
+import pickle
 import sys
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 SKIMAGE = Path("/usr/lib/python3/dist-packages/skimage/data")
 BACKGROUNDS = Path("/usr/share/backgrounds")
 OPENCLIPART = Path("/usr/share/openclipart/png")
+SCIPY_MISC = Path("/usr/lib/python3/dist-packages/scipy/misc")
+SKLEARN_IMAGES = Path("/usr/lib/python3/dist-packages/sklearn/datasets/images")
 REPO = Path(__file__).resolve().parents[2]
 
 # (path, Debian package, licence as the package's copyright file states it)
@@ -48,6 +57,28 @@ PHOTOS = [
     ]
 ]
 HELDOUT_PHOTOS = {"coffee.png", "rocket.jpg", "friends_by_Aitzol_Berasategi.jpg", "Wine_by_Jakkub_Mede.jpg"}
+
+# Photos for the gate only (photo vs comic): every other permissively licensed photograph found
+# in Debian packages. Licences as the package states them (skimage: the docstrings of
+# skimage/data/_fetchers.py; scipy: debian/copyright and scipy.misc's docstrings; sklearn:
+# sklearn/datasets/images/README.txt). Grey photos are photos too: they are read as RGB.
+# Left out: lomiri's CC-BY-SA files, ukui-wallpapers (CC-BY-SA-3.0), gnome-backgrounds
+# (illustrations; CC-BY-SA), skimage's motorcycle pair and ihc/coins (no licence stated).
+GATE_PHOTOS = [
+    (SKLEARN_IMAGES / "china.jpg", "python3-sklearn", "CC-BY-2.0 (danielbuechele, sklearn/datasets/images/README.txt)"),
+    (SKLEARN_IMAGES / "flower.jpg", "python3-sklearn", "CC-BY-2.0 (vultilion, sklearn/datasets/images/README.txt)"),
+    (SCIPY_MISC / "face.dat", "python3-scipy", "public domain (raccoon-procyon-lotor.jpg, public-domain-image.com; scipy.misc.face)"),
+    (SCIPY_MISC / "ascent.dat", "python3-scipy", "public domain (debian/copyright: scipy/misc/ascent.dat)"),
+    (SKIMAGE / "camera.png", "python3-skimage", "CC0-1.0 (Lav Varshney)"),
+    (SKIMAGE / "hubble_deep_field.jpg", "python3-skimage", "public domain (NASA)"),
+    (SKIMAGE / "retina.jpg", "python3-skimage", "CC0-1.0 (Mikael Häggström, Wikimedia Commons)"),
+    (SKIMAGE / "clock_motion.png", "python3-skimage", "public domain (Stefan van der Walt)"),
+    (SKIMAGE / "brick.png", "python3-skimage", "CC0-1.0 (CC0Textures Bricks25)"),
+    (SKIMAGE / "grass.png", "python3-skimage", "CC0-1.0 (linolafett, DeviantArt Grass-01)"),
+    (SKIMAGE / "gravel.png", "python3-skimage", "CC0-1.0 (CC0Textures Gravel04)"),
+]
+# Held out: a colour street scene, an animal close-up and a grey portrait.
+HELDOUT_GATE_PHOTOS = {"china.jpg", "face.dat", "camera.png"}
 PHOTO_SHORT_SIDE = 512
 CARTOON_LONG_SIDE = 160
 
@@ -56,8 +87,18 @@ def sha256(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def open_photo(path):
+    """A photo as an RGB PIL image; scipy keeps its two as compressed raw arrays."""
+    if path.name == "face.dat":  # what scipy.misc.face() reads: bz2 of 768x1024x3 uint8
+        return Image.fromarray(np.frombuffer(bz2.decompress(path.read_bytes()), np.uint8).reshape(768, 1024, 3))
+    if path.name == "ascent.dat":  # what scipy.misc.ascent() reads: a pickled 512x512 array
+        with open(path, "rb") as f:
+            return Image.fromarray(np.array(pickle.load(f)).astype(np.uint8)).convert("RGB")
+    return Image.open(path).convert("RGB")
+
+
 def photo(path):
-    im = Image.open(path).convert("RGB")
+    im = open_photo(path)
     scale = PHOTO_SHORT_SIDE / min(im.size)
     return im.resize((round(im.width * scale), round(im.height * scale)), Image.LANCZOS)
 
@@ -77,9 +118,10 @@ def main():
     ap.add_argument("out", type=Path)
     ap.add_argument("--cartoons", type=int, default=2400, help="clip-art pictures to take (default 2400)")
     ap.add_argument("--photos", type=int, default=len(PHOTOS), help="photos to take (smoke runs take fewer)")
+    ap.add_argument("--gate-photos", type=int, default=len(GATE_PHOTOS), help="gate-only photos to take")
     args = ap.parse_args()
 
-    missing = [str(p) for p, _, _ in PHOTOS if not p.exists()] + ([] if OPENCLIPART.is_dir() else [str(OPENCLIPART)])
+    missing = [str(p) for p, _, _ in PHOTOS + GATE_PHOTOS if not p.exists()] + ([] if OPENCLIPART.is_dir() else [str(OPENCLIPART)])
     if missing:
         sys.exit(f"gather: missing {', '.join(missing)}: install the packages with models/train/setup.sh")
 
@@ -94,6 +136,15 @@ def main():
         photo(path).save(dest)
         shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path  # no machine paths
         rows.append((split, "photo", str(shown), package, licence, sha256(path)))
+    chosen = GATE_PHOTOS[: args.gate_photos]
+    if chosen and not any(p.name in HELDOUT_GATE_PHOTOS for p, _, _ in chosen):
+        chosen.append(next(entry for entry in GATE_PHOTOS if entry[0].name in HELDOUT_GATE_PHOTOS))
+    for path, package, licence in chosen:
+        split = "heldout" if path.name in HELDOUT_GATE_PHOTOS else "train"
+        dest = args.out / "gate-photos" / split / (path.stem + ".png")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        photo(path).save(dest)
+        rows.append((split, "gate-photo", str(path), package, licence, sha256(path)))
 
     # Clip art: every openclipart picture, in sorted order, split 5:1 by the hash of its name
     # (stable across runs and machines), skipping files PIL cannot read

@@ -23,7 +23,7 @@ if [ "${1:-}" = "--smoke" ]; then
   out=${2:?usage: make_models.sh --smoke OUT}
   rm -rf "$out"
   data=$out/data run=$out/run
-  "$torch_python" models/train/gather.py "$data" --photos 3 --cartoons 30
+  "$torch_python" models/train/gather.py "$data" --photos 3 --gate-photos 1 --cartoons 30
   "$torch_python" models/train/train.py generator "$data" "$run" --minutes 5 --steps 3
   "$torch_python" models/train/train.py gate "$data" "$run" --minutes 5 --steps 3
   "$torch_python" models/train/export.py "$run" "$out"

@@ -9,7 +9,9 @@ Runs the shipped ONNX files with onnxruntime (the reference runtime of the golde
   jitter) for 8 frames; the mean absolute difference between consecutive outputs, for the
   teacher run per frame and for both generators;
 - the gate's accuracy and confusion matrix, f32 and int8, on the held-out set train.py saved
-  (held-out photos, held-out clip art and the teacher's output of held-out photos);
+  (held-out photos, held-out clip art and the teacher's output of held-out photos), and, where
+  RUN has it, on gate-heldout-v1.npz (the previous gate's 600 held-out pictures, from 4 photos
+  that are still held out) so that gates trained on different photos compare on one set;
 - metrics.json and report.md with all the figures.
 """
 
@@ -81,23 +83,29 @@ def main():
             flicker[name] += [float(np.abs(outs[i + 1] - outs[i]).mean()) for i in range(len(outs) - 1)]
     flicker = {k: round(float(np.mean(v)), 5) for k, v in flicker.items()}
 
-    held = np.load(run_dir / "gate-heldout.npz")
-    xs, ys = held["x"].astype(np.float32) / 255, held["y"][:, 0]
-    gate = {}
-    for form in ("f32", "int8"):
-        sess = session(models / f"comic_gate.{form}.onnx")
-        logits = np.array([sess.run(None, {"image": xs[i : i + 1]})[0][0, 0] for i in range(len(xs))])
-        pred = logits > 0
-        confusion = [[int(((ys == a) & (pred == b)).sum()) for b in (0, 1)] for a in (0, 1)]
-        prob = 1 / (1 + np.exp(-logits.astype(np.float64)))
-        # What model.gate_threshold trades: photos passed through untouched (the guest gets
-        # no comic) against comic pictures recognised.
-        thresholds = {
-            str(t): dict(photos_passed=round(float((prob[ys == 0] >= t).mean()), 4),
-                         comics_passed=round(float((prob[ys == 1] >= t).mean()), 4))
-            for t in (0.5, 0.9, 0.99, 0.999)
-        }
-        gate[form] = dict(accuracy=round(float((pred == ys).mean()), 4), confusion=confusion, thresholds=thresholds)
+    def score_gate(npz):
+        held = np.load(npz)
+        xs, ys = held["x"].astype(np.float32) / 255, held["y"][:, 0]
+        scores = {}
+        for form in ("f32", "int8"):
+            sess = session(models / f"comic_gate.{form}.onnx")
+            logits = np.array([sess.run(None, {"image": xs[i : i + 1]})[0][0, 0] for i in range(len(xs))])
+            pred = logits > 0
+            confusion = [[int(((ys == a) & (pred == b)).sum()) for b in (0, 1)] for a in (0, 1)]
+            prob = 1 / (1 + np.exp(-logits.astype(np.float64)))
+            # What model.gate_threshold trades: photos passed through untouched (the guest gets
+            # no comic) against comic pictures recognised.
+            thresholds = {
+                str(t): dict(photos_passed=round(float((prob[ys == 0] >= t).mean()), 4),
+                             comics_passed=round(float((prob[ys == 1] >= t).mean()), 4))
+                for t in (0.5, 0.8, 0.9, 0.95, 0.99, 0.999)
+            }
+            scores[form] = dict(accuracy=round(float((pred == ys).mean()), 4), confusion=confusion,
+                                thresholds=thresholds)
+        return scores, ys
+
+    gate, ys = score_gate(run_dir / "gate-heldout.npz")
+    gate_v1 = score_gate(run_dir / "gate-heldout-v1.npz")[0] if (run_dir / "gate-heldout-v1.npz").exists() else None
 
     generator = json.loads((run_dir / "generator.json").read_text())
     gate_train = json.loads((run_dir / "gate.json").read_text())
@@ -108,6 +116,7 @@ def main():
         flicker_mean_abs_diff_consecutive_frames=flicker,
         gate_training=gate_train,
         gate_heldout=gate,
+        **({"gate_heldout_v1_set": gate_v1} if gate_v1 else {}),
         contact_sheet_photos=[p.name + (" (held out)" if p.name in heldout else "") for p in photos],
     )
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
@@ -137,13 +146,23 @@ sigma 0.02, and a 2% gain jitter); mean absolute difference between consecutive 
 | generator int8 | {flicker["int8"]} |
 
 ## Gate ("already comic?")
-Held-out set: {len(ys)} pictures (held-out photos; held-out clip art and the teacher's output of
-held-out photos as comic), none seen in training.
+Held-out set: {len(ys)} pictures (crops of the {gate_train.get("heldout_photos", "held-out")} held-out photos; held-out clip art and the
+teacher's output of held-out photos as comic), none seen in training.
 
 | model | accuracy | photo as photo | photo as comic | comic as photo | comic as comic |
 |---|---|---|---|---|---|
 | f32 | {gate["f32"]["accuracy"]:.3f} | {c32[0][0]} | {c32[0][1]} | {c32[1][0]} | {c32[1][1]} |
 | int8 | {gate["int8"]["accuracy"]:.3f} | {c8[0][0]} | {c8[0][1]} | {c8[1][0]} | {c8[1][1]} |
+""" + ("" if not gate_v1 else f"""
+The previous gate's held-out set (`gate-heldout-v1.npz`: 600 pictures from the 4 photos held
+out then, which are still held out), scored with these gates:
+
+| model | accuracy | photo as photo | photo as comic | comic as photo | comic as comic |
+|---|---|---|---|---|---|
+""" + "".join(
+        f"| {form} | {v['accuracy']:.3f} | {v['confusion'][0][0]} | {v['confusion'][0][1]} | "
+        f"{v['confusion'][1][0]} | {v['confusion'][1][1]} |\n" for form, v in gate_v1.items()
+    )) + f"""
 
 `model.gate_threshold` (f32 gate): share of held-out photos passed through untouched, and of
 comic pictures recognised:

@@ -9,6 +9,8 @@ packages=(
   python3-numpy        # 1:1.24.2-1
   python3-pil          # 9.4.0-1.1
   python3-skimage      # 0.19.3: photos in skimage/data (public domain, CC0)
+  python3-scipy        # 1.10.1: scipy.misc face and ascent (public domain): gate-only photos
+  python3-sklearn      # 1.2.1: sample images china.jpg, flower.jpg (CC-BY-2.0): gate-only photos
   lomiri-wallpapers    # photos (CC-BY-4.0, CC0-1.0)
   openclipart-png      # clip art (public domain): the comic class
 )

@@ -17,6 +17,7 @@ D sees teacher outputs and openclipart pictures as real, G's outputs as fake.
 """
 
 import argparse
+import io
 import json
 import math
 import random
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageFilter
 
 import teacher
 from nets import Discriminator, Gate, Generator, macs, params
@@ -52,11 +53,11 @@ def resize(img, short):
     return np.asarray(pil.resize((round(w * s), round(h * s)), Image.LANCZOS), dtype=np.float32) / 255.0
 
 
-def photo_pairs(data, split, cache):
+def photo_pairs(data, split, cache, folder="photos"):
     """(photo, teacher) pairs at each training scale; teacher outputs cached as .npy."""
     pairs = []
     cache.mkdir(parents=True, exist_ok=True)
-    for path in sorted((data / "photos" / split).glob("*.png")):
+    for path in sorted((data / folder / split).glob("*.png")):
         full = load_rgb(path)
         for short in PHOTO_SCALES:
             img = resize(full, short) if short != min(full.shape[:2]) else full
@@ -139,8 +140,12 @@ def heldout_l1(g, pairs):
     return float(np.mean(losses))
 
 
-def train_generator(args):
-    run = Run(args.run, "generator")
+def train_generator(args, stage="generator", w_temp=W_TEMP, w_still=0.0):
+    """Both generator stages. "generator" trains from scratch; "temporal" starts from the
+    generator stage's weights (RUN/generator.pt, left as it is) and goes on with a larger
+    temporal weight w_temp and a still twin: x with sensor noise and gain but no shift, whose
+    output must match G(x) (weight w_still). Its checkpoint is RUN/temporal.pt."""
+    run = Run(args.run, stage)
     rng = random.Random(args.seed)
     torch.manual_seed(args.seed)
     cache = args.run / "teacher-cache"
@@ -152,6 +157,14 @@ def train_generator(args):
     opt_d = torch.optim.Adam(d.parameters(), lr=args.lr / 2, betas=(0.5, 0.99))
     state = run.load()
     step, elapsed = 0, 0.0
+    if not state and stage == "temporal":
+        start = torch.load(args.run / "generator.pt")
+        g.load_state_dict(start["g"])
+        d.load_state_dict(start["d"])
+        run.log(
+            f"temporal: from the generator stage (step {start['step']}, held-out L1 {start['heldout_l1']:.4f}); "
+            f"W_TEMP {w_temp}, still twin {w_still}, lr {args.lr:.1e}"
+        )
     if state:
         g.load_state_dict(state["g"])
         d.load_state_dict(state["d"])
@@ -174,6 +187,8 @@ def train_generator(args):
         if elapsed >= budget or (args.steps and step >= args.steps):
             break
         lr = cosine_lr(args.lr, elapsed, budget)
+        if stage == "temporal":  # fresh Adam moments: warm up over 100 steps, not to jolt G
+            lr *= min(1.0, (step + 1) / 100)
         for group in opt_g.param_groups:
             group["lr"] = lr
         for group in opt_d.param_groups:
@@ -181,7 +196,7 @@ def train_generator(args):
 
         # A batch: crops with a margin for the temporal shift, the shifted noisy twin, targets.
         big = CROP + 2 * MAX_SHIFT
-        xs, ts, x2s, shifts = [], [], [], []
+        xs, ts, x2s, x3s, shifts = [], [], [], [], []
         for _ in range(BATCH):
             img, target = train[rng.randrange(len(train))]
             c, t = crop(rng, img, big, target)
@@ -194,13 +209,17 @@ def train_generator(args):
             twin = twin + np.random.default_rng(rng.randrange(1 << 30)).normal(0, NOISE, twin.shape)
             x2s.append(np.clip(twin, 0, 1).astype(np.float32))
             shifts.append((dy, dx))
+            if w_still:
+                still = xs[-1] * (1.0 + rng.uniform(-0.03, 0.03))
+                still = still + np.random.default_rng(rng.randrange(1 << 30)).normal(0, NOISE, still.shape)
+                x3s.append(np.clip(still, 0, 1).astype(np.float32))
         x, target, x2 = to_batch(xs), to_batch(ts), to_batch(x2s)
         real = to_batch(
             [crop(rng, clips[rng.randrange(len(clips))], CROP)[0] for _ in range(BATCH // 2)] + ts[: BATCH // 2]
         )
 
-        out = g(torch.cat([x, x2]))
-        fake, fake2 = out[:BATCH], out[BATCH:]
+        out = g(torch.cat([x, x2] + ([to_batch(x3s)] if w_still else [])))
+        fake, fake2, fake3 = out[:BATCH], out[BATCH : 2 * BATCH], out[2 * BATCH :]
         # D step (LSGAN).
         opt_d.zero_grad()
         loss_d = ((d(real) - 1) ** 2).mean() + (d(fake.detach()) ** 2).mean()
@@ -217,7 +236,9 @@ def train_generator(args):
             b = fake[i, :, e + dy : CROP - e + dy, e + dx : CROP - e + dx]
             temporal = temporal + F.l1_loss(a, b)
         temporal = temporal / BATCH
-        loss = l1 + W_ADV * adv + W_TEMP * temporal
+        loss = l1 + W_ADV * adv + w_temp * temporal
+        if w_still:
+            loss = loss + w_still * F.l1_loss(fake3, fake)
         loss.backward()
         opt_g.step()
         step += 1
@@ -231,12 +252,12 @@ def train_generator(args):
                 f"temporal {m[2]:.4f} d {m[3]:.3f} ({elapsed / step:.2f} s/step)"
             )
         if time.time() - last_save > CHECKPOINT_EVERY_S:
-            save_generator(run, g, d, opt_g, opt_d, step, time.time() - started, rng, heldout)
+            save_generator(run, g, d, opt_g, opt_d, step, time.time() - started, rng, heldout, stage=stage)
             last_save = time.time()
-    save_generator(run, g, d, opt_g, opt_d, step, time.time() - started, rng, heldout, final=True)
+    save_generator(run, g, d, opt_g, opt_d, step, time.time() - started, rng, heldout, final=True, stage=stage)
 
 
-def save_generator(run, g, d, opt_g, opt_d, step, elapsed, rng, heldout, final=False):
+def save_generator(run, g, d, opt_g, opt_d, step, elapsed, rng, heldout, final=False, stage="generator"):
     g.eval()
     val = heldout_l1(g, heldout)
     g.train()
@@ -247,7 +268,7 @@ def save_generator(run, g, d, opt_g, opt_d, step, elapsed, rng, heldout, final=F
     run.log(f"{'final' if final else 'checkpoint'} at step {step}, {elapsed / 60:.1f} min: held-out L1 to teacher {val:.4f}")
     metrics = dict(steps=step, minutes=round(elapsed / 60, 1), heldout_l1=round(val, 5),
                    parameters=params(g), mmac_256=round(macs(g) / 1e6))
-    (run.folder / "generator.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    (run.folder / f"{stage}.json").write_text(json.dumps(metrics, indent=2) + "\n")
 
 
 # The gate ---------------------------------------------------------------------------------
@@ -255,45 +276,122 @@ def save_generator(run, g, d, opt_g, opt_d, step, elapsed, rng, heldout, final=F
 GATE_SIDE = 128
 
 
-def gate_examples(rng, photos, clips, n):
+def gate_view(rng, img, augment):
+    """A GATE_SIDE square view of a photo or of its teacher output, as the booth shows the gate
+    a camera frame. Without augment (the held-out set): a square crop covering half to all of
+    the short side (the gate judges whole camera frames, not close-ups of a patch of sky, which
+    no one can tell from a comic). With augment: a third are whole frames (the booth's centre
+    square, or the whole picture squashed to a square as `comicbooth stylize` does), the rest
+    the same crops with a little aspect jitter."""
+    h, w = img.shape[:2]
+    short = min(h, w)
+    if not augment:
+        side = rng.randint(max(GATE_SIDE, short // 2), short)
+        return resize(crop(rng, img, side)[0], GATE_SIDE)[:GATE_SIDE, :GATE_SIDE]
+    if id(img) not in _PIL:
+        _PIL[id(img)] = (img, Image.fromarray((np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)))
+    pil = _PIL[id(img)][1]
+    r = rng.random()
+    if r < 0.15:  # whole picture, squashed
+        box = (0, 0, w, h)
+    elif r < 0.33:  # whole short side, anywhere
+        y, x = rng.randint(0, h - short), rng.randint(0, w - short)
+        box = (x, y, x + short, y + short)
+    else:
+        ch = rng.randint(max(GATE_SIDE, short // 2), short)
+        cw = min(w, max(GATE_SIDE, round(ch * rng.uniform(0.8, 1.25))))
+        y, x = rng.randint(0, h - ch), rng.randint(0, w - cw)
+        box = (x, y, x + cw, y + ch)
+    view = pil.resize((GATE_SIDE, GATE_SIDE), rng.choice([Image.LANCZOS, Image.BILINEAR, Image.BOX]), box=box)
+    if rng.random() < 0.5:
+        view = view.transpose(Image.FLIP_LEFT_RIGHT)
+    return np.asarray(view, dtype=np.float32) / 255.0
+
+
+_PIL = {}  # id of a photo or teacher array -> (the array, kept alive; it as a uint8 PIL image)
+
+
+def camera_look(rng, v, strength):
+    """Colour and camera degradations: exposure, white balance, saturation (now and then grey),
+    gamma, blur, sensor noise, JPEG. `strength` 1 for photos and teacher outputs alike (so
+    none of it tells the two apart), lower for clip art (which the booth sees less degraded)."""
+    if rng.random() < 0.8:
+        v = v * rng.uniform(0.65, 1.3) * np.array([rng.uniform(0.9, 1.1) for _ in range(3)], np.float32)
+        v = np.clip(v, 0, 1) ** rng.uniform(0.75, 1.33)
+        grey = v.mean(axis=2, keepdims=True)
+        sat = 0.0 if rng.random() < 0.08 else rng.uniform(0.6, 1.4)
+        v = np.clip(grey + (v - grey) * sat, 0, 1)
+    pil = None
+    if rng.random() < 0.25 * strength:
+        pil = Image.fromarray((v * 255 + 0.5).astype(np.uint8)).filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2)))
+        v = np.asarray(pil, dtype=np.float32) / 255.0
+    if rng.random() < 0.4 * strength:
+        sigma = rng.uniform(0.003, 0.03)
+        noise = np.random.default_rng(rng.randrange(1 << 30)).normal(0, sigma, v.shape).astype(np.float32)
+        v = np.clip(v + noise, 0, 1)
+    if rng.random() < 0.35 * strength:
+        buf = io.BytesIO()
+        Image.fromarray((v * 255 + 0.5).astype(np.uint8)).save(buf, "JPEG", quality=rng.randint(35, 95))
+        v = np.asarray(Image.open(buf).convert("RGB"), dtype=np.float32) / 255.0
+    return v.astype(np.float32)
+
+
+def gate_examples(rng, photos, clips, n, augment=None):
     """n (picture, label) pairs: half photos, half comic (clip art or the teacher's output of
-    a photo). Photo crops cover at least half the photo's short side: the gate judges whole
-    camera frames, not close-ups of a patch of sky (which no one can tell from a comic)."""
+    a photo). augment (training only, --augment): camera_look strengths for (photo, clip art,
+    teacher output), with whole-frame views; the held-out set is drawn without it."""
     xs, ys = [], []
     for i in range(n):
         if i % 2 == 0:
             img, _ = photos[rng.randrange(len(photos))]
-            side = rng.randint(max(GATE_SIDE, min(img.shape[:2]) // 2), min(img.shape[:2]))
-            c = crop(rng, img, side)[0]
-            xs.append(resize(c, GATE_SIDE)[:GATE_SIDE, :GATE_SIDE])
+            v = gate_view(rng, img, augment)
+            xs.append(camera_look(rng, v, augment[0]) if augment else v)
             ys.append(0.0)
         elif i % 4 == 1:
-            xs.append(crop(rng, clips[rng.randrange(len(clips))], GATE_SIDE)[0])
+            v = crop(rng, clips[rng.randrange(len(clips))], GATE_SIDE)[0]
+            xs.append(camera_look(rng, v, augment[1]) if augment else v)
             ys.append(1.0)
         else:
             img, target = photos[rng.randrange(len(photos))]
-            side = rng.randint(max(GATE_SIDE, min(img.shape[:2]) // 2), min(img.shape[:2]))
-            t = crop(rng, target, side)[0]
-            xs.append(resize(t, GATE_SIDE)[:GATE_SIDE, :GATE_SIDE])
+            v = gate_view(rng, target, augment)
+            xs.append(camera_look(rng, v, augment[2]) if augment else v)
             ys.append(1.0)
     return to_batch(xs), torch.tensor(ys).unsqueeze(1)
+
+
+def gate_photos(args):
+    """Training and held-out (photo, teacher) pairs of the gate: the generator's photos, and
+    the gate-only ones (gather.py) for training where --gate-photos says so; the held-out set
+    always has both (more held-out photos, a steadier figure)."""
+    cache = args.run / "teacher-cache"
+    train = photo_pairs(args.data, "train", cache)
+    if args.gate_photos:
+        train += photo_pairs(args.data, "train", cache, "gate-photos")
+    heldout = photo_pairs(args.data, "heldout", cache) + photo_pairs(args.data, "heldout", cache, "gate-photos")
+    return train, heldout
 
 
 def train_gate(args):
     run = Run(args.run, "gate")
     rng = random.Random(args.seed)
     torch.manual_seed(args.seed)
-    cache = args.run / "teacher-cache"
-    train, heldout = photo_pairs(args.data, "train", cache), photo_pairs(args.data, "heldout", cache)
+    train, heldout = gate_photos(args)
     clips, clips_heldout = cartoons(args.data, "train"), cartoons(args.data, "heldout")
-    gate = Gate()
+    gate = Gate(args.gate_width)
     opt = torch.optim.Adam(gate.parameters(), lr=args.lr)
-    run.log(f"gate: {params(gate)} parameters, {macs(gate, GATE_SIDE, GATE_SIDE) / 1e6:.1f} MMAC at 128x128")
+    run.log(
+        f"gate: {params(gate)} parameters, {macs(gate, GATE_SIDE, GATE_SIDE) / 1e6:.1f} MMAC at 128x128; "
+        f"{len(train) // len(PHOTO_SCALES)} train and {len(heldout) // len(PHOTO_SCALES)} held-out photos, "
+        f"{len(clips)} train and {len(clips_heldout)} held-out cartoons; augment {args.augment}"
+    )
+    # The learning rate follows a cosine over the time budget or, where --steps is given, over
+    # the steps, whichever ends first (a step count makes the run repeatable on a busy machine).
     budget, started, step = args.minutes * 60, time.time(), 0
     while time.time() - started < budget and not (args.steps and step >= args.steps):
+        done = max((time.time() - started) / budget, step / args.steps if args.steps else 0.0)
         for group in opt.param_groups:
-            group["lr"] = cosine_lr(args.lr, time.time() - started, budget)
-        x, y = gate_examples(rng, train, clips, 32)
+            group["lr"] = cosine_lr(args.lr, done, 1.0)
+        x, y = gate_examples(rng, train, clips, 32, augment=args.augment)
         loss = F.binary_cross_entropy_with_logits(gate(x), y)
         opt.zero_grad()
         loss.backward()
@@ -301,28 +399,48 @@ def train_gate(args):
         step += 1
         if step % 50 == 0:
             run.log(f"step {step}: loss {loss.item():.4f}")
-    # Held-out evaluation on a fixed set: never-seen photos, clip art and teacher outputs.
+    run.save(dict(gate=gate.state_dict(), step=step))
+    metrics = dict(steps=step, minutes=round((time.time() - started) / 60, 1),
+                   train_photos=len(train) // len(PHOTO_SCALES), augment=args.augment,
+                   parameters=params(gate), mmac_128=round(macs(gate, GATE_SIDE, GATE_SIDE) / 1e6, 1))
+    evaluate_gate(run, gate, heldout, clips_heldout, metrics)
+
+
+def evaluate_gate(run, gate, heldout, clips_heldout, metrics):
+    """Held-out evaluation on a fixed set: never-seen photos, clip art and teacher outputs.
+    Writes RUN/gate-heldout.npz (the report scores the exported f32 and int8 gates on the same
+    pictures) and RUN/gate.json (metrics with the held-out figures)."""
     gate.eval()
     eval_rng = random.Random(1234)
     x, y = gate_examples(eval_rng, heldout, clips_heldout, 600)
-    # Saved for the report, which scores the exported f32 and int8 gates on the same pictures.
     np.savez_compressed(run.folder / "gate-heldout.npz", x=(x.numpy() * 255 + 0.5).astype(np.uint8), y=y.numpy())
     x = torch.from_numpy((x.numpy() * 255 + 0.5).astype(np.uint8).astype(np.float32) / 255)
     with torch.no_grad():
         pred = (gate(x) > 0).float()
     confusion = [[int(((y == a) & (pred == b)).sum()) for b in (0.0, 1.0)] for a in (0.0, 1.0)]
     accuracy = (confusion[0][0] + confusion[1][1]) / len(y)
-    run.save(dict(gate=gate.state_dict(), step=step))
-    metrics = dict(steps=step, minutes=round((time.time() - started) / 60, 1), heldout_examples=len(y),
-                   accuracy=round(accuracy, 4), confusion_rows_true_photo_comic=confusion,
-                   parameters=params(gate), mmac_128=round(macs(gate, GATE_SIDE, GATE_SIDE) / 1e6, 1))
+    metrics.update(heldout_photos=len(heldout) // len(PHOTO_SCALES), heldout_examples=len(y),
+                   accuracy=round(accuracy, 4), confusion_rows_true_photo_comic=confusion)
     (run.folder / "gate.json").write_text(json.dumps(metrics, indent=2) + "\n")
     run.log(f"gate held-out accuracy {accuracy:.3f}, confusion (rows true photo/comic) {confusion}")
 
 
+def rescore_gate(args):
+    """Stage gate-heldout: the held-out set and figures of the trained gate in RUN/gate.pt
+    again, from DATA's held-out photos (for a gate trained before the held-out set grew); the
+    training figures in gate.json stay."""
+    run = Run(args.run, "gate")
+    gate = Gate(args.gate_width)
+    gate.load_state_dict(run.load()["gate"])
+    _, heldout = gate_photos(args)
+    metrics = json.loads((args.run / "gate.json").read_text())
+    run.log(f"gate-heldout: the trained gate on {len(heldout) // len(PHOTO_SCALES)} held-out photos")
+    evaluate_gate(run, gate, heldout, cartoons(args.data, "heldout"), metrics)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stage", choices=["generator", "gate"])
+    ap.add_argument("stage", choices=["generator", "temporal", "gate", "gate-heldout"])
     ap.add_argument("data", type=Path)
     ap.add_argument("run", type=Path)
     ap.add_argument("--minutes", type=float, required=True, help="training time budget")
@@ -330,14 +448,25 @@ def main():
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--gate-photos", action="store_true", help="gate: train on DATA/gate-photos/train too")
+    ap.add_argument("--augment", type=lambda v: [float(a) for a in v.split(",")], default=None,
+                    help="gate: camera_look strengths for photo,clipart,teacher (e.g. 1,0.5,1); off by default")
+    ap.add_argument("--gate-width", type=int, default=16, help="gate: channels of its first conv (nets.Gate)")
+    ap.add_argument("--w-temp", type=float, default=4.0, help="temporal stage: weight of the shifted twin")
+    ap.add_argument("--w-still", type=float, default=2.0, help="temporal stage: weight of the still (noise-only) twin")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.stage == "generator":
         args.lr = args.lr or 2e-3
         train_generator(args)
-    else:
+    elif args.stage == "temporal":
+        args.lr = args.lr or 2e-4
+        train_generator(args, "temporal", w_temp=args.w_temp, w_still=args.w_still)
+    elif args.stage == "gate":
         args.lr = args.lr or 3e-3
         train_gate(args)
+    else:
+        rescore_gate(args)
 
 
 if __name__ == "__main__":
