@@ -60,6 +60,8 @@ def sources_summary(data):
     return counts
 
 
+# TOML has no null: a figure that is None (an option not used, such as the gate's augment) is
+# left out of `figures`.
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data", type=Path)
@@ -105,7 +107,7 @@ training_data = [
 {data_lines}
 ]
 tools = "Debian bookworm python3-torch 1.13.1, python3-numpy 1.24.2, python3-pil 9.4.0; onnx 1.23.2, onnxruntime 1.32.0 (models/requirements.txt)"
-figures = {{ {", ".join(f"{k} = {json.dumps(v)}" for k, v in sorted(figures.items()))} }}
+figures = {{ {", ".join(f"{k} = {json.dumps(v)}" for k, v in sorted(figures.items()) if v is not None)} }}
 report = "models/report/report.md"
 """
             path.with_suffix(".toml").write_text(text)
