@@ -471,7 +471,6 @@ fn run_once(
     service: &mut crate::service::Service,
     deadline: Option<Instant>,
 ) -> anyhow::Result<LoopEnd> {
-    use crate::config::DisplayBackend;
     let source = open_booth_source(config)?;
     let live = config.camera.source == CameraSource::V4l2;
     tracing::info!(source = %source.describe(), "camera");
@@ -486,29 +485,62 @@ fn run_once(
     create_dir(&config.export.dir)?;
     let parts = BoothParts { source, live, triggers, generator, gate };
     let ctl = LoopControl { signals, deadline };
-    match config.display.backend {
-        DisplayBackend::Headless => {
-            let screen = HeadlessDisplay::new(config.display.width, config.display.height);
-            run_loop(parts.assemble(screen, config), &ctl, service)
-        }
-        DisplayBackend::Framebuffer => run_loop(
-            parts.assemble(
-                display::Framebuffer::open(&config.display.device, console(&config.display.console))?,
-                config,
-            ),
-            &ctl,
-            service,
+    with_configured_screen(&config.display, RunBooth { parts, config, ctl: &ctl, service })
+}
+
+/// Something to do with whichever screen the config names ([`with_configured_screen`]).
+trait OnScreen {
+    type Output;
+    /// Runs on `screen`; `name` says what it is, for reports.
+    fn on<S: display::Screen>(self, screen: S, name: String) -> anyhow::Result<Self::Output>
+    where
+        S::Error: std::error::Error + Send + Sync + 'static;
+}
+
+/// Opens the display `[display]` configures (headless, framebuffer or SPI panel) and hands it
+/// to `job`: the one place that knows how each backend is opened.
+fn with_configured_screen<J: OnScreen>(
+    d: &crate::config::DisplayConfig,
+    job: J,
+) -> anyhow::Result<J::Output> {
+    use crate::config::DisplayBackend;
+    match d.backend {
+        DisplayBackend::Headless => job.on(
+            HeadlessDisplay::new(d.width, d.height),
+            format!("headless {}x{} (memory only)", d.width, d.height),
         ),
+        DisplayBackend::Framebuffer => {
+            let fb = display::Framebuffer::open(&d.device, console(&d.console))?;
+            let name = fb.describe();
+            job.on(fb, name)
+        }
         #[cfg(feature = "spi")]
         DisplayBackend::Spi => {
-            let panel =
-                display::spi::SpiPanel::open(&display::spi::SpiPanelConfig::from_config(&config.display))?;
-            run_loop(parts.assemble(panel, config), &ctl, service)
+            let panel = display::spi::SpiPanel::open(&display::spi::SpiPanelConfig::from_config(d))?;
+            job.on(panel, format!("{:?} SPI panel on {}", d.panel, d.spi_device.display()))
         }
         #[cfg(not(feature = "spi"))]
         DisplayBackend::Spi => bail!(
             "display backend \"spi\" is not in this build; fix: rebuild with `--features spi` (or `booth`), or use \"framebuffer\" or \"headless\""
         ),
+    }
+}
+
+/// `run`'s job on the screen: the booth loop.
+struct RunBooth<'a> {
+    parts: BoothParts,
+    config: &'a Config,
+    ctl: &'a LoopControl<'a>,
+    service: &'a mut crate::service::Service,
+}
+
+impl OnScreen for RunBooth<'_> {
+    type Output = LoopEnd;
+    fn on<S: display::Screen>(self, screen: S, _name: String) -> anyhow::Result<LoopEnd>
+    where
+        S::Error: std::error::Error + Send + Sync + 'static,
+    {
+        run_loop(self.parts.assemble(screen, self.config), self.ctl, self.service)
     }
 }
 
@@ -797,30 +829,19 @@ where
     })
 }
 
-/// [`pacing`] on the configured display backend.
-fn pacing_on_display(generator: Generator, config: &Config) -> anyhow::Result<PacingReport> {
-    use crate::config::DisplayBackend;
-    let d = &config.display;
-    match d.backend {
-        DisplayBackend::Headless => {
-            let name = format!("headless {}x{} (memory only)", d.width, d.height);
-            pacing(HeadlessDisplay::new(d.width, d.height), name, generator, config)
-        }
-        DisplayBackend::Framebuffer => {
-            let fb = display::Framebuffer::open(&d.device, console(&d.console))?;
-            let name = fb.describe();
-            pacing(fb, name, generator, config)
-        }
-        #[cfg(feature = "spi")]
-        DisplayBackend::Spi => {
-            let panel = display::spi::SpiPanel::open(&display::spi::SpiPanelConfig::from_config(d))?;
-            let name = format!("{:?} SPI panel on {}", d.panel, d.spi_device.display());
-            pacing(panel, name, generator, config)
-        }
-        #[cfg(not(feature = "spi"))]
-        DisplayBackend::Spi => bail!(
-            "display backend \"spi\" is not in this build; fix: rebuild with `--features spi` (or `booth`)"
-        ),
+/// `bench --display`'s job on the screen: [`pacing`].
+struct Pacing<'a> {
+    generator: Generator,
+    config: &'a Config,
+}
+
+impl OnScreen for Pacing<'_> {
+    type Output = PacingReport;
+    fn on<S: display::Screen>(self, screen: S, name: String) -> anyhow::Result<PacingReport>
+    where
+        S::Error: std::error::Error + Send + Sync + 'static,
+    {
+        pacing(screen, name, self.generator, self.config)
     }
 }
 
@@ -866,7 +887,11 @@ pub fn bench(config: &Config, iterations: usize, display: bool) -> anyhow::Resul
         generator.load_time,
         generator.kernels().to_vec(),
     );
-    let pacing = if display { Some(pacing_on_display(generator, config)?) } else { None };
+    let pacing = if display {
+        Some(with_configured_screen(&config.display, Pacing { generator, config })?)
+    } else {
+        None
+    };
     Ok(BenchReport { model, side, threads, load, runs, kernels, gate, pacing })
 }
 
