@@ -4,7 +4,8 @@
 
 Writes OUT_DIR/comic_generator.f32.onnx (1x3xHxW in 0..1 -> 1x3xHxW in 0..1, H and W free,
 multiples of 4) and OUT_DIR/comic_gate.f32.onnx (1x3xHxW in 0..1 -> 1x1 logit, trained at
-128x128). quantize.py turns them into the int8 files the product ships.
+128x128), each where RUN has its checkpoint. quantize.py turns the generator into the int8
+file the product ships beside it (the gate has nothing to quantize: nets.StatsGate).
 """
 
 import sys
@@ -12,16 +13,20 @@ from pathlib import Path
 
 import torch
 
-from nets import Gate, Generator, to_onnx
+from nets import Generator, to_onnx
+from train import load_gate
 
 if __name__ == "__main__":
     run, out = Path(sys.argv[1]), Path(sys.argv[2])
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
-    g = Generator()
-    g.load_state_dict(torch.load(run / "generator.pt")["g"])
-    to_onnx(g, out / "comic_generator.f32.onnx")
-    gate = Gate()
-    gate.load_state_dict(torch.load(run / "gate.pt")["gate"])
-    to_onnx(gate, out / "comic_gate.f32.onnx", example_hw=(128, 128))
-    print(f"exported {out / 'comic_generator.f32.onnx'} and {out / 'comic_gate.f32.onnx'}")
+    if not (run / "generator.pt").exists() and not (run / "gate.pt").exists():
+        sys.exit(f"export: {run} has neither generator.pt nor gate.pt; train first (train.py)")
+    if (run / "generator.pt").exists():
+        g = Generator()
+        g.load_state_dict(torch.load(run / "generator.pt")["g"])
+        to_onnx(g, out / "comic_generator.f32.onnx")
+        print(f"exported {out / 'comic_generator.f32.onnx'}")
+    if (run / "gate.pt").exists():
+        to_onnx(load_gate(torch.load(run / "gate.pt")), out / "comic_gate.f32.onnx", example_hw=(128, 128))
+        print(f"exported {out / 'comic_gate.f32.onnx'}")

@@ -25,7 +25,7 @@ if [ "${1:-}" = "--smoke" ]; then
   data=$out/data run=$out/run
   "$torch_python" models/train/gather.py "$data" --photos 3 --gate-photos 1 --cartoons 30
   "$torch_python" models/train/train.py generator "$data" "$run" --minutes 5 --steps 3
-  "$torch_python" models/train/train.py gate "$data" "$run" --minutes 5 --steps 3
+  "$torch_python" models/train/train.py gate "$data" "$run" --minutes 5 --views 40
   "$torch_python" models/train/export.py "$run" "$out"
   "$venv_python" models/train/quantize.py "$data" "$out"
   "$venv_python" models/train/manifest.py "$data" "$run" "$out" --commit "$(git rev-parse HEAD)"
@@ -40,15 +40,13 @@ data=target/train/data run=target/train/run out=target/train/out
 "$torch_python" models/train/export.py "$run" "$out"
 "$venv_python" models/train/quantize.py "$data" "$out"
 cp "$data/sources.tsv" models/report/training-data.tsv
-for f in comic_generator comic_gate; do
-  for form in f32 int8; do cp "$out/$f.$form.onnx" models/; done
-done
+cp "$out/comic_generator.f32.onnx" "$out/comic_generator.int8.onnx" "$out/comic_gate.f32.onnx" models/
 "$venv_python" models/train/manifest.py "$data" "$run" models --commit "$(git rev-parse HEAD)"
 # tract's latency of both forms on this machine (release build, 2 threads, 256x256).
 cargo build --release --locked --quiet
 for form in f32 int8; do
   target/release/comicbooth bench -n 20 --model "models/comic_generator.$form.onnx" \
-    --gate "models/comic_gate.$form.onnx" 2>/dev/null
+    --gate models/comic_gate.f32.onnx 2>/dev/null
 done > models/report/tract-latency.txt
 "$venv_python" models/train/report.py "$data" "$run" models models/report
 echo "models written to models/, report to models/report/; rebuild the golden tensors:"

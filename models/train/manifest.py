@@ -2,7 +2,7 @@
 
     .venv/bin/python models/train/manifest.py DATA RUN DIR --commit SHA
 
-For DIR/comic_generator.{f32,int8}.onnx and DIR/comic_gate.{f32,int8}.onnx writes the .toml
+For DIR/comic_generator.{f32,int8}.onnx and DIR/comic_gate.f32.onnx writes the .toml
 that comicbooth checks at load time (sha256, role, layout, ranges, size multiple) followed by
 the provenance: training data sources and licences (from DATA/sources.tsv), the training
 commands, the git commit of the recipe and the run's figures.
@@ -20,7 +20,7 @@ COMMANDS = """models/train/make_models.sh (which runs, in order:
   models/train/setup.sh
   python3 models/train/gather.py DATA
   python3 models/train/train.py generator DATA RUN --minutes 95
-  python3 models/train/train.py gate DATA RUN --minutes 5
+  python3 models/train/train.py gate DATA RUN --minutes 5   (the stats gate: about 1 minute)
   python3 models/train/export.py RUN OUT
   .venv/bin/python models/train/quantize.py DATA OUT
   .venv/bin/python models/train/report.py DATA RUN OUT models/report
@@ -40,11 +40,14 @@ ROLES = {
         output_range="[0.0, 1.0]",
         size_multiple=4,
         native_size=None,
+        forms=("f32", "int8"),
     ),
     "comic_gate": dict(
         role="gate",
         what="Is the picture already comic-style? Input: 1x3x128x128 float32 RGB, 0.0 to 1.0. "
-        "Output: 1x1 logit (sigmoid > 0.5: comic).",
+        "Output: 1x1 logit (sigmoid > 0.5: comic). 21 fixed picture statistics weighed by a "
+        "logistic regression (models/train/nets.py, StatsGate).",
+        forms=("f32",),
         output_range="[-inf, inf]",
         size_multiple=16,
         native_size=128,
@@ -61,13 +64,14 @@ def sources_summary(data):
 
 
 # TOML has no null: a figure that is None (an option not used, such as the gate's augment) is
-# left out of `figures`.
+# left out of `figures`, as are tables (the gate's weights: RUN/gate.json and the report).
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data", type=Path)
     ap.add_argument("run", type=Path)
     ap.add_argument("dir", type=Path)
     ap.add_argument("--commit", required=True, help="git commit of models/train used for the run")
+    ap.add_argument("--only", choices=sorted(ROLES), help="write this model's manifests only (a model retrained alone)")
     args = ap.parse_args()
     sources = sources_summary(args.data)
     data_lines = "\n".join(
@@ -75,9 +79,12 @@ def main():
         for (k, p, lic), n in sorted(sources.items())
     )
     for stem, info in ROLES.items():
+        if args.only and stem != args.only:
+            continue
         stage = "generator" if info["role"] == "generator" else "gate"
         figures = json.loads((args.run / f"{stage}.json").read_text())
-        for form, form_text in FORMS.items():
+        for form in info["forms"]:
+            form_text = FORMS[form]
             path = args.dir / f"{stem}.{form}.onnx"
             sha = hashlib.sha256(path.read_bytes()).hexdigest()
             opset = next(o.version for o in onnx.load(str(path)).opset_import if o.domain in ("", "ai.onnx"))
@@ -107,7 +114,7 @@ training_data = [
 {data_lines}
 ]
 tools = "Debian bookworm python3-torch 1.13.1, python3-numpy 1.24.2, python3-pil 9.4.0; onnx 1.23.2, onnxruntime 1.32.0 (models/requirements.txt)"
-figures = {{ {", ".join(f"{k} = {json.dumps(v)}" for k, v in sorted(figures.items()) if v is not None)} }}
+figures = {{ {", ".join(f"{k} = {json.dumps(v)}" for k, v in sorted(figures.items()) if v is not None and not isinstance(v, dict))} }}
 report = "models/report/report.md"
 """
             path.with_suffix(".toml").write_text(text)

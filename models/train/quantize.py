@@ -3,12 +3,13 @@ ops only (no com.microsoft contrib ops, which tract refuses).
 
     .venv/bin/python models/train/quantize.py DATA DIR
 
-For each DIR/NAME.f32.onnx (comic_generator, comic_gate) writes two int8 forms:
+For DIR/comic_generator.f32.onnx writes two int8 forms (the gate, nets.StatsGate, has no
+convolution to quantize and ships as f32 only):
     DIR/NAME.int8.onnx      QOperator form: QLinearConv (weights int8 per channel,
                             activations uint8), Quantize/DequantizeLinear around them
     DIR/NAME.int8-qdq.onnx  QDQ form: QuantizeLinear/DequantizeLinear pairs around f32 Conv
 Calibration: MinMax over crops of the training photos (DATA/photos/train), at the size each
-model runs at (256x256 generator, 128x128 gate).
+model runs at (256x256 for the generator).
 """
 
 import sys
@@ -19,7 +20,7 @@ import onnx
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from PIL import Image
 
-SIDES = {"comic_generator": 256, "comic_gate": 128}
+SIDES = {"comic_generator": 256}
 
 
 class Photos(CalibrationDataReader):

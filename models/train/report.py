@@ -8,7 +8,7 @@ Runs the shipped ONNX files with onnxruntime (the reference runtime of the golde
 - flicker: a still scene filmed with sensor-like noise (Gaussian, sigma 0.02, and a 2% gain
   jitter) for 8 frames; the mean absolute difference between consecutive outputs, for the
   teacher run per frame and for both generators;
-- the gate's accuracy and confusion matrix, f32 and int8, on the held-out set train.py saved
+- the gate's accuracy and confusion matrix (f32, the only form it ships in) on the held-out set train.py saved
   (held-out photos, held-out clip art and the teacher's output of held-out photos), and, where
   RUN has it, on gate-heldout-v1.npz (the previous gate's 600 held-out pictures, from 4 photos
   that are still held out) so that gates trained on different photos compare on one set;
@@ -87,7 +87,7 @@ def main():
         held = np.load(npz)
         xs, ys = held["x"].astype(np.float32) / 255, held["y"][:, 0]
         scores = {}
-        for form in ("f32", "int8"):
+        for form in ("f32",):
             sess = session(models / f"comic_gate.{form}.onnx")
             logits = np.array([sess.run(None, {"image": xs[i : i + 1]})[0][0, 0] for i in range(len(xs))])
             pred = logits > 0
@@ -120,7 +120,8 @@ def main():
         contact_sheet_photos=[p.name + (" (held out)" if p.name in heldout else "") for p in photos],
     )
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    c32, c8 = gate["f32"]["confusion"], gate["int8"]["confusion"]
+    c32 = gate["f32"]["confusion"]
+    weights = gate_train.get("weights", {})
     md = f"""# Model report
 
 Made by `models/train/report.py` from the training run's checkpoints and the shipped ONNX
@@ -147,15 +148,20 @@ sigma 0.02, and a 2% gain jitter); mean absolute difference between consecutive 
 
 ## Gate ("already comic?")
 Held-out set: {len(ys)} pictures (crops of the {gate_train.get("heldout_photos", "held-out")} held-out photos; held-out clip art and the
-teacher's output of held-out photos as comic), none seen in training.
+teacher's output of held-out photos as comic), none seen in training. The gate is
+`nets.StatsGate` ({gate_train.get("parameters", "?")} parameters): 21 fixed picture statistics
+and a logistic regression on them, trained on {gate_train.get("views", "?")} views of
+{gate_train.get("train_photos", "?")} photos, clip art and teacher outputs in
+{gate_train.get("minutes", "?")} minutes (C {gate_train.get("C", "?")}, cross-validated training
+accuracy {gate_train.get("cv_accuracy", "?")}). It ships as f32 only: it has no convolution to
+quantize.
 
 | model | accuracy | photo as photo | photo as comic | comic as photo | comic as comic |
 |---|---|---|---|---|---|
 | f32 | {gate["f32"]["accuracy"]:.3f} | {c32[0][0]} | {c32[0][1]} | {c32[1][0]} | {c32[1][1]} |
-| int8 | {gate["int8"]["accuracy"]:.3f} | {c8[0][0]} | {c8[0][1]} | {c8[1][0]} | {c8[1][1]} |
 """ + ("" if not gate_v1 else f"""
-The previous gate's held-out set (`gate-heldout-v1.npz`: 600 pictures from the 4 photos held
-out then, which are still held out), scored with these gates:
+The first report's held-out set (`gate-heldout-v1.npz`: the same draw from the generator's 4
+held-out photos alone):
 
 | model | accuracy | photo as photo | photo as comic | comic as photo | comic as comic |
 |---|---|---|---|---|---|
@@ -171,11 +177,17 @@ comic pictures recognised:
 |---|---|---|
 """ + "".join(
         f"| {t} | {v['photos_passed']:.1%} | {v['comics_passed']:.1%} |\n" for t, v in gate["f32"]["thresholds"].items()
-    )
+    ) + ("" if not weights else """
+The statistics and their weights (per unit of the statistic; the logit is their weighted sum
+plus a bias; a positive weight pushes towards comic):
+
+| statistic | weight |
+|---|---|
+""" + "".join(f"| {k} | {v} |\n" for k, v in weights.items()))
     latency = out / "tract-latency.txt"
     if latency.exists():
         md += f"""
-## tract latency, f32 and int8 (`comicbooth bench`, release build, this machine)
+## tract latency (`comicbooth bench`, release build, this machine): generator f32 and int8, gate f32
 ```
 {latency.read_text().rstrip()}
 ```

@@ -3,6 +3,10 @@
     python3 models/train/train.py generator DATA RUN --minutes 95
     python3 models/train/train.py gate DATA RUN --minutes 5
 
+The gate stage fits the shipped gate (nets.StatsGate: fixed statistics and a logistic
+regression, about a minute) by default; `--gate-kind cnn` trains the first, learned-filter gate
+(nets.Gate) for comparison.
+
 DATA is what gather.py wrote; RUN is a folder for checkpoints, logs and metrics. Both stages
 checkpoint every few minutes and resume from RUN when started again (a stopped session loses
 at most one interval). Training time, not an iteration count, is the budget: the learning
@@ -30,7 +34,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageFilter
 
 import teacher
-from nets import Discriminator, Gate, Generator, macs, params
+from nets import Discriminator, Gate, Generator, StatsGate, macs, params
 
 CROP = 128
 BATCH = 8
@@ -367,15 +371,16 @@ def gate_photos(args):
     train = photo_pairs(args.data, "train", cache)
     if args.gate_photos:
         train += photo_pairs(args.data, "train", cache, "gate-photos")
-    heldout = photo_pairs(args.data, "heldout", cache) + photo_pairs(args.data, "heldout", cache, "gate-photos")
-    return train, heldout
+    heldout_v1 = photo_pairs(args.data, "heldout", cache)
+    heldout = heldout_v1 + photo_pairs(args.data, "heldout", cache, "gate-photos")
+    return train, heldout, heldout_v1
 
 
 def train_gate(args):
     run = Run(args.run, "gate")
     rng = random.Random(args.seed)
     torch.manual_seed(args.seed)
-    train, heldout = gate_photos(args)
+    train, heldout, heldout_v1 = gate_photos(args)
     clips, clips_heldout = cartoons(args.data, "train"), cartoons(args.data, "heldout")
     gate = Gate(args.gate_width)
     opt = torch.optim.Adam(gate.parameters(), lr=args.lr)
@@ -399,30 +404,86 @@ def train_gate(args):
         step += 1
         if step % 50 == 0:
             run.log(f"step {step}: loss {loss.item():.4f}")
-    run.save(dict(gate=gate.state_dict(), step=step))
+    run.save(dict(gate=gate.state_dict(), step=step, kind="cnn", width=args.gate_width))
     metrics = dict(steps=step, minutes=round((time.time() - started) / 60, 1),
-                   train_photos=len(train) // len(PHOTO_SCALES), augment=args.augment,
+                   kind="cnn", width=args.gate_width, train_photos=len(train) // len(PHOTO_SCALES), augment=args.augment,
                    parameters=params(gate), mmac_128=round(macs(gate, GATE_SIDE, GATE_SIDE) / 1e6, 1))
-    evaluate_gate(run, gate, heldout, clips_heldout, metrics)
+    evaluate_gate(run, gate, heldout, clips_heldout, metrics, heldout_v1)
 
 
-def evaluate_gate(run, gate, heldout, clips_heldout, metrics):
+def train_stats_gate(args):
+    """The shipped gate (nets.StatsGate): its fixed statistics of --views training views (half
+    photos, a quarter clip art, a quarter teacher outputs, as for the CNN), then a logistic
+    regression on them (standardised; C by 5-fold cross-validation on the training views),
+    folded into the gate's one linear layer."""
+    from sklearn.linear_model import LogisticRegressionCV  # python3-sklearn (setup.sh)
+
+    run = Run(args.run, "gate")
+    rng = random.Random(args.seed)
+    train, heldout, heldout_v1 = gate_photos(args)
+    clips, clips_heldout = cartoons(args.data, "train"), cartoons(args.data, "heldout")
+    gate = StatsGate()
+    run.log(f"stats gate: {len(StatsGate.FEATURES)} statistics, {len(train) // len(PHOTO_SCALES)} train photos, "
+            f"{len(clips)} train cartoons, {args.views} views")
+    started = time.time()
+    feats, labels = [], []
+    with torch.no_grad():
+        for start in range(0, args.views, 200):  # chunks of 200 views: memory stays small
+            x, y = gate_examples(rng, train, clips, min(200, args.views - start), augment=args.augment)
+            feats.append(gate.features(x).numpy())
+            labels.append(y.numpy()[:, 0])
+    f, y = np.concatenate(feats).astype(np.float64), np.concatenate(labels)
+    mu, sd = f.mean(axis=0), f.std(axis=0) + 1e-9
+    folds = min(5, len(y) // 2)
+    lr = LogisticRegressionCV(Cs=[0.1, 1.0, 10.0, 100.0], cv=folds, max_iter=10000).fit((f - mu) / sd, y)
+    w = lr.coef_[0] / sd
+    with torch.no_grad():
+        gate.classify.weight.copy_(torch.tensor(w[None], dtype=torch.float32))
+        gate.classify.bias.copy_(torch.tensor([lr.intercept_[0] - (w * mu).sum()], dtype=torch.float32))
+    train_accuracy = float(((gate.classify(torch.tensor(f, dtype=torch.float32)) > 0).numpy()[:, 0] == y).mean())
+    cv_accuracy = float(lr.scores_[1.0].mean(axis=0).max())
+    run.save(dict(gate=gate.state_dict(), kind="stats"))
+    metrics = dict(kind="stats", minutes=round((time.time() - started) / 60, 1), views=len(y),
+                   train_photos=len(train) // len(PHOTO_SCALES), C=float(lr.C_[0]),
+                   train_accuracy=round(train_accuracy, 4), cv_accuracy=round(cv_accuracy, 4),
+                   parameters=params(gate), weights=dict(zip(StatsGate.FEATURES, [round(float(v), 4) for v in w])))
+    run.log(f"C {lr.C_[0]}, train accuracy {train_accuracy:.3f}, cross-validated {cv_accuracy:.3f}")
+    evaluate_gate(run, gate, heldout, clips_heldout, metrics, heldout_v1)
+
+
+def load_gate(state, width=16):
+    """The gate a checkpoint (RUN/gate.pt) holds: the shipped StatsGate or a CNN Gate."""
+    gate = StatsGate() if state.get("kind") == "stats" else Gate(state.get("width", width))
+    gate.load_state_dict(state["gate"])
+    return gate
+
+
+def evaluate_gate(run, gate, heldout, clips_heldout, metrics, heldout_v1=None):
     """Held-out evaluation on a fixed set: never-seen photos, clip art and teacher outputs.
     Writes RUN/gate-heldout.npz (the report scores the exported f32 and int8 gates on the same
-    pictures) and RUN/gate.json (metrics with the held-out figures)."""
+    pictures) and RUN/gate.json (metrics with the held-out figures). With `heldout_v1` (the
+    generator's 4 held-out photos, the first report's set), also RUN/gate-heldout-v1.npz: the
+    same draw from those photos alone, so gates compare with the first one on its own set."""
     gate.eval()
-    eval_rng = random.Random(1234)
-    x, y = gate_examples(eval_rng, heldout, clips_heldout, 600)
-    np.savez_compressed(run.folder / "gate-heldout.npz", x=(x.numpy() * 255 + 0.5).astype(np.uint8), y=y.numpy())
-    x = torch.from_numpy((x.numpy() * 255 + 0.5).astype(np.uint8).astype(np.float32) / 255)
-    with torch.no_grad():
-        pred = (gate(x) > 0).float()
-    confusion = [[int(((y == a) & (pred == b)).sum()) for b in (0.0, 1.0)] for a in (0.0, 1.0)]
-    accuracy = (confusion[0][0] + confusion[1][1]) / len(y)
-    metrics.update(heldout_photos=len(heldout) // len(PHOTO_SCALES), heldout_examples=len(y),
+
+    def draw(photos, name):
+        x, y = gate_examples(random.Random(1234), photos, clips_heldout, 600)
+        x = (x.numpy() * 255 + 0.5).astype(np.uint8)
+        np.savez_compressed(run.folder / name, x=x, y=y.numpy())
+        with torch.no_grad():
+            pred = (gate(torch.from_numpy(x.astype(np.float32) / 255)) > 0).float()
+        confusion = [[int(((y == a) & (pred == b)).sum()) for b in (0.0, 1.0)] for a in (0.0, 1.0)]
+        return (confusion[0][0] + confusion[1][1]) / len(y), confusion
+
+    accuracy, confusion = draw(heldout, "gate-heldout.npz")
+    metrics.update(heldout_photos=len(heldout) // len(PHOTO_SCALES), heldout_examples=600,
                    accuracy=round(accuracy, 4), confusion_rows_true_photo_comic=confusion)
-    (run.folder / "gate.json").write_text(json.dumps(metrics, indent=2) + "\n")
     run.log(f"gate held-out accuracy {accuracy:.3f}, confusion (rows true photo/comic) {confusion}")
+    if heldout_v1:
+        accuracy, confusion = draw(heldout_v1, "gate-heldout-v1.npz")
+        metrics.update(heldout_v1_accuracy=round(accuracy, 4), heldout_v1_confusion=confusion)
+        run.log(f"gate on the first report's set (4 photos): accuracy {accuracy:.3f}, confusion {confusion}")
+    (run.folder / "gate.json").write_text(json.dumps(metrics, indent=2) + "\n")
 
 
 def rescore_gate(args):
@@ -430,12 +491,11 @@ def rescore_gate(args):
     again, from DATA's held-out photos (for a gate trained before the held-out set grew); the
     training figures in gate.json stay."""
     run = Run(args.run, "gate")
-    gate = Gate(args.gate_width)
-    gate.load_state_dict(run.load()["gate"])
-    _, heldout = gate_photos(args)
+    gate = load_gate(run.load(), args.gate_width)
+    _, heldout, heldout_v1 = gate_photos(args)
     metrics = json.loads((args.run / "gate.json").read_text())
     run.log(f"gate-heldout: the trained gate on {len(heldout) // len(PHOTO_SCALES)} held-out photos")
-    evaluate_gate(run, gate, heldout, cartoons(args.data, "heldout"), metrics)
+    evaluate_gate(run, gate, heldout, cartoons(args.data, "heldout"), metrics, heldout_v1)
 
 
 def main():
@@ -452,6 +512,9 @@ def main():
     ap.add_argument("--augment", type=lambda v: [float(a) for a in v.split(",")], default=None,
                     help="gate: camera_look strengths for photo,clipart,teacher (e.g. 1,0.5,1); off by default")
     ap.add_argument("--gate-width", type=int, default=16, help="gate: channels of its first conv (nets.Gate)")
+    ap.add_argument("--gate-kind", choices=["stats", "cnn"], default="stats",
+                    help="gate: stats (nets.StatsGate, shipped) or cnn (nets.Gate, the first one)")
+    ap.add_argument("--views", type=int, default=6000, help="stats gate: training views")
     ap.add_argument("--w-temp", type=float, default=4.0, help="temporal stage: weight of the shifted twin")
     ap.add_argument("--w-still", type=float, default=2.0, help="temporal stage: weight of the still (noise-only) twin")
     args = ap.parse_args()
@@ -464,7 +527,7 @@ def main():
         train_generator(args, "temporal", w_temp=args.w_temp, w_still=args.w_still)
     elif args.stage == "gate":
         args.lr = args.lr or 3e-3
-        train_gate(args)
+        train_stats_gate(args) if args.gate_kind == "stats" else train_gate(args)
     else:
         rescore_gate(args)
 
