@@ -10,7 +10,10 @@ native 128x128. Files are raw little-endian f32, NCHW:
   NAME.output.f32   onnxruntime's output of models/NAME.onnx
 
 for NAME in comic_filter (the hand-weighted fixture, in tests/fixtures/), comic_generator.f32,
-comic_generator.int8, comic_gate.f32 and comic_gate.int8.
+comic_generator.int8 and comic_gate.f32 (the gate ships as f32 only); and
+comic_gate.f32.photo: the gate on a real photo (assets/photos/coffee.jpg, its centre square
+resized to 128x128 and rounded to 8 bits, as a camera frame would be), whose reference logit
+says "photo" where the synthetic picture's says "comic".
 
 Run from the repository root:  python3 tests/golden/make_golden.py
 With --check it writes nothing and fails unless the committed files are what onnxruntime gives
@@ -22,6 +25,7 @@ import sys
 
 import numpy as np
 import onnxruntime as ort
+from PIL import Image
 
 H, W = 64, 80
 MODELS = {
@@ -29,7 +33,6 @@ MODELS = {
     "comic_generator.f32": (64, 80),
     "comic_generator.int8": (64, 80),
     "comic_gate.f32": (128, 128),
-    "comic_gate.int8": (128, 128),
 }
 
 
@@ -46,14 +49,23 @@ def synthetic_input(H=H, W=W) -> np.ndarray:
     return img[None].astype(np.float32)
 
 
+def photo_input(root: pathlib.Path, side: int) -> np.ndarray:
+    im = Image.open(root / "assets/photos/coffee.jpg").convert("RGB")
+    s = min(im.size)
+    box = ((im.width - s) // 2, (im.height - s) // 2, (im.width + s) // 2, (im.height + s) // 2)
+    px = np.asarray(im.crop(box).resize((side, side), Image.BILINEAR), dtype=np.float32)
+    return (px / 255).transpose(2, 0, 1)[None].copy()
+
+
 def main() -> None:
     root = pathlib.Path(__file__).resolve().parents[2]
     here = pathlib.Path(__file__).resolve().parent
     stale = []
-    for name, (h, w) in MODELS.items():
-        x = synthetic_input(h, w)
-        folder = root / ("tests/fixtures" if name == "comic_filter" else "models")
-        sess = ort.InferenceSession(str(folder / f"{name}.onnx"), providers=["CPUExecutionProvider"])
+    cases = [(name, name, synthetic_input(h, w)) for name, (h, w) in MODELS.items()]
+    cases.append(("comic_gate.f32.photo", "comic_gate.f32", photo_input(root, 128)))
+    for name, model, x in cases:
+        folder = root / ("tests/fixtures" if model == "comic_filter" else "models")
+        sess = ort.InferenceSession(str(folder / f"{model}.onnx"), providers=["CPUExecutionProvider"])
         (y,) = sess.run(None, {sess.get_inputs()[0].name: x})
         if "--check" in sys.argv:
             old_x = np.fromfile(here / f"{name}.input.f32", dtype="<f4").reshape(x.shape)

@@ -37,7 +37,7 @@ fn deb_has_binaries_unit_config_models_and_maintainer_scripts() {
         "./usr/share/comicbooth/models/comic_generator.int8.onnx",
         "./usr/share/comicbooth/models/comic_generator.int8.toml",
         "./usr/share/comicbooth/models/comic_gate.f32.onnx",
-        "./usr/share/comicbooth/models/comic_gate.int8.onnx",
+        "./usr/share/comicbooth/models/comic_gate.f32.toml",
         "./usr/share/doc/comicbooth/copyright",
     ] {
         assert!(contents.contains(want), "{want} missing from:\n{contents}");
