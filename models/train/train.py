@@ -413,7 +413,8 @@ def train_gate(args):
 
 def train_stats_gate(args):
     """The shipped gate (nets.StatsGate): its fixed statistics of --views training views (half
-    photos, a quarter clip art, a quarter teacher outputs, as for the CNN), then a logistic
+    photos, a quarter clip art, a quarter teacher outputs, as for the CNN; --photo-blur of the
+    photos blurred, as an out-of-focus camera sees them), then a logistic
     regression on them (standardised; C by 5-fold cross-validation on the training views),
     folded into the gate's one linear layer."""
     from sklearn.linear_model import LogisticRegressionCV  # python3-sklearn (setup.sh)
@@ -430,6 +431,8 @@ def train_stats_gate(args):
     with torch.no_grad():
         for start in range(0, args.views, 200):  # chunks of 200 views: memory stays small
             x, y = gate_examples(rng, train, clips, min(200, args.views - start), augment=args.augment)
+            if args.photo_blur:
+                x = blur_some_photos(rng, x, y, args.photo_blur)
             feats.append(gate.features(x).numpy())
             labels.append(y.numpy()[:, 0])
     f, y = np.concatenate(feats).astype(np.float64), np.concatenate(labels)
@@ -449,6 +452,19 @@ def train_stats_gate(args):
                    parameters=params(gate), weights=dict(zip(StatsGate.FEATURES, [round(float(v), 4) for v in w])))
     run.log(f"C {lr.C_[0]}, train accuracy {train_accuracy:.3f}, cross-validated {cv_accuracy:.3f}")
     evaluate_gate(run, gate, heldout, clips_heldout, metrics, heldout_v1)
+
+
+def blur_some_photos(rng, x, y, share):
+    """x (Nx3xHxW in 0..1) with `share` of its photos (label 0) blurred by a Gaussian of 0.3 to
+    2 pixels: an out-of-focus camera is still a photo, and its smooth areas must not read as
+    a comic's flat fills. Comics are left sharp."""
+    x = x.clone()
+    for i in range(len(x)):
+        if y[i, 0] == 0 and rng.random() < share:
+            im = Image.fromarray((x[i].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8))
+            im = im.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 2.0)))
+            x[i] = torch.from_numpy(np.asarray(im, dtype=np.float32) / 255).permute(2, 0, 1)
+    return x
 
 
 def load_gate(state, width=16):
@@ -515,6 +531,8 @@ def main():
     ap.add_argument("--gate-kind", choices=["stats", "cnn"], default="stats",
                     help="gate: stats (nets.StatsGate, shipped) or cnn (nets.Gate, the first one)")
     ap.add_argument("--views", type=int, default=6000, help="stats gate: training views")
+    ap.add_argument("--photo-blur", type=float, default=0.25,
+                    help="stats gate: share of training photos blurred (an out-of-focus camera)")
     ap.add_argument("--w-temp", type=float, default=4.0, help="temporal stage: weight of the shifted twin")
     ap.add_argument("--w-still", type=float, default=2.0, help="temporal stage: weight of the still (noise-only) twin")
     args = ap.parse_args()
