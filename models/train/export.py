@@ -13,8 +13,7 @@ from pathlib import Path
 
 import torch
 
-from nets import Generator, to_onnx
-from train import load_gate
+from nets import Generator, load_gate, to_onnx
 
 if __name__ == "__main__":
     run, out = Path(sys.argv[1]), Path(sys.argv[2])

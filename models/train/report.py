@@ -15,11 +15,10 @@ Runs the shipped ONNX files with onnxruntime (the reference runtime of the golde
 - metrics.json and report.md with all the figures.
 """
 
+import io
 import json
 import sys
 from pathlib import Path
-
-import io
 
 import numpy as np
 import onnxruntime as ort
@@ -54,6 +53,12 @@ def tile(a):
     return Image.fromarray((np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)).resize((TILE, TILE), Image.LANCZOS)
 
 
+def gate_probabilities(sess, xs):
+    """The gate's comic probability of each Nx3xHxW picture in `xs` (float32, 0..1)."""
+    logits = np.array([sess.run(None, {"image": xs[i : i + 1]})[0][0, 0] for i in range(len(xs))])
+    return 1 / (1 + np.exp(-logits.astype(np.float64)))
+
+
 def camera_degradations(sess, npz):
     """Share of the held-out photo views the gate calls comic at three thresholds, as they are
     and after JPEG compression, Gaussian blur and sensor noise (at the gate's 128x128)."""
@@ -77,11 +82,8 @@ def camera_degradations(sess, npz):
     }
     result = {}
     for name, degrade in cases.items():
-        probs = []
-        for im in photos:
-            x = (np.asarray(degrade(im), np.float32) / 255).transpose(2, 0, 1)[None].copy()
-            probs.append(1 / (1 + np.exp(-float(sess.run(None, {"image": x})[0][0, 0]))))
-        probs = np.array(probs)
+        xs = np.stack([(np.asarray(degrade(im), np.float32) / 255).transpose(2, 0, 1) for im in photos])
+        probs = gate_probabilities(sess, xs)
         result[name] = {str(t): round(float((probs >= t).mean()), 4) for t in (0.5, 0.99, 0.999)}
     return result
 
@@ -117,29 +119,26 @@ def main():
             flicker[name] += [float(np.abs(outs[i + 1] - outs[i]).mean()) for i in range(len(outs) - 1)]
     flicker = {k: round(float(np.mean(v)), 5) for k, v in flicker.items()}
 
+    gate_sess = session(models / "comic_gate.f32.onnx")  # the gate ships as f32 only
+
     def score_gate(npz):
         held = np.load(npz)
         xs, ys = held["x"].astype(np.float32) / 255, held["y"][:, 0]
-        scores = {}
-        for form in ("f32",):
-            sess = session(models / f"comic_gate.{form}.onnx")
-            logits = np.array([sess.run(None, {"image": xs[i : i + 1]})[0][0, 0] for i in range(len(xs))])
-            pred = logits > 0
-            confusion = [[int(((ys == a) & (pred == b)).sum()) for b in (0, 1)] for a in (0, 1)]
-            prob = 1 / (1 + np.exp(-logits.astype(np.float64)))
-            # What model.gate_threshold trades: photos passed through untouched (the guest gets
-            # no comic) against comic pictures recognised.
-            thresholds = {
-                str(t): dict(photos_passed=round(float((prob[ys == 0] >= t).mean()), 4),
-                             comics_passed=round(float((prob[ys == 1] >= t).mean()), 4))
-                for t in (0.5, 0.8, 0.9, 0.95, 0.99, 0.999)
-            }
-            scores[form] = dict(accuracy=round(float((pred == ys).mean()), 4), confusion=confusion,
-                                thresholds=thresholds)
-        return scores, ys
+        prob = gate_probabilities(gate_sess, xs)
+        pred = prob > 0.5
+        confusion = [[int(((ys == a) & (pred == b)).sum()) for b in (0, 1)] for a in (0, 1)]
+        # What model.gate_threshold trades: photos passed through untouched (the guest gets
+        # no comic) against comic pictures recognised.
+        thresholds = {
+            str(t): dict(photos_passed=round(float((prob[ys == 0] >= t).mean()), 4),
+                         comics_passed=round(float((prob[ys == 1] >= t).mean()), 4))
+            for t in (0.5, 0.8, 0.9, 0.95, 0.99, 0.999)
+        }
+        return {"f32": dict(accuracy=round(float((pred == ys).mean()), 4), confusion=confusion,
+                            thresholds=thresholds)}, ys
 
     gate, ys = score_gate(run_dir / "gate-heldout.npz")
-    camera = camera_degradations(session(models / "comic_gate.f32.onnx"), run_dir / "gate-heldout.npz")
+    camera = camera_degradations(gate_sess, run_dir / "gate-heldout.npz")
     gate_v1 = score_gate(run_dir / "gate-heldout-v1.npz")[0] if (run_dir / "gate-heldout-v1.npz").exists() else None
 
     generator = json.loads((run_dir / "generator.json").read_text())

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageFilter
 
 import teacher
-from nets import Discriminator, Gate, Generator, StatsGate, macs, params
+from nets import Discriminator, Gate, Generator, StatsGate, load_gate, macs, params
 
 CROP = 128
 BATCH = 8
@@ -467,17 +467,9 @@ def blur_some_photos(rng, x, y, share):
     return x
 
 
-def load_gate(state, width=16):
-    """The gate a checkpoint (RUN/gate.pt) holds: the shipped StatsGate or a CNN Gate."""
-    gate = StatsGate() if state.get("kind") == "stats" else Gate(state.get("width", width))
-    gate.load_state_dict(state["gate"])
-    return gate
-
-
 def evaluate_gate(run, gate, heldout, clips_heldout, metrics, heldout_v1=None):
     """Held-out evaluation on a fixed set: never-seen photos, clip art and teacher outputs.
-    Writes RUN/gate-heldout.npz (the report scores the exported f32 and int8 gates on the same
-    pictures) and RUN/gate.json (metrics with the held-out figures). With `heldout_v1` (the
+    Writes RUN/gate-heldout.npz (the report scores the exported gate on the same pictures) and RUN/gate.json (metrics with the held-out figures). With `heldout_v1` (the
     generator's 4 held-out photos, the first report's set), also RUN/gate-heldout-v1.npz: the
     same draw from those photos alone, so gates compare with the first one on its own set."""
     gate.eval()

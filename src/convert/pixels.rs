@@ -141,7 +141,7 @@ pub(super) fn resize_plane(
 
 /// The fast path for YUV frames (YUYV, UYVY, NV12, NV21): the crop is resampled to
 /// `side` x `side` while still 8-bit YUV and converted to RGB one output row at a time
-/// ([`super::resample`]: exact 2x2 box halvings while the crop is twice the output or more,
+/// ([`super::resample`]: exact 2x2 box halvings while the crop is 1.5 times the output or more,
 /// then a fixed-point 2-tap bilinear, table shuffles for the horizontal taps), so a 640x480
 /// frame into 256x256 converts 65,536 pixels instead of 230,400 and never builds a full-size
 /// picture. `None` for other formats (and for crops far wider than high).
@@ -420,10 +420,7 @@ mod tests {
             let crop = Rect::centred(640, 480, 1, 1);
             let fast = yuv_square(&f, crop, side).unwrap().expect("a YUV format takes the fast path");
             let slow = crate::convert::resize(&to_rgb(&f, crop).unwrap(), side, side);
-            let diffs: Vec<i32> =
-                fast.as_raw().iter().zip(slow.as_raw()).map(|(&a, &b)| (a as i32 - b as i32).abs()).collect();
-            let worst = diffs.iter().max().copied().unwrap_or(0);
-            let mean = diffs.iter().sum::<i32>() as f64 / diffs.len() as f64;
+            let (mean, worst) = difference(&fast, &slow);
             // Rounding differs (8-bit intermediate planes after each halving and each tap
             // pass) and the filters differ (box halvings and 2 taps against a convolution):
             // small differences only on gradients; side 58 (three halvings) comes closest to

@@ -1,8 +1,8 @@
 //! The YUV fast path's resampler: a frame's crop to a `side` x `side` RGB square in one pass
 //! over the output rows, without a full-size intermediate picture.
 //!
-//! While the crop is at least twice the output size it is first halved (an exact 2x2 box, as
-//! many times as needed) so that the rest never skips source pixels (no aliasing); then each
+//! While the crop is at least 1.5 times the output size it is first halved (an exact 2x2 box,
+//! as many times as needed) so that the rest never skips source pixels (no aliasing); then each
 //! output row is a 2-tap bilinear of two source rows (contiguous, vectorised), split into Y, U
 //! and V rows, resampled horizontally with the same 2-tap filter (8 outputs per 16-byte table
 //! shuffle: SSSE3/AVX2 `pshufb` on x86_64, NEON `tbl` on aarch64, plain indexing elsewhere)
