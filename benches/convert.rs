@@ -54,8 +54,7 @@ fn to_tensor(c: &mut Criterion) {
             let f = frame(format, w, h);
             group.bench_with_input(BenchmarkId::from_parameter(format), &f, |b, f| {
                 b.iter(|| {
-                    let square = convert::frame_to_square(black_box(f), 256).unwrap();
-                    convert::to_tensor(&square, Layout::Nchw, ValueRange::UNIT)
+                    convert::frame_to_tensor(black_box(f), 256, Layout::Nchw, ValueRange::UNIT).unwrap()
                 })
             });
         }

@@ -79,6 +79,25 @@ pub fn frame_to_square(frame: &Frame, side: u32) -> Result<RgbImage, FrameError>
     Ok(resize(&pixels::to_rgb(frame, crop)?, side, side))
 }
 
+/// The centred square of a frame at `side` x `side`, straight into a model's input tensor:
+/// equal to [`to_tensor`] of [`frame_to_square`] up to the rounding to bytes that this skips.
+/// YUV frames into NCHW go from the resampled samples to the three f32 planes in one pass
+/// ([`pixels::yuv_tensor`]); other formats and layouts take the square first.
+pub fn frame_to_tensor(
+    frame: &Frame,
+    side: u32,
+    layout: Layout,
+    range: ValueRange,
+) -> Result<Vec<f32>, FrameError> {
+    if layout == Layout::Nchw {
+        let crop = Rect::centred(frame.width, frame.height, 1, 1);
+        if let Some(tensor) = pixels::yuv_tensor(frame, crop, side, range)? {
+            return Ok(tensor);
+        }
+    }
+    Ok(to_tensor(&frame_to_square(frame, side)?, layout, range))
+}
+
 /// Resizes with a SIMD convolution (bilinear), or returns a copy when the size already fits.
 pub fn resize(img: &RgbImage, w: u32, h: u32) -> RgbImage {
     if img.dimensions() == (w, h) {

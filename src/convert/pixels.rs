@@ -146,7 +146,43 @@ pub(super) fn resize_plane(
 /// frame into 256x256 converts 65,536 pixels instead of 230,400 and never builds a full-size
 /// picture. `None` for other formats (and for crops far wider than high).
 pub fn yuv_square(frame: &Frame, crop: Rect, side: u32) -> Result<Option<RgbImage>, FrameError> {
-    use super::resample::{Plane, Yuv, square};
+    let Some(yuv) = yuv_crop(frame, crop, side)? else { return Ok(None) };
+    let mut rgb = vec![0u8; side as usize * side as usize * 3];
+    Ok(super::resample::resample(yuv, side as usize, super::resample::Out::Rgb(&mut rgb))
+        .map(|()| RgbImage::from_raw(side, side, rgb).expect("side*side*3 bytes")))
+}
+
+/// [`yuv_square`] straight into an NCHW tensor's three planes in `range`, from the resampled
+/// samples before any rounding to bytes.
+pub fn yuv_tensor(
+    frame: &Frame,
+    crop: Rect,
+    side: u32,
+    range: super::ValueRange,
+) -> Result<Option<Vec<f32>>, FrameError> {
+    let Some(yuv) = yuv_crop(frame, crop, side)? else { return Ok(None) };
+    let n = side as usize * side as usize * 3;
+    let mut planes = Vec::with_capacity(n);
+    // Every value is written before it is read: no zero-fill of the 786 KB of a 256 tensor.
+    let spare = &mut planes.spare_capacity_mut()[..n];
+    // SAFETY: f32 has no invalid bit patterns and `resample` writes every value of `Out::Planes`
+    // (all rows of all three planes) whenever it returns Some; on None the length stays 0.
+    let spare = unsafe { &mut *(spare as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]) };
+    let done = super::resample::resample(yuv, side as usize, super::resample::Out::Planes(spare, range));
+    Ok(done.map(|()| {
+        // SAFETY: see above.
+        unsafe { planes.set_len(n) };
+        planes
+    }))
+}
+
+/// The crop of a YUV frame as [`super::resample::Yuv`]; `None` for other formats.
+fn yuv_crop<'a>(
+    frame: &'a Frame,
+    crop: Rect,
+    side: u32,
+) -> Result<Option<super::resample::Yuv<'a>>, FrameError> {
+    use super::resample::{Plane, Yuv};
     use std::borrow::Cow;
     let packed = matches!(frame.format, PixelFormat::Yuyv | PixelFormat::Uyvy);
     let planar = matches!(frame.format, PixelFormat::Nv12 | PixelFormat::Nv21);
@@ -162,17 +198,14 @@ pub fn yuv_square(frame: &Frame, crop: Rect, side: u32) -> Result<Option<RgbImag
         return Ok(None);
     }
     let data = Cow::Borrowed(&frame.data[..]);
-    let yuv = if packed {
+    Ok(Some(if packed {
         let plane = Plane { data, start: y * stride + x * 2, stride, len: w * 2, rows: h };
         Yuv::Packed { plane, uyvy: frame.format == PixelFormat::Uyvy }
     } else {
         let luma = Plane { data: data.clone(), start: y * stride + x, stride, len: w, rows: h };
         let chroma = Plane { data, start: stride * fh + (y / 2) * stride + x, stride, len: w, rows: h / 2 };
         Yuv::SemiPlanar { luma, chroma, nv21: frame.format == PixelFormat::Nv21 }
-    };
-    let side = side as usize;
-    Ok(square(yuv, side)
-        .map(|rgb| RgbImage::from_raw(side as u32, side as u32, rgb).expect("side*side*3 bytes")))
+    }))
 }
 
 /// Rows of Y, U and V samples (same length) into packed RGB, [`LANES`] pixels at a time.

@@ -1,140 +1,95 @@
-//! The YUV fast path's resampler: a frame's crop to a `side` x `side` RGB square in one pass
-//! over the output rows, without a full-size intermediate picture.
+//! The YUV fast path's resampler: a frame's crop to a `side` x `side` square, as packed RGB or
+//! straight into a planar f32 tensor, one output row at a time, without a full-size
+//! intermediate picture.
 //!
-//! While the crop is at least 1.5 times the output size it is first halved (an exact 2x2 box,
-//! as many times as needed) so that the rest never skips source pixels (no aliasing); then each
-//! output row is a 2-tap bilinear of two source rows (contiguous, vectorised), split into Y, U
-//! and V rows, resampled horizontally with the same 2-tap filter (8 outputs per 16-byte table
-//! shuffle: SSSE3/AVX2 `pshufb` on x86_64, NEON `tbl` on aarch64, plain indexing elsewhere)
-//! and converted to RGB 16 pixels at a time. Weights are 8-bit fixed point (x/256); every step
-//! rounds to nearest.
+//! 1. **Base planes.** The crop becomes three 8-bit planes (Y, U, V). While the crop is at
+//!    least 1.5 times the output size it is halved by an exact 2x2 box (so the 2 taps below
+//!    never skip source pixels). The first halving of a chroma-subsampled crop keeps every
+//!    chroma sample and pairs it with the halved luma at the same place (a YUYV macropixel
+//!    becomes one 4:4:4 pixel; NV12's chroma plane is already at half size), so it costs one
+//!    pass over the crop and loses no chroma detail. Without halving, Y is used in place
+//!    (NV12) and the chroma planes keep their subsampling.
+//! 2. **Vertical.** Each output row is a 2-tap blend of two base rows per plane, over whole
+//!    rows.
+//! 3. **Horizontal.** 16 outputs at a time: a 16-byte table shuffle per 8 outputs gathers both
+//!    taps, interleaved, and a multiply-add of byte pairs blends them (x86_64 with AVX2:
+//!    `pshufb` + `pmaddubsw`; aarch64: NEON `tbl`; plain indexing elsewhere, armv7 included).
+//!    The result keeps 7 bits of fraction.
+//! 4. **Colour.** BT.601 limited range (as [`super::pixels`]) either to packed RGB bytes (the
+//!    samples rounded to 8 bits, then the exact integer conversion), or to three f32 planes in
+//!    the tensor's value range (from the 7-bit-fraction samples, clamped to the range): the
+//!    NCHW tensor is written directly, never as bytes first.
+//!
+//! Weights are 7-bit fixed point (x/128) and every step rounds to nearest. The SIMD and plain
+//! paths give identical bytes, and f32 values equal to within float rounding (the SIMD one
+//! fuses multiply-adds).
 
 use std::borrow::Cow;
 
-/// One horizontal or vertical tap pair: `out = (src[left] * (256 - w1) + src[right] * w1 +
-/// 128) >> 8`.
+/// One horizontal or vertical tap pair: `out = src[left] * (128 - w1) + src[right] * w1`
+/// (over 128), `w1` below 128.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Tap {
     left: usize,
     right: usize,
-    w1: u16,
+    w1: u8,
+}
+
+impl Tap {
+    /// The two weights as `pmaddubsw` takes them (each below 128): a tap right on a sample is
+    /// that sample twice at 64.
+    fn weights(self) -> [u8; 2] {
+        if self.w1 == 0 { [64, 64] } else { [128 - self.w1, self.w1] }
+    }
 }
 
 /// Taps of `out` outputs over a line that spans `extent` pixels (pixel centres aligned:
-/// output `o` sits at pixel `(o + 0.5) * extent / out - 0.5`), of which the first `luma`
-/// exist (halving may have dropped a few at the end; taps past them clamp to the last).
-/// `chroma`: over the line's chroma samples instead, one per pixel pair, each sitting between
-/// the two pixels it belongs to.
-fn taps(out: usize, extent: f64, luma: usize, chroma: bool) -> Vec<Tap> {
-    let n = if chroma { luma / 2 } else { luma };
+/// output `o` sits at pixel `(o + 0.5) * extent / out - 0.5`) through `n` samples. `paired`:
+/// each sample covers two pixels and sits between them (subsampled chroma). Past the last
+/// sample (halving may have dropped a few at the end) taps clamp to it.
+fn taps(out: usize, extent: f64, n: usize, paired: bool) -> Vec<Tap> {
     assert!(n >= 1 && out >= 1, "{out} outputs from {n} samples");
     let step = extent / out as f64;
     (0..out)
         .map(|o| {
             let at = (o as f64 + 0.5) * step - 0.5;
-            let p = if chroma { (at - 0.5) / 2.0 } else { at }.clamp(0.0, (n - 1) as f64);
+            let p = if paired { (at - 0.5) / 2.0 } else { at }.clamp(0.0, (n - 1) as f64);
             let left = p.floor() as usize;
-            let w1 = ((p - left as f64) * 256.0).round() as u16;
-            let (left, w1) = if w1 == 256 { (left + 1, 0) } else { (left, w1) };
+            let w1 = ((p - left as f64) * 128.0).round() as u16;
+            let (left, w1) = if w1 == 128 { (left + 1, 0) } else { (left, w1 as u8) };
             Tap { left, right: if w1 == 0 { left } else { left + 1 }, w1 }
         })
         .collect()
 }
 
 /// Sixteen horizontal outputs in two halves of eight: for half `h`, the 16 source bytes from
-/// `base[h]` hold both taps of each of its outputs, and `index[h]` picks the left taps into
-/// bytes 0..8 and the right ones into bytes 8..16.
+/// `base[h]` hold both taps of each of its outputs; `index[16 * h + 2 * k]` and `+ 1` pick
+/// output `k`'s left and right taps, `weight` (same places) weighs them.
 #[derive(Debug, Clone, Copy)]
 struct Block {
     base: [usize; 2],
-    index: [[u8; 16]; 2],
-    w1: [u16; 16],
+    index: [u8; 32],
+    weight: [u8; 32],
 }
 
-/// The blocks of a row of `out` outputs (the last block repeats the last tap). Needs a scale
-/// below 2 (source samples per output), which [`square`] ensures by halving first: eight
-/// outputs then span at most 16 source samples.
+/// The blocks of a row of outputs (the last block repeats the last tap). Needs a scale below
+/// 2 (samples per output), which [`resample`] ensures by halving first: eight outputs then
+/// span at most 16 samples.
 fn blocks(taps: &[Tap]) -> Vec<Block> {
     taps.chunks(16)
         .map(|c| {
             let tap = |k: usize| c[k.min(c.len() - 1)];
-            let mut block = Block { base: [tap(0).left, tap(8).left], index: [[0; 16]; 2], w1: [0; 16] };
+            let mut block = Block { base: [tap(0).left, tap(8).left], index: [0; 32], weight: [0; 32] };
             for k in 0..16 {
-                let (t, half, base) = (tap(k), k / 8, block.base[k / 8]);
+                let (t, base) = (tap(k), block.base[k / 8]);
                 assert!(t.right - base < 16, "taps {t:?} from {base} span over 16 samples");
-                block.index[half][k % 8] = (t.left - base) as u8;
-                block.index[half][k % 8 + 8] = (t.right - base) as u8;
-                block.w1[k] = t.w1;
+                let at = 16 * (k / 8) + 2 * (k % 8);
+                block.index[at..at + 2].copy_from_slice(&[(t.left - base) as u8, (t.right - base) as u8]);
+                block.weight[at..at + 2].copy_from_slice(&t.weights());
             }
             block
         })
         .collect()
-}
-
-/// `a * (256 - w1) + b * w1`, rounded, over 8 bits (no overflow: at most 255 * 256 + 128).
-#[inline(always)]
-fn lerp(a: u8, b: u8, w1: u16) -> u8 {
-    ((a as u16 * (256 - w1) + b as u16 * w1 + 128) >> 8) as u8
-}
-
-/// Bytes `index` of `window` (every index below 16): one `pshufb`/`tbl` where `SHUF` is set.
-#[inline(always)]
-fn shuffle<const SHUF: bool>(window: &[u8; 16], index: &[u8; 16]) -> [u8; 16] {
-    #[cfg(target_arch = "x86_64")]
-    if SHUF {
-        use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_shuffle_epi8, _mm_storeu_si128};
-        let mut out = [0u8; 16];
-        // SAFETY: SHUF is only set inside `square_avx2`, which runs on CPUs with AVX2 (so
-        // SSSE3); the loads and store are unaligned ones of 16-byte arrays.
-        unsafe {
-            let w = _mm_loadu_si128(window.as_ptr() as *const __m128i);
-            let i = _mm_loadu_si128(index.as_ptr() as *const __m128i);
-            _mm_storeu_si128(out.as_mut_ptr() as *mut __m128i, _mm_shuffle_epi8(w, i));
-        }
-        return out;
-    }
-    #[cfg(target_arch = "aarch64")]
-    if SHUF {
-        use std::arch::aarch64::{vld1q_u8, vqtbl1q_u8, vst1q_u8};
-        let mut out = [0u8; 16];
-        // SAFETY: NEON is part of the aarch64 baseline; 16-byte loads and store of 16-byte
-        // arrays.
-        unsafe {
-            vst1q_u8(out.as_mut_ptr(), vqtbl1q_u8(vld1q_u8(window.as_ptr()), vld1q_u8(index.as_ptr())))
-        };
-        return out;
-    }
-    std::array::from_fn(|k| window[index[k] as usize & 15])
-}
-
-/// One row through the horizontal blocks: `src` needs 16 readable bytes from every block's
-/// bases (rows carry 16 bytes of slack), `dst` 16 per block.
-#[inline(always)]
-fn horizontal<const SHUF: bool>(src: &[u8], blocks: &[Block], dst: &mut [u8]) {
-    for (b, d) in blocks.iter().zip(dst.chunks_exact_mut(16)) {
-        let window = |h: usize| -> &[u8; 16] { src[b.base[h]..b.base[h] + 16].try_into().expect("16 bytes") };
-        let (lo, hi) = (shuffle::<SHUF>(window(0), &b.index[0]), shuffle::<SHUF>(window(1), &b.index[1]));
-        let (mut left, mut right) = ([0u8; 16], [0u8; 16]);
-        left[..8].copy_from_slice(&lo[..8]);
-        left[8..].copy_from_slice(&hi[..8]);
-        right[..8].copy_from_slice(&lo[8..]);
-        right[8..].copy_from_slice(&hi[8..]);
-        let mut mixed = [0u16; 16];
-        for k in 0..16 {
-            mixed[k] = left[k] as u16 * (256 - b.w1[k]) + right[k] as u16 * b.w1[k] + 128;
-        }
-        for k in 0..16 {
-            d[k] = (mixed[k] >> 8) as u8;
-        }
-    }
-}
-
-/// `dst[i] = lerp(a[i], b[i], w1)` over whole rows (vectorised).
-#[inline(always)]
-fn vertical(a: &[u8], b: &[u8], w1: u16, dst: &mut [u8]) {
-    for ((d, &a), &b) in dst.iter_mut().zip(a).zip(b) {
-        *d = lerp(a, b, w1);
-    }
 }
 
 /// An 8-bit image in a byte buffer: `rows` rows of `len` bytes, row `r` at `start + r *
@@ -158,48 +113,41 @@ impl Plane<'_> {
         &self.data[self.start + r * self.stride..][..self.len]
     }
 
-    /// The first `len` bytes of the first `rows` rows at half size by an exact 2x2 box (rounded
-    /// to nearest, ties alternately up and down by row): groups of `G` bytes become groups of `H = G / 2`, output byte `k` of a group
-    /// averaging input bytes `pairs[k]` of the group on both rows. A trailing odd row or
-    /// partial group is dropped.
-    #[inline(always)]
-    fn halve<const G: usize, const H: usize>(
-        &self,
-        len: usize,
-        rows: usize,
-        pairs: [[usize; 2]; H],
-    ) -> Plane<'static> {
-        let (len, rows) = (len.min(self.len) / G * H, rows.min(self.rows) / 2);
-        let mut out = vec![0u8; len * rows];
-        for (r, dst) in out.chunks_exact_mut(len.max(1)).enumerate().take(rows) {
-            let (a, b) = (&self.row(2 * r)[..len * 2], &self.row(2 * r + 1)[..len * 2]);
-            // Halves round up on even rows and down on odd ones: no drift over repeated halvings.
+    /// A zeroed plane of `len` x `rows`.
+    fn zeroed(len: usize, rows: usize) -> Plane<'static> {
+        Plane { data: Cow::Owned(vec![0; len * rows]), start: 0, stride: len, len, rows }
+    }
+
+    /// Row `r` of an owned, unpadded plane, to write.
+    fn row_mut(&mut self, r: usize) -> &mut [u8] {
+        let len = self.len;
+        &mut self.data.to_mut()[r * len..][..len]
+    }
+
+    /// This plane at half size by an exact 2x2 box (rounded to nearest, ties alternately up
+    /// and down by row, so repeated halvings do not drift). A trailing odd row or column is
+    /// dropped.
+    fn halve(&self) -> Plane<'static> {
+        let mut out = Plane::zeroed(self.len / 2, self.rows / 2);
+        for r in 0..out.rows {
+            let (a, b) = (self.row(2 * r), self.row(2 * r + 1));
             let half = 1 + (r as u16 & 1 ^ 1);
+            let dst = out.row_mut(r);
             // 64 input bytes at a time in fixed-size arrays (vectorised), then the rest.
             let wide = dst.chunks_exact_mut(32).zip(a.chunks_exact(64)).zip(b.chunks_exact(64));
             for ((d, a), b) in wide {
                 let sums: [u16; 64] = std::array::from_fn(|i| a[i] as u16 + b[i] as u16);
-                for g in 0..64 / G {
-                    for k in 0..H {
-                        let [i, j] = pairs[k];
-                        d[g * H + k] = ((sums[g * G + i] + sums[g * G + j] + half) >> 2) as u8;
-                    }
+                for k in 0..32 {
+                    d[k] = ((sums[2 * k] + sums[2 * k + 1] + half) >> 2) as u8;
                 }
             }
-            let done = len / 32 * 32;
-            let narrow = dst[done..]
-                .chunks_exact_mut(H)
-                .zip(a[done * 2..].chunks_exact(G))
-                .zip(b[done * 2..].chunks_exact(G));
-            for ((d, a), b) in narrow {
-                for k in 0..H {
-                    let [i, j] = pairs[k];
-                    let sum = a[i] as u16 + a[j] as u16 + b[i] as u16 + b[j] as u16;
-                    d[k] = ((sum + half) >> 2) as u8;
-                }
+            let done = dst.len() / 32 * 32;
+            for (k, d) in dst.iter_mut().enumerate().skip(done) {
+                let sum = a[2 * k] as u16 + a[2 * k + 1] as u16 + b[2 * k] as u16 + b[2 * k + 1] as u16;
+                *d = ((sum + half) >> 2) as u8;
             }
         }
-        Plane { data: Cow::Owned(out), start: 0, stride: len, len, rows }
+        out
     }
 }
 
@@ -221,143 +169,528 @@ impl Yuv<'_> {
             Yuv::SemiPlanar { luma, .. } => (luma.len, luma.rows),
         }
     }
+}
 
-    /// Half the width and height, each output pixel the exact mean of four (chroma too). The
-    /// last one to three columns (and NV12's last one to three rows) are dropped where the size
-    /// is not a multiple of 4, so that every halved pixel keeps a chroma sample of its own.
-    #[inline(always)]
-    fn halve(&self) -> Yuv<'static> {
-        let (w, h) = self.size();
-        let (w4, h4) = (w / 4 * 4, h / 4 * 4);
-        match self {
-            Yuv::Packed { plane, uyvy: false } => {
-                let pairs = [[0, 2], [1, 5], [4, 6], [3, 7]];
-                Yuv::Packed { plane: plane.halve::<8, 4>(w4 * 2, h, pairs), uyvy: false }
-            }
-            Yuv::Packed { plane, uyvy: true } => {
-                let pairs = [[0, 4], [1, 3], [2, 6], [5, 7]];
-                Yuv::Packed { plane: plane.halve::<8, 4>(w4 * 2, h, pairs), uyvy: true }
-            }
-            Yuv::SemiPlanar { luma, chroma, nv21 } => Yuv::SemiPlanar {
-                luma: luma.halve::<2, 1>(w4, h4, [[0, 1]]),
-                chroma: chroma.halve::<4, 2>(w4, h4 / 2, [[0, 2], [1, 3]]),
-                nv21: *nv21,
-            },
+/// The crop as three planes, and how their samples sit on the crop's pixels.
+struct Planes<'a> {
+    y: Plane<'a>,
+    u: Plane<'static>,
+    v: Plane<'static>,
+    /// Chroma samples cover pixel pairs across (4:2:2 and 4:2:0) and down (4:2:0).
+    paired: (bool, bool),
+    /// The crop's size in pixels at the planes' scale (halving halves it, whatever it drops).
+    extent: (f64, f64),
+}
+
+impl Planes<'_> {
+    /// Everything at half size (4:4:4 planes only).
+    fn halve(&self) -> Planes<'static> {
+        debug_assert_eq!(self.paired, (false, false));
+        Planes {
+            y: self.y.halve(),
+            u: self.u.halve(),
+            v: self.v.halve(),
+            paired: self.paired,
+            extent: (self.extent.0 / 2.0, self.extent.1 / 2.0),
         }
     }
 }
 
-/// The crop resampled to `side` x `side` packed RGB (BT.601 limited range, as
-/// [`super::pixels`]). The crop must be at least 2x2 pixels with an even width, and NV12's
-/// chroma plane must hold `rows / 2` rows. `None` for a crop so much wider than high that
-/// halving cannot bring its width below twice the output's (the horizontal blocks need that).
-pub(super) fn square(yuv: Yuv<'_>, side: usize) -> Option<Vec<u8>> {
+/// The crop as planes: at half size in 4:4:4 where `halve` is set (see the module docs), else
+/// at full size with its chroma subsampling.
+#[inline(always)]
+fn base_planes<'a, const SIMD: bool>(yuv: &Yuv<'a>, halve: bool) -> Planes<'a> {
+    let (w, h) = yuv.size();
+    let extent = (w as f64, h as f64);
+    match (yuv, halve) {
+        (Yuv::Packed { plane, uyvy }, true) => {
+            let (mut y, mut u, mut v) =
+                (Plane::zeroed(w / 2, h / 2), Plane::zeroed(w / 2, h / 2), Plane::zeroed(w / 2, h / 2));
+            for r in 0..h / 2 {
+                let rows = (plane.row(2 * r), plane.row(2 * r + 1));
+                let out = (y.row_mut(r), u.row_mut(r), v.row_mut(r));
+                kernels::halve_packed::<SIMD>(rows, r & 1 == 1, *uyvy, out);
+            }
+            Planes { y, u, v, paired: (false, false), extent: (extent.0 / 2.0, extent.1 / 2.0) }
+        }
+        (Yuv::Packed { plane, uyvy }, false) => {
+            let (mut y, mut u, mut v) =
+                (Plane::zeroed(w, h), Plane::zeroed(w / 2, h), Plane::zeroed(w / 2, h));
+            let mut chroma = vec![0u8; w];
+            for r in 0..h {
+                let src = plane.row(r);
+                if *uyvy {
+                    kernels::deinterleave::<SIMD>(src, &mut chroma, y.row_mut(r));
+                } else {
+                    kernels::deinterleave::<SIMD>(src, y.row_mut(r), &mut chroma);
+                }
+                kernels::deinterleave::<SIMD>(&chroma, u.row_mut(r), v.row_mut(r));
+            }
+            Planes { y, u, v, paired: (true, false), extent }
+        }
+        (Yuv::SemiPlanar { luma, chroma, nv21 }, halve) => {
+            let (cw, ch) = (w / 2, h / 2);
+            let (mut u, mut v) = (Plane::zeroed(cw, ch), Plane::zeroed(cw, ch));
+            for r in 0..ch {
+                let (first, second) = if *nv21 { (&mut v, &mut u) } else { (&mut u, &mut v) };
+                kernels::deinterleave::<SIMD>(&chroma.row(r)[..2 * cw], first.row_mut(r), second.row_mut(r));
+            }
+            if halve {
+                Planes {
+                    y: luma.halve(),
+                    u,
+                    v,
+                    paired: (false, false),
+                    extent: (extent.0 / 2.0, extent.1 / 2.0),
+                }
+            } else {
+                Planes { y: luma.clone(), u, v, paired: (true, true), extent }
+            }
+        }
+    }
+}
+
+/// Where the rows go.
+pub(super) enum Out<'a> {
+    /// Packed RGB bytes, `side * side * 3`.
+    Rgb(&'a mut [u8]),
+    /// Three f32 planes (R, G, B), each `side * side`, in the given value range.
+    Planes(&'a mut [f32], super::ValueRange),
+}
+
+/// Resamples the crop into `out` (sized for `side`). The crop must be at least 2x2 pixels with
+/// an even width and height, and NV12's chroma plane must hold `rows / 2` rows. `None` (and
+/// nothing written) for a crop so much wider than high that halving cannot bring its width
+/// below twice the output's (the horizontal blocks need that).
+pub(super) fn resample(yuv: Yuv<'_>, side: usize, out: Out<'_>) -> Option<()> {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (checked just above).
-        return unsafe { square_avx2(yuv, side) };
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has AVX2 and FMA (checked just above).
+        return unsafe { resample_avx2(yuv, side, out) };
     }
     #[cfg(target_arch = "aarch64")]
     {
-        square_with::<true>(yuv, side)
+        resample_with::<true>(yuv, side, out)
     }
     #[cfg(not(target_arch = "aarch64"))]
     {
-        square_with::<false>(yuv, side)
+        resample_with::<false>(yuv, side, out)
     }
 }
 
-/// [`square_with`] compiled for AVX2 (wider vectors, and `pshufb`).
+/// [`resample_with`] compiled for AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn square_avx2(yuv: Yuv<'_>, side: usize) -> Option<Vec<u8>> {
-    square_with::<true>(yuv, side)
+#[target_feature(enable = "avx2,fma")]
+unsafe fn resample_avx2(yuv: Yuv<'_>, side: usize, out: Out<'_>) -> Option<()> {
+    resample_with::<true>(yuv, side, out)
 }
 
-/// [`square`], with table shuffles where `SHUF` is set, else with plain indexing.
+/// [`resample`], with the SIMD kernels where `SIMD` is set, else the plain ones.
 #[inline(always)]
-fn square_with<const SHUF: bool>(mut yuv: Yuv<'_>, side: usize) -> Option<Vec<u8>> {
+fn resample_with<const SIMD: bool>(yuv: Yuv<'_>, side: usize, mut out: Out<'_>) -> Option<()> {
     // Halve while the crop is 1.5 times the output or more: then 2 taps see every source pixel
     // (at 1.5 to 2, halving then scaling up slightly is closer to a full convolution than 2
-    // taps that skip pixels). The taps keep the crop's geometry (its size at this scale)
-    // whatever halving dropped at the edges.
-    let (full_w, full_h) = yuv.size();
-    let mut scale = 1.0;
-    while yuv.size().0.max(yuv.size().1) * 2 >= 3 * side && yuv.size().0 >= 4 && yuv.size().1 >= 4 {
-        yuv = yuv.halve();
-        scale *= 0.5;
-    }
+    // taps that skip pixels).
     let (w, h) = yuv.size();
-    let (extent_w, extent_h) = (full_w as f64 * scale, full_h as f64 * scale);
-    if extent_w >= 2.0 * side as f64 || w < 2 || h < 2 {
+    let big = |w: usize, h: usize| w.max(h) * 2 >= 3 * side && w >= 4 && h >= 4;
+    let mut planes = base_planes::<SIMD>(&yuv, big(w, h));
+    while planes.paired == (false, false) && big(planes.y.len, planes.y.rows) {
+        planes = planes.halve();
+    }
+    let (extent_w, extent_h) = planes.extent;
+    if extent_w >= 2.0 * side as f64 || planes.y.len < 2 || planes.y.rows < 1 || planes.u.len < 1 {
         return None;
     }
-    let cw = w / 2;
-    let rows = taps(side, extent_h, h, false);
-    let chroma_rows = taps(side, extent_h, h, true);
-    let luma_blocks = blocks(&taps(side, extent_w, w, false));
-    let chroma_blocks = blocks(&taps(side, extent_w, w, true));
+    let (cx, cy) = planes.paired;
+    let luma_rows = taps(side, extent_h, planes.y.rows, false);
+    let chroma_rows = taps(side, extent_h, planes.u.rows, cy);
+    let luma_blocks = blocks(&taps(side, extent_w, planes.y.len, false));
+    let chroma_blocks = blocks(&taps(side, extent_w, planes.u.len, cx));
     let padded = side.next_multiple_of(16);
-    // Rows of one output row, in the source's width (16 bytes of slack for the shuffles), then
-    // in the output's.
-    let (mut ysrc, mut usrc, mut vsrc) = (vec![0u8; w + 16], vec![0u8; cw + 16], vec![0u8; cw + 16]);
-    let (mut ys, mut us, mut vs) = (vec![0u8; padded], vec![0u8; padded], vec![0u8; padded]);
-    let mut out = vec![0u8; side * side * 3];
-    let mut mixed = vec![0u8; 2 * w];
-    for ((oy, tap), rgb) in rows.iter().enumerate().zip(out.chunks_exact_mut(side * 3)) {
-        match &yuv {
-            Yuv::Packed { plane, uyvy } => {
-                vertical(plane.row(tap.left), plane.row(tap.right), tap.w1, &mut mixed);
-                if *uyvy {
-                    split_packed::<1, 0, 2>(&mixed, &mut ysrc, &mut usrc, &mut vsrc);
-                } else {
-                    split_packed::<0, 1, 3>(&mixed, &mut ysrc, &mut usrc, &mut vsrc);
+    // One output row: the blended source rows (16 bytes of slack for the shuffles' windows),
+    // then the resampled samples with 7 bits of fraction.
+    let (mut yrow, mut urow, mut vrow) =
+        (vec![0u8; planes.y.len + 16], vec![0u8; planes.u.len + 16], vec![0u8; planes.v.len + 16]);
+    let (mut ys, mut us, mut vs) = (vec![0u16; padded], vec![0u16; padded], vec![0u16; padded]);
+    let coeffs = match &out {
+        Out::Planes(_, range) => Coefficients::new(*range),
+        Out::Rgb(_) => Coefficients::new(super::ValueRange::UNIT),
+    };
+    let mut bytes = [vec![0u8; padded], vec![0u8; padded], vec![0u8; padded]];
+    for oy in 0..side {
+        let (t, c) = (luma_rows[oy], chroma_rows[oy]);
+        kernels::vertical::<SIMD>(planes.y.row(t.left), planes.y.row(t.right), t, &mut yrow);
+        kernels::vertical::<SIMD>(planes.u.row(c.left), planes.u.row(c.right), c, &mut urow);
+        kernels::vertical::<SIMD>(planes.v.row(c.left), planes.v.row(c.right), c, &mut vrow);
+        kernels::horizontal::<SIMD>(&yrow, &luma_blocks, &mut ys);
+        kernels::horizontal::<SIMD>(&urow, &chroma_blocks, &mut us);
+        kernels::horizontal::<SIMD>(&vrow, &chroma_blocks, &mut vs);
+        match &mut out {
+            Out::Rgb(rgb) => {
+                for (b, s) in bytes.iter_mut().zip([&ys, &us, &vs]) {
+                    for (b, &s) in b.iter_mut().zip(s.iter()) {
+                        *b = ((s + 64) >> 7) as u8;
+                    }
                 }
+                let [yb, ub, vb] = &bytes;
+                super::pixels::yuv_row(
+                    &yb[..side],
+                    &ub[..side],
+                    &vb[..side],
+                    &mut rgb[oy * side * 3..][..side * 3],
+                );
             }
-            Yuv::SemiPlanar { luma, chroma, nv21 } => {
-                vertical(luma.row(tap.left), luma.row(tap.right), tap.w1, &mut ysrc[..w]);
-                let c = chroma_rows[oy];
-                vertical(chroma.row(c.left), chroma.row(c.right), c.w1, &mut mixed[..w]);
-                if *nv21 {
-                    split_chroma(&mixed[..w], &mut vsrc, &mut usrc);
-                } else {
-                    split_chroma(&mixed[..w], &mut usrc, &mut vsrc);
+            Out::Planes(planes, _) => {
+                let n = side * side;
+                let (r, rest) = planes.split_at_mut(n);
+                let (g, b) = rest.split_at_mut(n);
+                let row = oy * side..(oy + 1) * side;
+                kernels::colour::<SIMD>(
+                    [&ys[..side], &us[..side], &vs[..side]],
+                    &coeffs,
+                    [&mut r[row.clone()], &mut g[row.clone()], &mut b[row]],
+                );
+            }
+        }
+    }
+    Some(())
+}
+
+/// BT.601 limited range, 8.8 fixed point as [`super::pixels`] (the coefficients of ITU-R
+/// BT.601 scaled by 256, range expansion folded in), from samples with 7 bits of fraction
+/// into `lo + v * (hi - lo) / 255`: `channel = y * Y + u * U[c] + v * V[c] + C[c]`, clamped
+/// to `[min, max]`.
+#[derive(Debug, Clone, Copy)]
+struct Coefficients {
+    y: f32,
+    u: [f32; 3],
+    v: [f32; 3],
+    c: [f32; 3],
+    min: f32,
+    max: f32,
+}
+
+impl Coefficients {
+    fn new(range: super::ValueRange) -> Self {
+        // Per unit of a sample with 7 bits of fraction (x128), the 8.8 coefficients (x256).
+        let scale = (range.hi - range.lo) / 255.0;
+        let k = |c: f32| scale * c / (256.0 * 128.0);
+        let offset = |c: f32| range.lo + scale * c / 256.0;
+        Coefficients {
+            y: k(298.0),
+            u: [0.0, k(-100.0), k(516.0)],
+            v: [k(409.0), k(-208.0), 0.0],
+            c: [
+                offset(-298.0 * 16.0 - 409.0 * 128.0),
+                offset(-298.0 * 16.0 + 100.0 * 128.0 + 208.0 * 128.0),
+                offset(-298.0 * 16.0 - 516.0 * 128.0),
+            ],
+            min: range.lo.min(range.hi),
+            max: range.lo.max(range.hi),
+        }
+    }
+}
+
+/// The kernels, each with a plain version and, where `SIMD` is set, the one for this target.
+mod kernels {
+    use super::{Block, Coefficients, Tap};
+
+    /// A row pair of YUYV (UYVY if `uyvy`) to one row of 4:4:4 planes: each macropixel's two
+    /// lumas on both rows averaged, its chroma on both rows averaged (rounded to nearest, ties
+    /// up on even rows and down on odd ones).
+    #[inline(always)]
+    pub fn halve_packed<const SIMD: bool>(
+        (a, b): (&[u8], &[u8]),
+        odd: bool,
+        uyvy: bool,
+        (y, u, v): (&mut [u8], &mut [u8], &mut [u8]),
+    ) {
+        let mut done = 0;
+        #[cfg(target_arch = "x86_64")]
+        if SIMD {
+            // SAFETY: SIMD is only set in `resample_avx2`, on CPUs with AVX2.
+            done = unsafe { super::avx2::halve_packed((a, b), odd, uyvy, (&mut *y, &mut *u, &mut *v)) };
+        }
+        let (yi, ui, vi) = if uyvy { (1, 0, 2) } else { (0, 1, 3) };
+        let (h4, h2) = if odd { (1, 0) } else { (2, 1) };
+        for k in done..y.len() {
+            let (p, q) = (&a[4 * k..4 * k + 4], &b[4 * k..4 * k + 4]);
+            let s = |i: usize| p[i] as u16 + q[i] as u16;
+            y[k] = ((s(yi) + s(yi + 2) + h4) >> 2) as u8;
+            u[k] = ((s(ui) + h2) >> 1) as u8;
+            v[k] = ((s(vi) + h2) >> 1) as u8;
+        }
+    }
+
+    /// Interleaved pairs to two rows.
+    #[inline(always)]
+    pub fn deinterleave<const SIMD: bool>(src: &[u8], first: &mut [u8], second: &mut [u8]) {
+        let mut done = 0;
+        #[cfg(target_arch = "x86_64")]
+        if SIMD {
+            // SAFETY: as in `halve_packed`.
+            done = unsafe { super::avx2::deinterleave(src, &mut *first, &mut *second) };
+        }
+        for ((p, a), b) in src[2 * done..].chunks_exact(2).zip(&mut first[done..]).zip(&mut second[done..]) {
+            *a = p[0];
+            *b = p[1];
+        }
+    }
+
+    /// `dst = a * (128 - w1) + b * w1` (over 128, rounded) over whole rows; `dst` may be
+    /// longer.
+    #[inline(always)]
+    pub fn vertical<const SIMD: bool>(a: &[u8], b: &[u8], tap: Tap, dst: &mut [u8]) {
+        if tap.w1 == 0 {
+            dst[..a.len()].copy_from_slice(a);
+            return;
+        }
+        let mut done = 0;
+        #[cfg(target_arch = "x86_64")]
+        if SIMD {
+            // SAFETY: as in `halve_packed`.
+            done = unsafe { super::avx2::vertical(a, b, tap.weights(), &mut *dst) };
+        }
+        let [wa, wb] = tap.weights().map(u16::from);
+        for ((d, &a), &b) in dst[done..].iter_mut().zip(&a[done..]).zip(&b[done..]) {
+            *d = ((a as u16 * wa + b as u16 * wb + 64) >> 7) as u8;
+        }
+    }
+
+    /// Bytes `index` of `window` (every index below 16): one `pshufb`/`tbl` where `SIMD` is
+    /// set.
+    #[inline(always)]
+    fn shuffle<const SIMD: bool>(window: &[u8; 16], index: &[u8; 16]) -> [u8; 16] {
+        #[cfg(target_arch = "aarch64")]
+        if SIMD {
+            use std::arch::aarch64::{vld1q_u8, vqtbl1q_u8, vst1q_u8};
+            let mut out = [0u8; 16];
+            // SAFETY: NEON is part of the aarch64 baseline; 16-byte loads and store of 16-byte
+            // arrays.
+            unsafe {
+                vst1q_u8(out.as_mut_ptr(), vqtbl1q_u8(vld1q_u8(window.as_ptr()), vld1q_u8(index.as_ptr())))
+            };
+            return out;
+        }
+        std::array::from_fn(|k| window[index[k] as usize & 15])
+    }
+
+    /// One row through the horizontal blocks into samples with 7 bits of fraction: `src` needs
+    /// 16 readable bytes from every block's bases (rows carry 16 bytes of slack), `dst` 16 per
+    /// block.
+    #[inline(always)]
+    pub fn horizontal<const SIMD: bool>(src: &[u8], blocks: &[Block], dst: &mut [u16]) {
+        #[cfg(target_arch = "x86_64")]
+        if SIMD {
+            // SAFETY: as in `halve_packed`.
+            return unsafe { super::avx2::horizontal(src, blocks, dst) };
+        }
+        for (b, d) in blocks.iter().zip(dst.chunks_exact_mut(16)) {
+            for h in 0..2 {
+                let window: &[u8; 16] = src[b.base[h]..b.base[h] + 16].try_into().expect("16 bytes");
+                let index: &[u8; 16] = b.index[16 * h..16 * h + 16].try_into().expect("16 bytes");
+                let taps = shuffle::<SIMD>(window, index);
+                for k in 0..8 {
+                    let w = &b.weight[16 * h + 2 * k..];
+                    d[8 * h + k] = taps[2 * k] as u16 * w[0] as u16 + taps[2 * k + 1] as u16 * w[1] as u16;
                 }
             }
         }
-        horizontal::<SHUF>(&ysrc, &luma_blocks, &mut ys);
-        horizontal::<SHUF>(&usrc, &chroma_blocks, &mut us);
-        horizontal::<SHUF>(&vsrc, &chroma_blocks, &mut vs);
-        super::pixels::yuv_row(&ys[..side], &us[..side], &vs[..side], rgb);
     }
-    Some(out)
-}
 
-/// A row of 4-byte macropixels (Y at `Y` and `Y + 2`, U at `U`, V at `V`) into Y, U and V
-/// rows.
-#[inline(always)]
-fn split_packed<const Y: usize, const U: usize, const V: usize>(
-    src: &[u8],
-    ys: &mut [u8],
-    us: &mut [u8],
-    vs: &mut [u8],
-) {
-    for (((q, y), u), v) in
-        src.chunks_exact(4).zip(ys.chunks_exact_mut(2)).zip(us.iter_mut()).zip(vs.iter_mut())
-    {
-        y[0] = q[Y];
-        y[1] = q[Y + 2];
-        *u = q[U];
-        *v = q[V];
+    /// Samples with 7 bits of fraction to three f32 rows.
+    #[inline(always)]
+    pub fn colour<const SIMD: bool>([ys, us, vs]: [&[u16]; 3], k: &Coefficients, [r, g, b]: [&mut [f32]; 3]) {
+        let mut done = 0;
+        #[cfg(target_arch = "x86_64")]
+        if SIMD {
+            // SAFETY: as in `halve_packed` (and the CPU has FMA).
+            done = unsafe { super::avx2::colour([ys, us, vs], k, [&mut *r, &mut *g, &mut *b]) };
+        }
+        for i in done..r.len() {
+            let (y, u, v) = (ys[i] as f32, us[i] as f32, vs[i] as f32);
+            let yy = y * k.y;
+            r[i] = (yy + v * k.v[0] + k.c[0]).clamp(k.min, k.max);
+            g[i] = (yy + u * k.u[1] + v * k.v[1] + k.c[1]).clamp(k.min, k.max);
+            b[i] = (yy + u * k.u[2] + k.c[2]).clamp(k.min, k.max);
+        }
     }
 }
 
-/// A row of interleaved chroma pairs into its two channels.
-#[inline(always)]
-fn split_chroma(src: &[u8], first: &mut [u8], second: &mut [u8]) {
-    for ((p, a), b) in src.chunks_exact(2).zip(first.iter_mut()).zip(second.iter_mut()) {
-        *a = p[0];
-        *b = p[1];
+/// The x86_64 kernels with AVX2 (and FMA). Each returns how many outputs it did; the plain
+/// kernel does the rest.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{Block, Coefficients};
+
+    /// [`super::kernels::halve_packed`], 16 macropixels at a time.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub unsafe fn halve_packed(
+        (a, b): (&[u8], &[u8]),
+        odd: bool,
+        uyvy: bool,
+        (y, u, v): (&mut [u8], &mut [u8], &mut [u8]),
+    ) -> usize {
+        // SAFETY: the caller runs on a CPU with the enabled features; every pointer access
+        // below stays within the slices, as the comment at each says.
+        unsafe {
+            let n = y.len() / 16;
+            let low = _mm256_set1_epi16(0xFF);
+            let (h4, h2) = if odd { (1, 0) } else { (2, 1) };
+            let (h4, h2) = (_mm256_set1_epi16(h4), _mm256_set1_epi16(h2));
+            // Within each 128-bit lane: the even bytes (U) first, then the odd ones (V).
+            let to_planes = _mm256_setr_epi8(
+                0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7,
+                9, 11, 13, 15,
+            );
+            for k in 0..n {
+                // SAFETY: k < n, so 64 bytes from 64 * k lie in rows of 4 * y.len() bytes; the
+                // stores write 16 bytes at 16 * k of rows of y.len() bytes.
+                let load =
+                    |s: &[u8], o: usize| _mm256_loadu_si256(s.as_ptr().add(64 * k + o) as *const __m256i);
+                let (a0, a1, b0, b1) = (load(a, 0), load(a, 32), load(b, 0), load(b, 32));
+                // Luma and chroma of each 16-bit pair (the low byte is Y in YUYV, U or V in UYVY).
+                let split = |x: __m256i| {
+                    let (high, low) = (_mm256_srli_epi16(x, 8), _mm256_and_si256(x, low));
+                    if uyvy { (high, low) } else { (low, high) }
+                };
+                let sums = |x: __m256i, z: __m256i| -> (__m256i, __m256i) {
+                    let ((lx, cx), (lz, cz)) = (split(x), split(z));
+                    (_mm256_add_epi16(lx, lz), _mm256_add_epi16(cx, cz))
+                };
+                let ((l0, c0), (l1, c1)) = (sums(a0, b0), sums(a1, b1));
+                // Lanes in macropixel order: [0-3 | 8-11] and [4-7 | 12-15] become [0-3, 4-7 | 8-11, 12-15].
+                let order = |x: __m256i, z: __m256i| {
+                    (_mm256_permute2x128_si256(x, z, 0x20), _mm256_permute2x128_si256(x, z, 0x31))
+                };
+                let (p, q) = order(l0, l1);
+                let luma = _mm256_srli_epi16(_mm256_add_epi16(_mm256_hadd_epi16(p, q), h4), 2);
+                let luma = _mm256_permute4x64_epi64(_mm256_packus_epi16(luma, luma), 0b1000);
+                _mm_storeu_si128(y.as_mut_ptr().add(16 * k) as *mut __m128i, _mm256_castsi256_si128(luma));
+                let half = |x: __m256i| _mm256_srli_epi16(_mm256_add_epi16(x, h2), 1);
+                let (p, q) = order(half(c0), half(c1));
+                let uv = _mm256_permute4x64_epi64(
+                    _mm256_shuffle_epi8(_mm256_packus_epi16(p, q), to_planes),
+                    0b11011000,
+                );
+                _mm_storeu_si128(u.as_mut_ptr().add(16 * k) as *mut __m128i, _mm256_castsi256_si128(uv));
+                _mm_storeu_si128(v.as_mut_ptr().add(16 * k) as *mut __m128i, _mm256_extracti128_si256(uv, 1));
+            }
+            16 * n
+        }
+    }
+
+    /// [`super::kernels::deinterleave`], 16 pairs at a time.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub unsafe fn deinterleave(src: &[u8], first: &mut [u8], second: &mut [u8]) -> usize {
+        // SAFETY: the caller runs on a CPU with the enabled features; every pointer access
+        // below stays within the slices, as the comment at each says.
+        unsafe {
+            let n = first.len().min(second.len()).min(src.len() / 2) / 16;
+            let split = _mm256_setr_epi8(
+                0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7,
+                9, 11, 13, 15,
+            );
+            for k in 0..n {
+                // SAFETY: 32 bytes from 32 * k within src, 16 from 16 * k within first and second.
+                let x = _mm256_loadu_si256(src.as_ptr().add(32 * k) as *const __m256i);
+                let x = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(x, split), 0b11011000);
+                _mm_storeu_si128(first.as_mut_ptr().add(16 * k) as *mut __m128i, _mm256_castsi256_si128(x));
+                _mm_storeu_si128(
+                    second.as_mut_ptr().add(16 * k) as *mut __m128i,
+                    _mm256_extracti128_si256(x, 1),
+                );
+            }
+            16 * n
+        }
+    }
+
+    /// [`super::kernels::vertical`], 32 bytes at a time.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub unsafe fn vertical(a: &[u8], b: &[u8], [wa, wb]: [u8; 2], dst: &mut [u8]) -> usize {
+        // SAFETY: the caller runs on a CPU with the enabled features; every pointer access
+        // below stays within the slices, as the comment at each says.
+        unsafe {
+            let n = a.len().min(b.len()).min(dst.len()) / 32;
+            let weights = _mm256_set1_epi16(((wb as i16) << 8) | wa as i16);
+            let round = _mm256_set1_epi16(1 << 8);
+            for k in 0..n {
+                // SAFETY: 32 bytes from 32 * k within a, b and dst.
+                let x = _mm256_loadu_si256(a.as_ptr().add(32 * k) as *const __m256i);
+                let z = _mm256_loadu_si256(b.as_ptr().add(32 * k) as *const __m256i);
+                let lo =
+                    _mm256_mulhrs_epi16(_mm256_maddubs_epi16(_mm256_unpacklo_epi8(x, z), weights), round);
+                let hi =
+                    _mm256_mulhrs_epi16(_mm256_maddubs_epi16(_mm256_unpackhi_epi8(x, z), weights), round);
+                _mm256_storeu_si256(
+                    dst.as_mut_ptr().add(32 * k) as *mut __m256i,
+                    _mm256_packus_epi16(lo, hi),
+                );
+            }
+            32 * n
+        }
+    }
+
+    /// [`super::kernels::horizontal`]: per block, one 32-byte shuffle and one multiply-add.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub unsafe fn horizontal(src: &[u8], blocks: &[Block], dst: &mut [u16]) {
+        // SAFETY: the caller runs on a CPU with the enabled features; every pointer access
+        // below stays within the slices, as the comment at each says.
+        unsafe {
+            assert!(dst.len() >= 16 * blocks.len());
+            for (k, b) in blocks.iter().enumerate() {
+                assert!(b.base[0].max(b.base[1]) + 16 <= src.len());
+                // SAFETY: both 16-byte windows lie in src (asserted), the 16 outputs in dst.
+                let window = _mm256_loadu2_m128i(
+                    src.as_ptr().add(b.base[1]) as *const __m128i,
+                    src.as_ptr().add(b.base[0]) as *const __m128i,
+                );
+                let index = _mm256_loadu_si256(b.index.as_ptr() as *const __m256i);
+                let weight = _mm256_loadu_si256(b.weight.as_ptr() as *const __m256i);
+                let mixed = _mm256_maddubs_epi16(_mm256_shuffle_epi8(window, index), weight);
+                _mm256_storeu_si256(dst.as_mut_ptr().add(16 * k) as *mut __m256i, mixed);
+            }
+        }
+    }
+
+    /// [`super::kernels::colour`], 8 pixels at a time.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub unsafe fn colour([ys, us, vs]: [&[u16]; 3], k: &Coefficients, [r, g, b]: [&mut [f32]; 3]) -> usize {
+        // SAFETY: the caller runs on a CPU with the enabled features; every pointer access
+        // below stays within the slices, as the comment at each says.
+        unsafe {
+            let n = r.len().min(g.len()).min(b.len()).min(ys.len()).min(us.len()).min(vs.len()) / 8;
+            let s = _mm256_set1_ps;
+            let (ky, min, max) = (s(k.y), s(k.min), s(k.max));
+            let clamp = |x: __m256| _mm256_min_ps(_mm256_max_ps(x, min), max);
+            for i in 0..n {
+                // SAFETY: 8 values from 8 * i within every slice.
+                let load = |p: &[u16]| {
+                    _mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(_mm_loadu_si128(
+                        p.as_ptr().add(8 * i) as *const __m128i
+                    )))
+                };
+                let (y, u, v) = (load(ys), load(us), load(vs));
+                let rr = _mm256_fmadd_ps(v, s(k.v[0]), _mm256_fmadd_ps(y, ky, s(k.c[0])));
+                let gg = _mm256_fmadd_ps(
+                    v,
+                    s(k.v[1]),
+                    _mm256_fmadd_ps(u, s(k.u[1]), _mm256_fmadd_ps(y, ky, s(k.c[1]))),
+                );
+                let bb = _mm256_fmadd_ps(u, s(k.u[2]), _mm256_fmadd_ps(y, ky, s(k.c[2])));
+                _mm256_storeu_ps(r.as_mut_ptr().add(8 * i), clamp(rr));
+                _mm256_storeu_ps(g.as_mut_ptr().add(8 * i), clamp(gg));
+                _mm256_storeu_ps(b.as_mut_ptr().add(8 * i), clamp(bb));
+            }
+            8 * n
+        }
     }
 }
 
@@ -369,66 +702,130 @@ mod tests {
     fn taps_align_pixel_centres_and_clamp_edges() {
         // 2:1 down: each output between two sources, half and half.
         let t = taps(2, 4.0, 4, false);
-        assert_eq!(t, [Tap { left: 0, right: 1, w1: 128 }, Tap { left: 2, right: 3, w1: 128 }]);
+        assert_eq!(t, [Tap { left: 0, right: 1, w1: 64 }, Tap { left: 2, right: 3, w1: 64 }]);
         // 1:2 up: the first output clamps to the first source, the last to the last.
         let t = taps(4, 2.0, 2, false);
         assert_eq!(t[0], Tap { left: 0, right: 0, w1: 0 });
-        assert_eq!(t[1], Tap { left: 0, right: 1, w1: 64 });
+        assert_eq!(t[1], Tap { left: 0, right: 1, w1: 32 });
         assert_eq!(t[3], Tap { left: 1, right: 1, w1: 0 });
-        // Chroma of 8 pixels (4 samples at pixels 0.5, 2.5, 4.5, 6.5) for 4 outputs (at pixels
-        // 0.5, 2.5, 4.5, 6.5): exactly on the samples.
-        let t = taps(4, 8.0, 8, true);
+        // Paired chroma of 8 pixels (4 samples at pixels 0.5, 2.5, 4.5, 6.5) for 4 outputs (at
+        // pixels 0.5, 2.5, 4.5, 6.5): exactly on the samples.
+        let t = taps(4, 8.0, 4, true);
         assert!(t.iter().enumerate().all(|(k, t)| t.left == k && t.w1 == 0), "{t:?}");
+        // Weights fit pmaddubsw's signed bytes and add up to 128.
+        for t in taps(256, 480.0 / 2.0, 240, false) {
+            let [a, b] = t.weights();
+            assert!(a < 128 && b < 128 && a as u16 + b as u16 == 128, "{t:?}");
+        }
     }
 
     #[test]
     fn blocks_fit_sixteen_bytes_below_scale_two() {
         for (out, n) in [(256, 511), (256, 480), (58, 115), (7, 13), (256, 256), (256, 40), (3, 2)] {
-            for chroma in [false, true] {
-                let t = taps(out, n as f64, n, chroma);
+            for paired in [false, true] {
+                let t = taps(out, n as f64, if paired { n / 2 } else { n }, paired);
                 assert_eq!(blocks(&t).len(), out.div_ceil(16));
             }
         }
     }
 
-    #[test]
-    fn shuffles_agree_with_indexing() {
-        let window: [u8; 16] = std::array::from_fn(|k| (k * 17 + 3) as u8);
-        for seed in 0..64u32 {
-            let index: [u8; 16] = std::array::from_fn(|k| ((k as u32 * 7 + seed * 13) % 16) as u8);
-            let plain = shuffle::<false>(&window, &index);
-            assert_eq!(square_shuffle(&window, &index), plain);
-        }
+    /// A noisy crop (every byte differs from its neighbours) of `w` x `h` in each layout.
+    fn noisy(w: usize, h: usize) -> Vec<(Vec<u8>, bool, bool)> {
+        let data: Vec<u8> = (0..w * 2 * h).map(|i| (i * 7919 % 251) as u8).collect();
+        [(false, false), (false, true), (true, false), (true, true)]
+            .into_iter()
+            .map(|(semi, swap)| (data.clone(), semi, swap))
+            .collect()
     }
 
-    /// The SIMD shuffle where this CPU has it, else the plain one.
-    fn square_shuffle(window: &[u8; 16], index: &[u8; 16]) -> [u8; 16] {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            return shuffle::<true>(window, index);
-        }
-        #[cfg(target_arch = "aarch64")]
-        {
-            shuffle::<true>(window, index)
-        }
-        #[cfg(not(target_arch = "aarch64"))]
-        {
-            shuffle::<false>(window, index)
+    fn crop(data: &[u8], w: usize, h: usize, semi: bool, swap: bool) -> Yuv<'_> {
+        if semi {
+            let luma = Plane { data: Cow::Borrowed(data), start: 0, stride: w, len: w, rows: h };
+            let chroma = Plane { data: Cow::Borrowed(data), start: w * h, stride: w, len: w, rows: h / 2 };
+            Yuv::SemiPlanar { luma, chroma, nv21: swap }
+        } else {
+            let plane = Plane { data: Cow::Borrowed(data), start: 0, stride: w * 2, len: w * 2, rows: h };
+            Yuv::Packed { plane, uyvy: swap }
         }
     }
 
     #[test]
     fn simd_and_plain_paths_give_identical_pictures() {
-        // A noisy 4:2:2 crop (every byte differs from its neighbours), odd output sizes.
+        // Odd output sizes, halving once, twice and not at all, a width that is not a whole
+        // number of SIMD blocks.
         let (w, h) = (202usize, 150usize);
-        let data: Vec<u8> = (0..w * 2 * h).map(|i| (i * 7919 % 251) as u8).collect();
-        for side in [58, 64, 100, 256] {
-            for uyvy in [false, true] {
-                let plane =
-                    Plane { data: Cow::Borrowed(&data[..]), start: 0, stride: w * 2, len: w * 2, rows: h };
-                let yuv = Yuv::Packed { plane, uyvy };
-                let fast = square(yuv.clone(), side).expect("a square crop");
-                assert_eq!(Some(fast), square_with::<false>(yuv, side), "{side} {uyvy}");
+        for (data, semi, swap) in noisy(w, h) {
+            for side in [58, 64, 100, 150, 256] {
+                let yuv = crop(&data, w, h, semi, swap);
+                let (mut fast, mut plain) = (vec![0u8; side * side * 3], vec![0u8; side * side * 3]);
+                resample(yuv.clone(), side, Out::Rgb(&mut fast)).expect("a square crop");
+                resample_with::<false>(yuv.clone(), side, Out::Rgb(&mut plain)).unwrap();
+                assert!(fast == plain, "RGB: {side} semi {semi} swap {swap}");
+                let range = crate::convert::ValueRange { lo: -1.0, hi: 1.0 };
+                let (mut fast, mut plain) = (vec![0f32; side * side * 3], vec![0f32; side * side * 3]);
+                resample(yuv.clone(), side, Out::Planes(&mut fast, range)).unwrap();
+                resample_with::<false>(yuv, side, Out::Planes(&mut plain, range)).unwrap();
+                let worst = fast.iter().zip(&plain).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+                assert!(worst < 1e-5, "tensor: {side} semi {semi} swap {swap}: {worst}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_tensor_is_the_rgb_picture_before_rounding() {
+        // The f32 planes and the RGB bytes come from the same samples: the bytes round the
+        // samples to 8 bits, then the conversion to 8 bits; the planes do neither. So they
+        // differ by at most 2.09 levels (blue: half a level of luma through the 298/256 gain,
+        // half of chroma through 516/256, half of the result).
+        let (w, h) = (202usize, 150usize);
+        for (data, semi, swap) in noisy(w, h) {
+            let side = 100;
+            let yuv = crop(&data, w, h, semi, swap);
+            let (mut rgb, mut planes) = (vec![0u8; side * side * 3], vec![0f32; side * side * 3]);
+            resample(yuv.clone(), side, Out::Rgb(&mut rgb)).unwrap();
+            resample(yuv, side, Out::Planes(&mut planes, crate::convert::ValueRange { lo: 0.0, hi: 255.0 }))
+                .unwrap();
+            let n = side * side;
+            for (i, px) in rgb.chunks_exact(3).enumerate() {
+                for c in 0..3 {
+                    let d = (px[c] as f32 - planes[c * n + i]).abs();
+                    assert!(d <= 2.09, "pixel {i} channel {c}: {} vs {}", px[c], planes[c * n + i]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn halving_keeps_chroma_beside_its_luma() {
+        // YUYV rows of 20 macropixels (past one SIMD block): even ones Y 10, 30 / 50, 70,
+        // U 100 / 110, V 200 / 220; odd ones Y 0, U 0 / 1, V 255.
+        let even = [[10, 100, 30, 200], [50, 110, 70, 220]];
+        let odd = [[0, 0, 0, 255], [0, 1, 0, 255]];
+        let row = |r: usize| -> Vec<u8> {
+            (0..20).flat_map(|k| if k % 2 == 0 { even[r] } else { odd[r] }).collect()
+        };
+        let uyvy = |row: &[u8]| -> Vec<u8> { row.chunks(2).flat_map(|p| [p[1], p[0]]).collect() };
+        let (a, b) = (row(0), row(1));
+        let (ua, ub) = (uyvy(&a), uyvy(&b));
+        for simd in [false, true] {
+            #[cfg(target_arch = "x86_64")]
+            if simd && !std::arch::is_x86_feature_detected!("avx2") {
+                continue;
+            }
+            let halve = if simd { kernels::halve_packed::<true> } else { kernels::halve_packed::<false> };
+            for (odd_row, rounded_u) in [(false, 1), (true, 0)] {
+                for (rows, swap) in [((&a, &b), false), ((&ua, &ub), true)] {
+                    let (mut y, mut u, mut v) = ([0u8; 20], [0u8; 20], [0u8; 20]);
+                    halve((rows.0, rows.1), odd_row, swap, (&mut y, &mut u, &mut v));
+                    for k in 0..20 {
+                        let want = if k % 2 == 0 { (40, 105, 210) } else { (0, rounded_u, 255) };
+                        assert_eq!(
+                            (y[k], u[k], v[k]),
+                            want,
+                            "macropixel {k} simd {simd} uyvy {swap} odd row {odd_row}"
+                        );
+                    }
+                }
             }
         }
     }
