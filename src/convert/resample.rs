@@ -127,25 +127,11 @@ impl Plane<'_> {
     /// This plane at half size by an exact 2x2 box (rounded to nearest, ties alternately up
     /// and down by row, so repeated halvings do not drift). A trailing odd row or column is
     /// dropped.
-    fn halve(&self) -> Plane<'static> {
+    #[inline(always)]
+    fn halve<const SIMD: bool>(&self) -> Plane<'static> {
         let mut out = Plane::zeroed(self.len / 2, self.rows / 2);
         for r in 0..out.rows {
-            let (a, b) = (self.row(2 * r), self.row(2 * r + 1));
-            let half = 1 + (r as u16 & 1 ^ 1);
-            let dst = out.row_mut(r);
-            // 64 input bytes at a time in fixed-size arrays (vectorised), then the rest.
-            let wide = dst.chunks_exact_mut(32).zip(a.chunks_exact(64)).zip(b.chunks_exact(64));
-            for ((d, a), b) in wide {
-                let sums: [u16; 64] = std::array::from_fn(|i| a[i] as u16 + b[i] as u16);
-                for k in 0..32 {
-                    d[k] = ((sums[2 * k] + sums[2 * k + 1] + half) >> 2) as u8;
-                }
-            }
-            let done = dst.len() / 32 * 32;
-            for (k, d) in dst.iter_mut().enumerate().skip(done) {
-                let sum = a[2 * k] as u16 + a[2 * k + 1] as u16 + b[2 * k] as u16 + b[2 * k + 1] as u16;
-                *d = ((sum + half) >> 2) as u8;
-            }
+            kernels::halve::<SIMD>((self.row(2 * r), self.row(2 * r + 1)), r & 1 == 1, out.row_mut(r));
         }
         out
     }
@@ -184,12 +170,13 @@ struct Planes<'a> {
 
 impl Planes<'_> {
     /// Everything at half size (4:4:4 planes only).
-    fn halve(&self) -> Planes<'static> {
+    #[inline(always)]
+    fn halve<const SIMD: bool>(&self) -> Planes<'static> {
         debug_assert_eq!(self.paired, (false, false));
         Planes {
-            y: self.y.halve(),
-            u: self.u.halve(),
-            v: self.v.halve(),
+            y: self.y.halve::<SIMD>(),
+            u: self.u.halve::<SIMD>(),
+            v: self.v.halve::<SIMD>(),
             paired: self.paired,
             extent: (self.extent.0 / 2.0, self.extent.1 / 2.0),
         }
@@ -237,7 +224,7 @@ fn base_planes<'a, const SIMD: bool>(yuv: &Yuv<'a>, halve: bool) -> Planes<'a> {
             }
             if halve {
                 Planes {
-                    y: luma.halve(),
+                    y: luma.halve::<SIMD>(),
                     u,
                     v,
                     paired: (false, false),
@@ -247,6 +234,49 @@ fn base_planes<'a, const SIMD: bool>(yuv: &Yuv<'a>, halve: bool) -> Planes<'a> {
                 Planes { y: luma.clone(), u, v, paired: (true, true), extent }
             }
         }
+    }
+}
+
+/// The taps of one crop geometry: output rows to plane rows, output columns to blocks.
+#[derive(Debug)]
+struct Geometry {
+    /// What it was made for: side, then each plane's size, pairing and extent.
+    key: (usize, [usize; 4], (bool, bool), [u64; 2]),
+    luma_rows: Vec<Tap>,
+    chroma_rows: Vec<Tap>,
+    luma_blocks: Vec<Block>,
+    chroma_blocks: Vec<Block>,
+}
+
+impl Geometry {
+    /// The geometry of `planes` into `side`, made once per thread for as long as frames keep
+    /// it (a camera's never change): making it costs about a fifth of a 640x480 frame.
+    fn cached(planes: &Planes, side: usize) -> std::rc::Rc<Geometry> {
+        thread_local! {
+            static LAST: std::cell::RefCell<Option<std::rc::Rc<Geometry>>> = const { std::cell::RefCell::new(None) };
+        }
+        let (extent_w, extent_h) = planes.extent;
+        let key = (
+            side,
+            [planes.y.len, planes.y.rows, planes.u.len, planes.u.rows],
+            planes.paired,
+            [extent_w.to_bits(), extent_h.to_bits()],
+        );
+        LAST.with_borrow_mut(|last| {
+            if let Some(g) = last.as_ref().filter(|g| g.key == key) {
+                return g.clone();
+            }
+            let (cx, cy) = planes.paired;
+            let g = std::rc::Rc::new(Geometry {
+                key,
+                luma_rows: taps(side, extent_h, planes.y.rows, false),
+                chroma_rows: taps(side, extent_h, planes.u.rows, cy),
+                luma_blocks: blocks(&taps(side, extent_w, planes.y.len, false)),
+                chroma_blocks: blocks(&taps(side, extent_w, planes.u.len, cx)),
+            });
+            *last = Some(g.clone());
+            g
+        })
     }
 }
 
@@ -295,17 +325,13 @@ fn resample_with<const SIMD: bool>(yuv: Yuv<'_>, side: usize, mut out: Out<'_>) 
     let big = |w: usize, h: usize| w.max(h) * 2 >= 3 * side && w >= 4 && h >= 4;
     let mut planes = base_planes::<SIMD>(&yuv, big(w, h));
     while planes.paired == (false, false) && big(planes.y.len, planes.y.rows) {
-        planes = planes.halve();
+        planes = planes.halve::<SIMD>();
     }
-    let (extent_w, extent_h) = planes.extent;
-    if extent_w >= 2.0 * side as f64 || planes.y.len < 2 || planes.y.rows < 1 || planes.u.len < 1 {
+    if planes.extent.0 >= 2.0 * side as f64 || planes.y.len < 2 || planes.y.rows < 1 || planes.u.len < 1 {
         return None;
     }
-    let (cx, cy) = planes.paired;
-    let luma_rows = taps(side, extent_h, planes.y.rows, false);
-    let chroma_rows = taps(side, extent_h, planes.u.rows, cy);
-    let luma_blocks = blocks(&taps(side, extent_w, planes.y.len, false));
-    let chroma_blocks = blocks(&taps(side, extent_w, planes.u.len, cx));
+    let geometry = Geometry::cached(&planes, side);
+    let Geometry { luma_rows, chroma_rows, luma_blocks, chroma_blocks, .. } = &*geometry;
     let padded = side.next_multiple_of(16);
     // One output row: the blended source rows (16 bytes of slack for the shuffles' windows),
     // then the resampled samples with 7 bits of fraction.
@@ -319,6 +345,7 @@ fn resample_with<const SIMD: bool>(yuv: Yuv<'_>, side: usize, mut out: Out<'_>) 
     let mut bytes = [vec![0u8; padded], vec![0u8; padded], vec![0u8; padded]];
     for oy in 0..side {
         let (t, c) = (luma_rows[oy], chroma_rows[oy]);
+        let (luma_blocks, chroma_blocks) = (&luma_blocks[..], &chroma_blocks[..]);
         kernels::vertical::<SIMD>(planes.y.row(t.left), planes.y.row(t.right), t, &mut yrow);
         kernels::vertical::<SIMD>(planes.u.row(c.left), planes.u.row(c.right), c, &mut urow);
         kernels::vertical::<SIMD>(planes.v.row(c.left), planes.v.row(c.right), c, &mut vrow);
@@ -419,6 +446,24 @@ mod kernels {
             y[k] = ((s(yi) + s(yi + 2) + h4) >> 2) as u8;
             u[k] = ((s(ui) + h2) >> 1) as u8;
             v[k] = ((s(vi) + h2) >> 1) as u8;
+        }
+    }
+
+    /// A row pair to one row at half width, each output the exact mean of a 2x2 box (rounded
+    /// to nearest, ties up on even rows and down on odd ones, so repeated halvings do not
+    /// drift).
+    #[inline(always)]
+    pub fn halve<const SIMD: bool>((a, b): (&[u8], &[u8]), odd: bool, dst: &mut [u8]) {
+        let mut done = 0;
+        #[cfg(target_arch = "x86_64")]
+        if SIMD {
+            // SAFETY: as in `halve_packed`.
+            done = unsafe { super::avx2::halve((a, b), odd, &mut *dst) };
+        }
+        let half = if odd { 1 } else { 2 };
+        for (k, d) in dst.iter_mut().enumerate().skip(done) {
+            let sum = a[2 * k] as u16 + a[2 * k + 1] as u16 + b[2 * k] as u16 + b[2 * k + 1] as u16;
+            *d = ((sum + half) >> 2) as u8;
         }
     }
 
@@ -541,6 +586,7 @@ mod avx2 {
             let low = _mm256_set1_epi16(0xFF);
             let (h4, h2) = if odd { (1, 0) } else { (2, 1) };
             let (h4, h2) = (_mm256_set1_epi16(h4), _mm256_set1_epi16(h2));
+            let (ones, groups) = (_mm256_set1_epi16(1), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
             // Within each 128-bit lane: the even bytes (U) first, then the odd ones (V).
             let to_planes = _mm256_setr_epi8(
                 0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7,
@@ -566,9 +612,11 @@ mod avx2 {
                 let order = |x: __m256i, z: __m256i| {
                     (_mm256_permute2x128_si256(x, z, 0x20), _mm256_permute2x128_si256(x, z, 0x31))
                 };
-                let (p, q) = order(l0, l1);
-                let luma = _mm256_srli_epi16(_mm256_add_epi16(_mm256_hadd_epi16(p, q), h4), 2);
-                let luma = _mm256_permute4x64_epi64(_mm256_packus_epi16(luma, luma), 0b1000);
+                // Pairs summed to 32 bits, [0-3 | 4-7] and [8-11 | 12-15], packed back to 16:
+                // [0-3, 8-11 | 4-7, 12-15]; then to bytes and 4-byte groups in order.
+                let pairs = _mm256_packs_epi32(_mm256_madd_epi16(l0, ones), _mm256_madd_epi16(l1, ones));
+                let luma = _mm256_srli_epi16(_mm256_add_epi16(pairs, h4), 2);
+                let luma = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(luma, luma), groups);
                 _mm_storeu_si128(y.as_mut_ptr().add(16 * k) as *mut __m128i, _mm256_castsi256_si128(luma));
                 let half = |x: __m256i| _mm256_srli_epi16(_mm256_add_epi16(x, h2), 1);
                 let (p, q) = order(half(c0), half(c1));
@@ -581,6 +629,32 @@ mod avx2 {
             }
             16 * n
         }
+    }
+
+    /// [`super::kernels::halve`], 32 outputs at a time.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub unsafe fn halve((a, b): (&[u8], &[u8]), odd: bool, dst: &mut [u8]) -> usize {
+        let n = dst.len().min(a.len() / 2).min(b.len() / 2) / 32;
+        // SAFETY: the caller runs on a CPU with AVX2; 64 bytes from 64 * k lie in a and b, 32
+        // from 32 * k in dst.
+        unsafe {
+            let ones = _mm256_set1_epi8(1);
+            let half = _mm256_set1_epi16(if odd { 1 } else { 2 });
+            for k in 0..n {
+                let load =
+                    |s: &[u8], o: usize| _mm256_loadu_si256(s.as_ptr().add(64 * k + o) as *const __m256i);
+                // Horizontal pair sums of each row, then of both rows: 16 bits each.
+                let sum = |o: usize| {
+                    let (x, z) =
+                        (_mm256_maddubs_epi16(load(a, o), ones), _mm256_maddubs_epi16(load(b, o), ones));
+                    _mm256_srli_epi16(_mm256_add_epi16(_mm256_add_epi16(x, z), half), 2)
+                };
+                let out = _mm256_permute4x64_epi64(_mm256_packus_epi16(sum(0), sum(32)), 0b11011000);
+                _mm256_storeu_si256(dst.as_mut_ptr().add(32 * k) as *mut __m256i, out);
+            }
+        }
+        32 * n
     }
 
     /// [`super::kernels::deinterleave`], 16 pairs at a time.
