@@ -246,6 +246,8 @@ struct Geometry {
     chroma_rows: Vec<Tap>,
     luma_blocks: Vec<Block>,
     chroma_blocks: Vec<Block>,
+    /// Bytes a row needs for the shuffles' windows of the luma and the chroma blocks.
+    reach: (usize, usize),
 }
 
 impl Geometry {
@@ -267,12 +269,19 @@ impl Geometry {
                 return g.clone();
             }
             let (cx, cy) = planes.paired;
+            let (luma_blocks, chroma_blocks) = (
+                blocks(&taps(side, extent_w, planes.y.len, false)),
+                blocks(&taps(side, extent_w, planes.u.len, cx)),
+            );
+            let reach =
+                |blocks: &[Block]| blocks.iter().map(|b| b.base[0].max(b.base[1]) + 16).max().unwrap_or(0);
             let g = std::rc::Rc::new(Geometry {
                 key,
                 luma_rows: taps(side, extent_h, planes.y.rows, false),
                 chroma_rows: taps(side, extent_h, planes.u.rows, cy),
-                luma_blocks: blocks(&taps(side, extent_w, planes.y.len, false)),
-                chroma_blocks: blocks(&taps(side, extent_w, planes.u.len, cx)),
+                reach: (reach(&luma_blocks), reach(&chroma_blocks)),
+                luma_blocks,
+                chroma_blocks,
             });
             *last = Some(g.clone());
             g
@@ -331,7 +340,7 @@ fn resample_with<const SIMD: bool>(yuv: Yuv<'_>, side: usize, mut out: Out<'_>) 
         return None;
     }
     let geometry = Geometry::cached(&planes, side);
-    let Geometry { luma_rows, chroma_rows, luma_blocks, chroma_blocks, .. } = &*geometry;
+    let Geometry { luma_rows, chroma_rows, luma_blocks, chroma_blocks, reach, .. } = &*geometry;
     let padded = side.next_multiple_of(16);
     // One output row: the blended source rows (16 bytes of slack for the shuffles' windows),
     // then the resampled samples with 7 bits of fraction.
@@ -349,11 +358,11 @@ fn resample_with<const SIMD: bool>(yuv: Yuv<'_>, side: usize, mut out: Out<'_>) 
         kernels::vertical::<SIMD>(planes.y.row(t.left), planes.y.row(t.right), t, &mut yrow);
         kernels::vertical::<SIMD>(planes.u.row(c.left), planes.u.row(c.right), c, &mut urow);
         kernels::vertical::<SIMD>(planes.v.row(c.left), planes.v.row(c.right), c, &mut vrow);
-        kernels::horizontal::<SIMD>(&yrow, &luma_blocks, &mut ys);
-        kernels::horizontal::<SIMD>(&urow, &chroma_blocks, &mut us);
-        kernels::horizontal::<SIMD>(&vrow, &chroma_blocks, &mut vs);
         match &mut out {
             Out::Rgb(rgb) => {
+                kernels::horizontal::<SIMD>(&yrow, luma_blocks, &mut ys);
+                kernels::horizontal::<SIMD>(&urow, chroma_blocks, &mut us);
+                kernels::horizontal::<SIMD>(&vrow, chroma_blocks, &mut vs);
                 for (b, s) in bytes.iter_mut().zip([&ys, &us, &vs]) {
                     for (b, &s) in b.iter_mut().zip(s.iter()) {
                         *b = ((s + 64) >> 7) as u8;
@@ -372,10 +381,12 @@ fn resample_with<const SIMD: bool>(yuv: Yuv<'_>, side: usize, mut out: Out<'_>) 
                 let (r, rest) = planes.split_at_mut(n);
                 let (g, b) = rest.split_at_mut(n);
                 let row = oy * side..(oy + 1) * side;
-                kernels::colour::<SIMD>(
-                    [&ys[..side], &us[..side], &vs[..side]],
+                kernels::row_f32::<SIMD>(
+                    [&yrow, &urow, &vrow],
+                    (luma_blocks, chroma_blocks, *reach),
                     &coeffs,
                     [&mut r[row.clone()], &mut g[row.clone()], &mut b[row]],
+                    [&mut ys, &mut us, &mut vs],
                 );
             }
         }
@@ -541,6 +552,34 @@ mod kernels {
                 }
             }
         }
+    }
+
+    /// Blended Y, U and V rows through the horizontal blocks (luma, chroma) and the colour
+    /// conversion to three f32 rows; `scratch` holds the samples in between (16 per block).
+    #[inline(always)]
+    pub fn row_f32<const SIMD: bool>(
+        [y, u, v]: [&[u8]; 3],
+        (luma, chroma, reach): (&[Block], &[Block], (usize, usize)),
+        k: &Coefficients,
+        [r, g, b]: [&mut [f32]; 3],
+        [ys, us, vs]: [&mut [u16]; 3],
+    ) {
+        let mut done = 0;
+        #[cfg(target_arch = "x86_64")]
+        if SIMD {
+            // SAFETY: as in `halve_packed` (and the CPU has FMA).
+            done = unsafe {
+                super::avx2::row_f32([y, u, v], (luma, chroma, reach), k, [&mut *r, &mut *g, &mut *b])
+            };
+            if done == r.len() {
+                return;
+            }
+        }
+        horizontal::<SIMD>(y, luma, ys);
+        horizontal::<SIMD>(u, chroma, us);
+        horizontal::<SIMD>(v, chroma, vs);
+        let (ys, us, vs) = (&ys[done..], &us[done..], &vs[done..]);
+        colour::<SIMD>([ys, us, vs], k, [&mut r[done..], &mut g[done..], &mut b[done..]]);
     }
 
     /// Samples with 7 bits of fraction to three f32 rows.
@@ -731,6 +770,62 @@ mod avx2 {
                 _mm256_storeu_si256(dst.as_mut_ptr().add(16 * k) as *mut __m256i, mixed);
             }
         }
+    }
+
+    /// [`super::kernels::row_f32`] for whole blocks: the horizontal taps of all three planes,
+    /// then the colour conversion straight from the registers.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub unsafe fn row_f32(
+        [ys, us, vs]: [&[u8]; 3],
+        (luma, chroma, reach): (&[Block], &[Block], (usize, usize)),
+        k: &Coefficients,
+        [r, g, b]: [&mut [f32]; 3],
+    ) -> usize {
+        let n = (r.len().min(g.len()).min(b.len()) / 16).min(luma.len()).min(chroma.len());
+        // `reach`: the bytes every window of these blocks needs (the geometry measured it).
+        let fits = ys.len() >= reach.0 && us.len() >= reach.1 && vs.len() >= reach.1;
+        assert!(fits, "shuffle windows past a row");
+        // SAFETY: the caller runs on a CPU with AVX2 and FMA; every window lies in its row
+        // (asserted above), and 16 outputs from 16 * i lie in r, g and b (i < n).
+        unsafe {
+            let s = _mm256_set1_ps;
+            let (ky, min, max) = (s(k.y), s(k.min), s(k.max));
+            let clamp = |x: __m256| _mm256_min_ps(_mm256_max_ps(x, min), max);
+            let taps = |row: &[u8], b: &Block| {
+                let window = _mm256_loadu2_m128i(
+                    row.as_ptr().add(b.base[1]) as *const __m128i,
+                    row.as_ptr().add(b.base[0]) as *const __m128i,
+                );
+                let index = _mm256_loadu_si256(b.index.as_ptr() as *const __m256i);
+                let weight = _mm256_loadu_si256(b.weight.as_ptr() as *const __m256i);
+                _mm256_maddubs_epi16(_mm256_shuffle_epi8(window, index), weight)
+            };
+            // 16 samples to two vectors of 8 floats.
+            let floats = |x: __m256i| {
+                (
+                    _mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(_mm256_castsi256_si128(x))),
+                    _mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(_mm256_extracti128_si256(x, 1))),
+                )
+            };
+            for (i, (lb, cb)) in luma[..n].iter().zip(&chroma[..n]).enumerate() {
+                let (y, u, v) = (floats(taps(ys, lb)), floats(taps(us, cb)), floats(taps(vs, cb)));
+                for (half, (y, u, v)) in [(0, (y.0, u.0, v.0)), (8, (y.1, u.1, v.1))] {
+                    let at = 16 * i + half;
+                    let rr = _mm256_fmadd_ps(v, s(k.v[0]), _mm256_fmadd_ps(y, ky, s(k.c[0])));
+                    let gg = _mm256_fmadd_ps(
+                        v,
+                        s(k.v[1]),
+                        _mm256_fmadd_ps(u, s(k.u[1]), _mm256_fmadd_ps(y, ky, s(k.c[1]))),
+                    );
+                    let bb = _mm256_fmadd_ps(u, s(k.u[2]), _mm256_fmadd_ps(y, ky, s(k.c[2])));
+                    _mm256_storeu_ps(r.as_mut_ptr().add(at), clamp(rr));
+                    _mm256_storeu_ps(g.as_mut_ptr().add(at), clamp(gg));
+                    _mm256_storeu_ps(b.as_mut_ptr().add(at), clamp(bb));
+                }
+            }
+        }
+        16 * n
     }
 
     /// [`super::kernels::colour`], 8 pixels at a time.
