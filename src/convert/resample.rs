@@ -433,9 +433,11 @@ impl Coefficients {
 mod kernels {
     use super::{Block, Coefficients, Tap};
 
-    /// A row pair of YUYV (UYVY if `uyvy`) to one row of 4:4:4 planes: each macropixel's two
-    /// lumas on both rows averaged, its chroma on both rows averaged (rounded to nearest, ties
-    /// up on even rows and down on odd ones).
+    /// A row pair of YUYV (UYVY if `uyvy`) to one row of 4:4:4 planes, by byte averages:
+    /// every byte with the one below it, then each macropixel's two lumas. The two steps round
+    /// opposite ways (down then up on odd rows, up then down on even ones), so the result is
+    /// the 2x2 box mean within one level and without bias; chroma rounds up on even rows and
+    /// down on odd ones.
     #[inline(always)]
     pub fn halve_packed<const SIMD: bool>(
         (a, b): (&[u8], &[u8]),
@@ -446,17 +448,23 @@ mod kernels {
         let mut done = 0;
         #[cfg(target_arch = "x86_64")]
         if SIMD {
+            let out = (&mut *y, &mut *u, &mut *v);
             // SAFETY: SIMD is only set in `resample_avx2`, on CPUs with AVX2.
-            done = unsafe { super::avx2::halve_packed((a, b), odd, uyvy, (&mut *y, &mut *u, &mut *v)) };
+            done = unsafe {
+                match uyvy {
+                    false => super::avx2::halve_packed::<false>((a, b), odd, out),
+                    true => super::avx2::halve_packed::<true>((a, b), odd, out),
+                }
+            };
         }
         let (yi, ui, vi) = if uyvy { (1, 0, 2) } else { (0, 1, 3) };
-        let (h4, h2) = if odd { (1, 0) } else { (2, 1) };
+        let (down, up) = (odd as u16 ^ 1, odd as u16);
         for k in done..y.len() {
             let (p, q) = (&a[4 * k..4 * k + 4], &b[4 * k..4 * k + 4]);
-            let s = |i: usize| p[i] as u16 + q[i] as u16;
-            y[k] = ((s(yi) + s(yi + 2) + h4) >> 2) as u8;
-            u[k] = ((s(ui) + h2) >> 1) as u8;
-            v[k] = ((s(vi) + h2) >> 1) as u8;
+            let avg = |i: usize| (p[i] as u16 + q[i] as u16 + down) >> 1;
+            y[k] = ((avg(yi) + avg(yi + 2) + up) >> 1) as u8;
+            u[k] = avg(ui) as u8;
+            v[k] = avg(vi) as u8;
         }
     }
 
@@ -612,62 +620,56 @@ mod avx2 {
     /// [`super::kernels::halve_packed`], 16 macropixels at a time.
     #[target_feature(enable = "avx2")]
     #[inline]
-    pub unsafe fn halve_packed(
+    pub unsafe fn halve_packed<const UYVY: bool>(
         (a, b): (&[u8], &[u8]),
         odd: bool,
-        uyvy: bool,
         (y, u, v): (&mut [u8], &mut [u8], &mut [u8]),
     ) -> usize {
-        // SAFETY: the caller runs on a CPU with the enabled features; every pointer access
-        // below stays within the slices, as the comment at each says.
+        let n = y.len().min(u.len()).min(v.len()).min(a.len() / 4).min(b.len() / 4) / 16;
+        // SAFETY: the caller runs on a CPU with AVX2; 64 bytes from 64 * k lie in a and b, 16
+        // from 16 * k in y, u and v (k < n).
         unsafe {
-            let n = y.len() / 16;
-            let low = _mm256_set1_epi16(0xFF);
-            let (h4, h2) = if odd { (1, 0) } else { (2, 1) };
-            let (h4, h2) = (_mm256_set1_epi16(h4), _mm256_set1_epi16(h2));
-            let (ones, groups) = (_mm256_set1_epi16(1), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-            // Within each 128-bit lane: the even bytes (U) first, then the odd ones (V).
-            let to_planes = _mm256_setr_epi8(
-                0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7,
-                9, 11, 13, 15,
-            );
+            let one = _mm256_set1_epi8(1);
+            // `pavgb` rounds up; rounding down takes off the lost low bit.
+            let up = |x: __m256i, z: __m256i| _mm256_avg_epu8(x, z);
+            let down = |x: __m256i, z: __m256i| {
+                _mm256_sub_epi8(_mm256_avg_epu8(x, z), _mm256_and_si256(_mm256_xor_si256(x, z), one))
+            };
+            // Per macropixel (4 bytes): the luma average where the first luma was, chroma kept.
+            let luma_at = if UYVY { 1 } else { 0 };
+            let luma_byte = _mm256_set1_epi32(0xFF << (8 * luma_at));
+            // Per 128-bit lane of 4 macropixels: 4 lumas, 4 U, 4 V, 4 zeros.
+            let (yb, ub, vb) = if UYVY { (1, 0, 2) } else { (0, 1, 3) };
+            let gather: [i8; 16] = std::array::from_fn(|i| match i / 4 {
+                0 => (4 * (i % 4) + yb) as i8,
+                1 => (4 * (i % 4) + ub) as i8,
+                2 => (4 * (i % 4) + vb) as i8,
+                _ => -1,
+            });
+            let gather = _mm256_broadcastsi128_si256(_mm_loadu_si128(gather.as_ptr() as *const __m128i));
+            let groups = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+            let one_row = |x: __m256i, z: __m256i| {
+                let rows = if odd { down(x, z) } else { up(x, z) };
+                // The second luma of each macropixel moved onto the first, averaged with it.
+                let next = _mm256_srli_epi32(rows, 16);
+                let luma = if odd { up(rows, next) } else { down(rows, next) };
+                _mm256_shuffle_epi8(_mm256_blendv_epi8(rows, luma, luma_byte), gather)
+            };
             for k in 0..n {
-                // SAFETY: k < n, so 64 bytes from 64 * k lie in rows of 4 * y.len() bytes; the
-                // stores write 16 bytes at 16 * k of rows of y.len() bytes.
                 let load =
                     |s: &[u8], o: usize| _mm256_loadu_si256(s.as_ptr().add(64 * k + o) as *const __m256i);
-                let (a0, a1, b0, b1) = (load(a, 0), load(a, 32), load(b, 0), load(b, 32));
-                // Luma and chroma of each 16-bit pair (the low byte is Y in YUYV, U or V in UYVY).
-                let split = |x: __m256i| {
-                    let (high, low) = (_mm256_srli_epi16(x, 8), _mm256_and_si256(x, low));
-                    if uyvy { (high, low) } else { (low, high) }
-                };
-                let sums = |x: __m256i, z: __m256i| -> (__m256i, __m256i) {
-                    let ((lx, cx), (lz, cz)) = (split(x), split(z));
-                    (_mm256_add_epi16(lx, lz), _mm256_add_epi16(cx, cz))
-                };
-                let ((l0, c0), (l1, c1)) = (sums(a0, b0), sums(a1, b1));
-                // Lanes in macropixel order: [0-3 | 8-11] and [4-7 | 12-15] become [0-3, 4-7 | 8-11, 12-15].
-                let order = |x: __m256i, z: __m256i| {
-                    (_mm256_permute2x128_si256(x, z, 0x20), _mm256_permute2x128_si256(x, z, 0x31))
-                };
-                // Pairs summed to 32 bits, [0-3 | 4-7] and [8-11 | 12-15], packed back to 16:
-                // [0-3, 8-11 | 4-7, 12-15]; then to bytes and 4-byte groups in order.
-                let pairs = _mm256_packs_epi32(_mm256_madd_epi16(l0, ones), _mm256_madd_epi16(l1, ones));
-                let luma = _mm256_srli_epi16(_mm256_add_epi16(pairs, h4), 2);
-                let luma = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(luma, luma), groups);
-                _mm_storeu_si128(y.as_mut_ptr().add(16 * k) as *mut __m128i, _mm256_castsi256_si128(luma));
-                let half = |x: __m256i| _mm256_srli_epi16(_mm256_add_epi16(x, h2), 1);
-                let (p, q) = order(half(c0), half(c1));
-                let uv = _mm256_permute4x64_epi64(
-                    _mm256_shuffle_epi8(_mm256_packus_epi16(p, q), to_planes),
-                    0b11011000,
-                );
-                _mm_storeu_si128(u.as_mut_ptr().add(16 * k) as *mut __m128i, _mm256_castsi256_si128(uv));
-                _mm_storeu_si128(v.as_mut_ptr().add(16 * k) as *mut __m128i, _mm256_extracti128_si256(uv, 1));
+                // Lanes [Y U V 0] of macropixels [0-3 | 4-7] and [8-11 | 12-15].
+                let (p, q) = (one_row(load(a, 0), load(b, 0)), one_row(load(a, 32), load(b, 32)));
+                // [Y 0-3, Y 8-11, U 0-3, U 8-11 | Y 4-7, Y 12-15, U 4-7, U 12-15], V likewise,
+                // then 4-byte groups in order.
+                let yu = _mm256_permutevar8x32_epi32(_mm256_unpacklo_epi32(p, q), groups);
+                let vz = _mm256_permutevar8x32_epi32(_mm256_unpackhi_epi32(p, q), groups);
+                _mm_storeu_si128(y.as_mut_ptr().add(16 * k) as *mut __m128i, _mm256_castsi256_si128(yu));
+                _mm_storeu_si128(u.as_mut_ptr().add(16 * k) as *mut __m128i, _mm256_extracti128_si256(yu, 1));
+                _mm_storeu_si128(v.as_mut_ptr().add(16 * k) as *mut __m128i, _mm256_castsi256_si128(vz));
             }
-            16 * n
         }
+        16 * n
     }
 
     /// [`super::kernels::halve`], 32 outputs at a time.
@@ -983,6 +985,8 @@ mod tests {
             }
             let halve = if simd { kernels::halve_packed::<true> } else { kernels::halve_packed::<false> };
             for (odd_row, rounded_u) in [(false, 1), (true, 0)] {
+                // Y: even rows (10+50+1)/2 = 30 and (30+70+1)/2 = 50, then (30+50)/2 = 40; odd
+                // rows 30 and 50, then (30+50+1)/2 = 40.
                 for (rows, swap) in [((&a, &b), false), ((&ua, &ub), true)] {
                     let (mut y, mut u, mut v) = ([0u8; 20], [0u8; 20], [0u8; 20]);
                     halve((rows.0, rows.1), odd_row, swap, (&mut y, &mut u, &mut v));
