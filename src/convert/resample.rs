@@ -108,14 +108,34 @@ pub(super) struct Plane<'a> {
     pub rows: usize,
 }
 
+thread_local! {
+    /// Plane buffers of earlier frames, for [`Plane::scratch`].
+    static SPARE: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 impl Plane<'_> {
     fn row(&self, r: usize) -> &[u8] {
         &self.data[self.start + r * self.stride..][..self.len]
     }
 
-    /// A zeroed plane of `len` x `rows`.
-    fn zeroed(len: usize, rows: usize) -> Plane<'static> {
-        Plane { data: Cow::Owned(vec![0; len * rows]), start: 0, stride: len, len, rows }
+    /// A plane of `len` x `rows` to be written whole, in a buffer left by an earlier frame
+    /// where this thread has one (a camera's frames need the same planes every time: no
+    /// allocating and zeroing 170 KB per 640x480 frame). Its bytes are stale until written.
+    fn scratch(len: usize, rows: usize) -> Plane<'static> {
+        let mut data = SPARE.with_borrow_mut(Vec::pop).unwrap_or_default();
+        data.resize(len * rows, 0);
+        Plane { data: Cow::Owned(data), start: 0, stride: len, len, rows }
+    }
+
+    /// Gives an owned plane's buffer back for [`Plane::scratch`].
+    fn recycle(self) {
+        if let Cow::Owned(data) = self.data {
+            SPARE.with_borrow_mut(|spare| {
+                if spare.len() < 6 {
+                    spare.push(data);
+                }
+            });
+        }
     }
 
     /// Row `r` of an owned, unpadded plane, to write.
@@ -129,7 +149,7 @@ impl Plane<'_> {
     /// dropped.
     #[inline(always)]
     fn halve<const SIMD: bool>(&self) -> Plane<'static> {
-        let mut out = Plane::zeroed(self.len / 2, self.rows / 2);
+        let mut out = Plane::scratch(self.len / 2, self.rows / 2);
         for r in 0..out.rows {
             kernels::halve::<SIMD>((self.row(2 * r), self.row(2 * r + 1)), r & 1 == 1, out.row_mut(r));
         }
@@ -169,6 +189,13 @@ struct Planes<'a> {
 }
 
 impl Planes<'_> {
+    /// Gives the owned buffers back for [`Plane::scratch`].
+    fn recycle(self) {
+        for plane in [self.y, self.u, self.v] {
+            plane.recycle();
+        }
+    }
+
     /// Everything at half size (4:4:4 planes only).
     #[inline(always)]
     fn halve<const SIMD: bool>(&self) -> Planes<'static> {
@@ -192,7 +219,7 @@ fn base_planes<'a, const SIMD: bool>(yuv: &Yuv<'a>, halve: bool) -> Planes<'a> {
     match (yuv, halve) {
         (Yuv::Packed { plane, uyvy }, true) => {
             let (mut y, mut u, mut v) =
-                (Plane::zeroed(w / 2, h / 2), Plane::zeroed(w / 2, h / 2), Plane::zeroed(w / 2, h / 2));
+                (Plane::scratch(w / 2, h / 2), Plane::scratch(w / 2, h / 2), Plane::scratch(w / 2, h / 2));
             for r in 0..h / 2 {
                 let rows = (plane.row(2 * r), plane.row(2 * r + 1));
                 let out = (y.row_mut(r), u.row_mut(r), v.row_mut(r));
@@ -202,7 +229,7 @@ fn base_planes<'a, const SIMD: bool>(yuv: &Yuv<'a>, halve: bool) -> Planes<'a> {
         }
         (Yuv::Packed { plane, uyvy }, false) => {
             let (mut y, mut u, mut v) =
-                (Plane::zeroed(w, h), Plane::zeroed(w / 2, h), Plane::zeroed(w / 2, h));
+                (Plane::scratch(w, h), Plane::scratch(w / 2, h), Plane::scratch(w / 2, h));
             let mut chroma = vec![0u8; w];
             for r in 0..h {
                 let src = plane.row(r);
@@ -217,7 +244,7 @@ fn base_planes<'a, const SIMD: bool>(yuv: &Yuv<'a>, halve: bool) -> Planes<'a> {
         }
         (Yuv::SemiPlanar { luma, chroma, nv21 }, halve) => {
             let (cw, ch) = (w / 2, h / 2);
-            let (mut u, mut v) = (Plane::zeroed(cw, ch), Plane::zeroed(cw, ch));
+            let (mut u, mut v) = (Plane::scratch(cw, ch), Plane::scratch(cw, ch));
             for r in 0..ch {
                 let (first, second) = if *nv21 { (&mut v, &mut u) } else { (&mut u, &mut v) };
                 kernels::deinterleave::<SIMD>(&chroma.row(r)[..2 * cw], first.row_mut(r), second.row_mut(r));
@@ -334,7 +361,8 @@ fn resample_with<const SIMD: bool>(yuv: Yuv<'_>, side: usize, mut out: Out<'_>) 
     let big = |w: usize, h: usize| w.max(h) * 2 >= 3 * side && w >= 4 && h >= 4;
     let mut planes = base_planes::<SIMD>(&yuv, big(w, h));
     while planes.paired == (false, false) && big(planes.y.len, planes.y.rows) {
-        planes = planes.halve::<SIMD>();
+        let half = planes.halve::<SIMD>();
+        std::mem::replace(&mut planes, half).recycle();
     }
     if planes.extent.0 >= 2.0 * side as f64 || planes.y.len < 2 || planes.y.rows < 1 || planes.u.len < 1 {
         return None;
@@ -391,6 +419,7 @@ fn resample_with<const SIMD: bool>(yuv: Yuv<'_>, side: usize, mut out: Out<'_>) 
             }
         }
     }
+    planes.recycle();
     Some(())
 }
 
