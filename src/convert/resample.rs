@@ -458,6 +458,12 @@ impl Coefficients {
     }
 }
 
+/// The SIMD kernels of this target, where it has them.
+#[cfg(target_arch = "x86_64")]
+use avx2 as simd;
+#[cfg(target_arch = "aarch64")]
+use neon as simd;
+
 /// The kernels, each with a plain version and, where `SIMD` is set, the one for this target.
 mod kernels {
     use super::{Block, Coefficients, Tap};
@@ -475,14 +481,15 @@ mod kernels {
         (y, u, v): (&mut [u8], &mut [u8], &mut [u8]),
     ) {
         let mut done = 0;
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         if SIMD {
             let out = (&mut *y, &mut *u, &mut *v);
-            // SAFETY: SIMD is only set in `resample_avx2`, on CPUs with AVX2.
+            // SAFETY: SIMD is only set in `resample_avx2`, on CPUs with AVX2 and FMA, or on
+            // aarch64, where NEON is baseline.
             done = unsafe {
                 match uyvy {
-                    false => super::avx2::halve_packed::<false>((a, b), odd, out),
-                    true => super::avx2::halve_packed::<true>((a, b), odd, out),
+                    false => super::simd::halve_packed::<false>((a, b), odd, out),
+                    true => super::simd::halve_packed::<true>((a, b), odd, out),
                 }
             };
         }
@@ -503,10 +510,10 @@ mod kernels {
     #[inline(always)]
     pub fn halve<const SIMD: bool>((a, b): (&[u8], &[u8]), odd: bool, dst: &mut [u8]) {
         let mut done = 0;
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         if SIMD {
             // SAFETY: as in `halve_packed`.
-            done = unsafe { super::avx2::halve((a, b), odd, &mut *dst) };
+            done = unsafe { super::simd::halve((a, b), odd, &mut *dst) };
         }
         let half = if odd { 1 } else { 2 };
         for (k, d) in dst.iter_mut().enumerate().skip(done) {
@@ -519,10 +526,10 @@ mod kernels {
     #[inline(always)]
     pub fn deinterleave<const SIMD: bool>(src: &[u8], first: &mut [u8], second: &mut [u8]) {
         let mut done = 0;
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         if SIMD {
             // SAFETY: as in `halve_packed`.
-            done = unsafe { super::avx2::deinterleave(src, &mut *first, &mut *second) };
+            done = unsafe { super::simd::deinterleave(src, &mut *first, &mut *second) };
         }
         for ((p, a), b) in src[2 * done..].chunks_exact(2).zip(&mut first[done..]).zip(&mut second[done..]) {
             *a = p[0];
@@ -539,10 +546,10 @@ mod kernels {
             return;
         }
         let mut done = 0;
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         if SIMD {
             // SAFETY: as in `halve_packed`.
-            done = unsafe { super::avx2::vertical(a, b, tap.weights(), &mut *dst) };
+            done = unsafe { super::simd::vertical(a, b, tap.weights(), &mut *dst) };
         }
         let [wa, wb] = tap.weights().map(u16::from);
         for ((d, &a), &b) in dst[done..].iter_mut().zip(&a[done..]).zip(&b[done..]) {
@@ -550,39 +557,21 @@ mod kernels {
         }
     }
 
-    /// Bytes `index` of `window` (every index below 16): one `pshufb`/`tbl` where `SIMD` is
-    /// set.
-    #[inline(always)]
-    fn shuffle<const SIMD: bool>(window: &[u8; 16], index: &[u8; 16]) -> [u8; 16] {
-        #[cfg(target_arch = "aarch64")]
-        if SIMD {
-            use std::arch::aarch64::{vld1q_u8, vqtbl1q_u8, vst1q_u8};
-            let mut out = [0u8; 16];
-            // SAFETY: NEON is part of the aarch64 baseline; 16-byte loads and store of 16-byte
-            // arrays.
-            unsafe {
-                vst1q_u8(out.as_mut_ptr(), vqtbl1q_u8(vld1q_u8(window.as_ptr()), vld1q_u8(index.as_ptr())))
-            };
-            return out;
-        }
-        std::array::from_fn(|k| window[index[k] as usize & 15])
-    }
-
     /// One row through the horizontal blocks into samples with 7 bits of fraction: `src` needs
     /// 16 readable bytes from every block's bases (rows carry 16 bytes of slack), `dst` 16 per
     /// block.
     #[inline(always)]
     pub fn horizontal<const SIMD: bool>(src: &[u8], blocks: &[Block], dst: &mut [u16]) {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         if SIMD {
             // SAFETY: as in `halve_packed`.
-            return unsafe { super::avx2::horizontal(src, blocks, dst) };
+            return unsafe { super::simd::horizontal(src, blocks, dst) };
         }
         for (b, d) in blocks.iter().zip(dst.chunks_exact_mut(16)) {
             for h in 0..2 {
                 let window: &[u8; 16] = src[b.base[h]..b.base[h] + 16].try_into().expect("16 bytes");
                 let index: &[u8; 16] = b.index[16 * h..16 * h + 16].try_into().expect("16 bytes");
-                let taps = shuffle::<SIMD>(window, index);
+                let taps: [u8; 16] = std::array::from_fn(|k| window[index[k] as usize & 15]);
                 for k in 0..8 {
                     let w = &b.weight[16 * h + 2 * k..];
                     d[8 * h + k] = taps[2 * k] as u16 * w[0] as u16 + taps[2 * k + 1] as u16 * w[1] as u16;
@@ -602,11 +591,11 @@ mod kernels {
         [ys, us, vs]: [&mut [u16]; 3],
     ) {
         let mut done = 0;
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         if SIMD {
             // SAFETY: as in `halve_packed` (and the CPU has FMA).
             done = unsafe {
-                super::avx2::row_f32([y, u, v], (luma, chroma, reach), k, [&mut *r, &mut *g, &mut *b])
+                super::simd::row_f32([y, u, v], (luma, chroma, reach), k, [&mut *r, &mut *g, &mut *b])
             };
             if done == r.len() {
                 return;
@@ -623,10 +612,10 @@ mod kernels {
     #[inline(always)]
     pub fn colour<const SIMD: bool>([ys, us, vs]: [&[u16]; 3], k: &Coefficients, [r, g, b]: [&mut [f32]; 3]) {
         let mut done = 0;
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         if SIMD {
             // SAFETY: as in `halve_packed` (and the CPU has FMA).
-            done = unsafe { super::avx2::colour([ys, us, vs], k, [&mut *r, &mut *g, &mut *b]) };
+            done = unsafe { super::simd::colour([ys, us, vs], k, [&mut *r, &mut *g, &mut *b]) };
         }
         for i in done..r.len() {
             let (y, u, v) = (ys[i] as f32, us[i] as f32, vs[i] as f32);
@@ -891,6 +880,138 @@ mod avx2 {
             }
             8 * n
         }
+    }
+}
+
+/// The aarch64 kernels with NEON (part of the baseline: every aarch64 CPU has it). Each
+/// returns how many outputs it did; the plain kernel does the rest. The colour conversion is
+/// the plain loop, which the compiler vectorises well for NEON.
+#[cfg(target_arch = "aarch64")]
+mod neon {
+    use std::arch::aarch64::*;
+
+    use super::{Block, Coefficients};
+
+    /// [`super::kernels::halve_packed`], 16 macropixels at a time: `ld4` splits them.
+    #[inline(always)]
+    pub unsafe fn halve_packed<const UYVY: bool>(
+        (a, b): (&[u8], &[u8]),
+        odd: bool,
+        (y, u, v): (&mut [u8], &mut [u8], &mut [u8]),
+    ) -> usize {
+        let n = y.len().min(u.len()).min(v.len()).min(a.len() / 4).min(b.len() / 4) / 16;
+        // SAFETY: NEON is baseline; 64 bytes from 64 * k lie in a and b, 16 from 16 * k in y,
+        // u and v (k < n).
+        unsafe {
+            let rows = |x: uint8x16_t, z: uint8x16_t| if odd { vhaddq_u8(x, z) } else { vrhaddq_u8(x, z) };
+            for k in 0..n {
+                let (p, q) = (vld4q_u8(a.as_ptr().add(64 * k)), vld4q_u8(b.as_ptr().add(64 * k)));
+                let (y0, cu, y1, cv) = if UYVY {
+                    (rows(p.1, q.1), rows(p.0, q.0), rows(p.3, q.3), rows(p.2, q.2))
+                } else {
+                    (rows(p.0, q.0), rows(p.1, q.1), rows(p.2, q.2), rows(p.3, q.3))
+                };
+                let luma = if odd { vrhaddq_u8(y0, y1) } else { vhaddq_u8(y0, y1) };
+                vst1q_u8(y.as_mut_ptr().add(16 * k), luma);
+                vst1q_u8(u.as_mut_ptr().add(16 * k), cu);
+                vst1q_u8(v.as_mut_ptr().add(16 * k), cv);
+            }
+        }
+        16 * n
+    }
+
+    /// [`super::kernels::halve`], 16 outputs at a time: pairwise widening sums.
+    #[inline(always)]
+    pub unsafe fn halve((a, b): (&[u8], &[u8]), odd: bool, dst: &mut [u8]) -> usize {
+        let n = dst.len().min(a.len() / 2).min(b.len() / 2) / 16;
+        // SAFETY: NEON is baseline; 32 bytes from 32 * k lie in a and b, 16 from 16 * k in dst.
+        unsafe {
+            let half = vdupq_n_u16(if odd { 1 } else { 2 });
+            for k in 0..n {
+                let sums = |o: usize| {
+                    let (x, z) = (vld1q_u8(a.as_ptr().add(32 * k + o)), vld1q_u8(b.as_ptr().add(32 * k + o)));
+                    vshrn_n_u16::<2>(vaddq_u16(vpadalq_u8(vpaddlq_u8(x), z), half))
+                };
+                vst1q_u8(dst.as_mut_ptr().add(16 * k), vcombine_u8(sums(0), sums(16)));
+            }
+        }
+        16 * n
+    }
+
+    /// [`super::kernels::deinterleave`], 16 pairs at a time: `ld2` splits them.
+    #[inline(always)]
+    pub unsafe fn deinterleave(src: &[u8], first: &mut [u8], second: &mut [u8]) -> usize {
+        let n = first.len().min(second.len()).min(src.len() / 2) / 16;
+        // SAFETY: NEON is baseline; 32 bytes from 32 * k lie in src, 16 from 16 * k in first
+        // and second.
+        unsafe {
+            for k in 0..n {
+                let pairs = vld2q_u8(src.as_ptr().add(32 * k));
+                vst1q_u8(first.as_mut_ptr().add(16 * k), pairs.0);
+                vst1q_u8(second.as_mut_ptr().add(16 * k), pairs.1);
+            }
+        }
+        16 * n
+    }
+
+    /// [`super::kernels::vertical`], 16 bytes at a time: widening multiply-accumulate, then a
+    /// rounding narrowing shift.
+    #[inline(always)]
+    pub unsafe fn vertical(a: &[u8], b: &[u8], [wa, wb]: [u8; 2], dst: &mut [u8]) -> usize {
+        let n = a.len().min(b.len()).min(dst.len()) / 16;
+        // SAFETY: NEON is baseline; 16 bytes from 16 * k lie in a, b and dst.
+        unsafe {
+            let (wa, wb) = (vdup_n_u8(wa), vdup_n_u8(wb));
+            for k in 0..n {
+                let (x, z) = (vld1q_u8(a.as_ptr().add(16 * k)), vld1q_u8(b.as_ptr().add(16 * k)));
+                let lo = vmlal_u8(vmull_u8(vget_low_u8(x), wa), vget_low_u8(z), wb);
+                let hi = vmlal_high_u8(vmull_high_u8(x, vcombine_u8(wa, wa)), z, vcombine_u8(wb, wb));
+                vst1q_u8(
+                    dst.as_mut_ptr().add(16 * k),
+                    vcombine_u8(vrshrn_n_u16::<7>(lo), vrshrn_n_u16::<7>(hi)),
+                );
+            }
+        }
+        16 * n
+    }
+
+    /// [`super::kernels::horizontal`]: per half block, one `tbl` and two widening multiplies
+    /// whose neighbours (the two taps of an output) add pairwise.
+    #[inline(always)]
+    pub unsafe fn horizontal(src: &[u8], blocks: &[Block], dst: &mut [u16]) {
+        assert!(dst.len() >= 16 * blocks.len());
+        for (k, b) in blocks.iter().enumerate() {
+            for h in 0..2 {
+                let window = &src[b.base[h]..b.base[h] + 16];
+                // SAFETY: NEON is baseline; the window is 16 bytes (sliced just above), index
+                // and weight 16 of 32, the 8 outputs within dst (asserted).
+                unsafe {
+                    let taps = vqtbl1q_u8(vld1q_u8(window.as_ptr()), vld1q_u8(b.index.as_ptr().add(16 * h)));
+                    let weight = vld1q_u8(b.weight.as_ptr().add(16 * h));
+                    let lo = vmull_u8(vget_low_u8(taps), vget_low_u8(weight));
+                    let hi = vmull_high_u8(taps, weight);
+                    vst1q_u16(dst.as_mut_ptr().add(16 * k + 8 * h), vpaddq_u16(lo, hi));
+                }
+            }
+        }
+    }
+
+    /// No fused row kernel here: [`super::kernels::row_f32`] takes the plain route through
+    /// [`horizontal`] and the vectorised colour loop.
+    #[inline(always)]
+    pub unsafe fn row_f32(
+        _: [&[u8]; 3],
+        _: (&[Block], &[Block], (usize, usize)),
+        _: &Coefficients,
+        _: [&mut [f32]; 3],
+    ) -> usize {
+        0
+    }
+
+    /// The plain colour loop (vectorised by the compiler).
+    #[inline(always)]
+    pub unsafe fn colour(_: [&[u16]; 3], _: &Coefficients, _: [&mut [f32]; 3]) -> usize {
+        0
     }
 }
 
