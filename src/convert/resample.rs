@@ -464,6 +464,27 @@ use avx2 as simd;
 #[cfg(target_arch = "aarch64")]
 use neon as simd;
 
+/// How many outputs this target's SIMD kernel `$call` did where `$simd` is set, else 0 (and
+/// on targets without SIMD kernels, such as armv7, whose NEON intrinsics are not stable).
+macro_rules! simd_done {
+    ($simd:expr, $call:expr) => {{
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+        let done = if $simd {
+            // SAFETY: SIMD is only set in `resample_avx2`, on CPUs with AVX2 and FMA, or on
+            // aarch64, where NEON is baseline; each kernel keeps its accesses in its slices.
+            #[allow(unused_unsafe)]
+            unsafe {
+                $call
+            }
+        } else {
+            0
+        };
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+        let done = 0;
+        done
+    }};
+}
+
 /// The kernels, each with a plain version and, where `SIMD` is set, the one for this target.
 mod kernels {
     use super::{Block, Coefficients, Tap};
@@ -480,19 +501,13 @@ mod kernels {
         uyvy: bool,
         (y, u, v): (&mut [u8], &mut [u8], &mut [u8]),
     ) {
-        let mut done = 0;
-        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-        if SIMD {
+        let done = simd_done!(SIMD, {
             let out = (&mut *y, &mut *u, &mut *v);
-            // SAFETY: SIMD is only set in `resample_avx2`, on CPUs with AVX2 and FMA, or on
-            // aarch64, where NEON is baseline.
-            done = unsafe {
-                match uyvy {
-                    false => super::simd::halve_packed::<false>((a, b), odd, out),
-                    true => super::simd::halve_packed::<true>((a, b), odd, out),
-                }
-            };
-        }
+            match uyvy {
+                false => super::simd::halve_packed::<false>((a, b), odd, out),
+                true => super::simd::halve_packed::<true>((a, b), odd, out),
+            }
+        });
         let (yi, ui, vi) = if uyvy { (1, 0, 2) } else { (0, 1, 3) };
         let (down, up) = (odd as u16 ^ 1, odd as u16);
         for k in done..y.len() {
@@ -509,12 +524,7 @@ mod kernels {
     /// drift).
     #[inline(always)]
     pub fn halve<const SIMD: bool>((a, b): (&[u8], &[u8]), odd: bool, dst: &mut [u8]) {
-        let mut done = 0;
-        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-        if SIMD {
-            // SAFETY: as in `halve_packed`.
-            done = unsafe { super::simd::halve((a, b), odd, &mut *dst) };
-        }
+        let done = simd_done!(SIMD, super::simd::halve((a, b), odd, &mut *dst));
         let half = if odd { 1 } else { 2 };
         for (k, d) in dst.iter_mut().enumerate().skip(done) {
             let sum = a[2 * k] as u16 + a[2 * k + 1] as u16 + b[2 * k] as u16 + b[2 * k + 1] as u16;
@@ -525,12 +535,7 @@ mod kernels {
     /// Interleaved pairs to two rows.
     #[inline(always)]
     pub fn deinterleave<const SIMD: bool>(src: &[u8], first: &mut [u8], second: &mut [u8]) {
-        let mut done = 0;
-        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-        if SIMD {
-            // SAFETY: as in `halve_packed`.
-            done = unsafe { super::simd::deinterleave(src, &mut *first, &mut *second) };
-        }
+        let done = simd_done!(SIMD, super::simd::deinterleave(src, &mut *first, &mut *second));
         for ((p, a), b) in src[2 * done..].chunks_exact(2).zip(&mut first[done..]).zip(&mut second[done..]) {
             *a = p[0];
             *b = p[1];
@@ -545,12 +550,7 @@ mod kernels {
             dst[..a.len()].copy_from_slice(a);
             return;
         }
-        let mut done = 0;
-        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-        if SIMD {
-            // SAFETY: as in `halve_packed`.
-            done = unsafe { super::simd::vertical(a, b, tap.weights(), &mut *dst) };
-        }
+        let done = simd_done!(SIMD, super::simd::vertical(a, b, tap.weights(), &mut *dst));
         let [wa, wb] = tap.weights().map(u16::from);
         for ((d, &a), &b) in dst[done..].iter_mut().zip(&a[done..]).zip(&b[done..]) {
             *d = ((a as u16 * wa + b as u16 * wb + 64) >> 7) as u8;
@@ -564,7 +564,7 @@ mod kernels {
     pub fn horizontal<const SIMD: bool>(src: &[u8], blocks: &[Block], dst: &mut [u16]) {
         #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         if SIMD {
-            // SAFETY: as in `halve_packed`.
+            // SAFETY: as in `simd_done!`.
             return unsafe { super::simd::horizontal(src, blocks, dst) };
         }
         for (b, d) in blocks.iter().zip(dst.chunks_exact_mut(16)) {
@@ -590,16 +590,16 @@ mod kernels {
         [r, g, b]: [&mut [f32]; 3],
         [ys, us, vs]: [&mut [u16]; 3],
     ) {
-        let mut done = 0;
-        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-        if SIMD {
-            // SAFETY: as in `halve_packed` (and the CPU has FMA).
-            done = unsafe {
-                super::simd::row_f32([y, u, v], (luma, chroma, reach), k, [&mut *r, &mut *g, &mut *b])
-            };
-            if done == r.len() {
-                return;
-            }
+        debug_assert!(
+            y.len() >= reach.0 && u.len() >= reach.1 && v.len() >= reach.1,
+            "rows short of the windows"
+        );
+        let done = simd_done!(
+            SIMD,
+            super::simd::row_f32([y, u, v], (luma, chroma, reach), k, [&mut *r, &mut *g, &mut *b])
+        );
+        if done == r.len() {
+            return;
         }
         horizontal::<SIMD>(y, luma, ys);
         horizontal::<SIMD>(u, chroma, us);
@@ -611,12 +611,7 @@ mod kernels {
     /// Samples with 7 bits of fraction to three f32 rows.
     #[inline(always)]
     pub fn colour<const SIMD: bool>([ys, us, vs]: [&[u16]; 3], k: &Coefficients, [r, g, b]: [&mut [f32]; 3]) {
-        let mut done = 0;
-        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-        if SIMD {
-            // SAFETY: as in `halve_packed` (and the CPU has FMA).
-            done = unsafe { super::simd::colour([ys, us, vs], k, [&mut *r, &mut *g, &mut *b]) };
-        }
+        let done = simd_done!(SIMD, super::simd::colour([ys, us, vs], k, [&mut *r, &mut *g, &mut *b]));
         for i in done..r.len() {
             let (y, u, v) = (ys[i] as f32, us[i] as f32, vs[i] as f32);
             let yy = y * k.y;
