@@ -45,17 +45,26 @@ fn frame(format: PixelFormat, w: u32, h: u32) -> Frame<'static> {
 fn to_tensor(c: &mut Criterion) {
     for (w, h) in [(640, 480), (1280, 720)] {
         let mut group = c.benchmark_group(format!("{w}x{h} to 256x256 NCHW tensor"));
-        let yuyv = frame(PixelFormat::Yuyv, w, h);
-        let mut copy = vec![0u8; yuyv.data.len()];
-        group.bench_function("memcpy of the YUYV frame (yardstick)", |b| {
-            b.iter(|| copy.copy_from_slice(black_box(&yuyv.data)))
-        });
+        for format in [PixelFormat::Yuyv, PixelFormat::Nv12] {
+            let f = frame(format, w, h);
+            let mut copy = vec![0u8; f.data.len()];
+            group.bench_function(format!("memcpy of the {format} frame (yardstick)"), |b| {
+                b.iter(|| black_box(&mut copy).copy_from_slice(black_box(&f.data)))
+            });
+        }
         for format in PixelFormat::PREFERENCE {
             let f = frame(format, w, h);
             group.bench_with_input(BenchmarkId::from_parameter(format), &f, |b, f| {
-                b.iter(|| {
-                    convert::frame_to_tensor(black_box(f), 256, Layout::Nchw, ValueRange::UNIT).unwrap()
-                })
+                b.iter(|| convert::frame_to_tensor(black_box(f), 256, Layout::Nchw, ValueRange::UNIT).unwrap())
+            });
+        }
+        group.finish();
+        // The preview's path: the same resampling into packed RGB bytes.
+        let mut group = c.benchmark_group(format!("{w}x{h} to 256x256 RGB square"));
+        for format in [PixelFormat::Yuyv, PixelFormat::Nv12] {
+            let f = frame(format, w, h);
+            group.bench_with_input(BenchmarkId::from_parameter(format), &f, |b, f| {
+                b.iter(|| convert::frame_to_square(black_box(f), 256).unwrap())
             });
         }
         group.finish();

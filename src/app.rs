@@ -746,6 +746,55 @@ pub struct BenchReport {
     pub gate: Option<(String, Vec<Duration>)>,
     /// The result loop's frame pacing on the configured display (`bench --display`).
     pub pacing: Option<PacingReport>,
+    /// Camera frames to the generator's input tensor, beside a copy of the same frame.
+    pub conversions: Vec<ConversionBench>,
+}
+
+/// One camera format's conversion to the generator's input tensor, timed beside a plain copy
+/// of the same frame's bytes (the yardstick: no conversion can beat reading the frame once).
+#[derive(Debug, Clone)]
+pub struct ConversionBench {
+    /// The frame: a sample photo encoded as a camera sends it.
+    pub format: camera::PixelFormat,
+    /// Its width and height.
+    pub size: (u32, u32),
+    /// Timed conversions, sorted.
+    pub runs: Vec<Duration>,
+    /// Timed copies of the frame's bytes, sorted.
+    pub copies: Vec<Duration>,
+}
+
+/// The conversions `bench` times: what a 640x480 webcam sends, in its two common raw formats.
+const BENCH_CONVERSIONS: [(camera::PixelFormat, u32, u32); 2] =
+    [(camera::PixelFormat::Yuyv, 640, 480), (camera::PixelFormat::Nv12, 640, 480)];
+
+/// Times [`convert::frame_to_tensor`] for [`BENCH_CONVERSIONS`] into `generator`'s input, and
+/// a copy of each frame (runs of tens of microseconds: a few hundred each).
+fn bench_conversions(generator: &Generator) -> anyhow::Result<Vec<ConversionBench>> {
+    const RUNS: usize = 300;
+    let photo = convert::decode_jpeg(SAMPLE_PHOTOS[0].bytes).map_err(anyhow::Error::msg)?;
+    let (side, m) = (generator.size().0, generator.manifest());
+    BENCH_CONVERSIONS
+        .iter()
+        .map(|&(format, w, h)| {
+            let frame = convert::encode_yuv(&convert::resize(&photo, w, h), format, 0)
+                .context("encoding the sample photo as a camera frame")?;
+            // Alternating, so that both see the same machine (caches, clocks, other work).
+            let mut copy = vec![0u8; frame.data.len()];
+            let (mut runs, mut copies) = (Vec::with_capacity(RUNS), Vec::with_capacity(RUNS));
+            for _ in 0..RUNS {
+                let start = Instant::now();
+                std::hint::black_box(convert::frame_to_tensor(&frame, side, m.layout, m.input_range)?);
+                runs.push(start.elapsed());
+                let start = Instant::now();
+                std::hint::black_box(&mut copy).copy_from_slice(std::hint::black_box(&frame.data));
+                copies.push(start.elapsed());
+            }
+            runs.sort();
+            copies.sort();
+            Ok(ConversionBench { format, size: (w, h), runs, copies })
+        })
+        .collect()
 }
 
 /// How evenly the result loop reaches the screen: the booth's own loop (ticks of [`TICK`],
@@ -874,6 +923,8 @@ pub fn bench(config: &Config, iterations: usize, display: bool) -> anyhow::Resul
     let gate = load_gate(config)?;
     let mut photos = FileSource::builtin(&SAMPLE_PHOTOS[..1]);
     let input = convert::frame_to_square(&photos.next_frame(FRAME_TIMEOUT)?, side)?;
+    // Before the models run: tract's worker threads stay busy a while after a run.
+    let conversions = bench_conversions(&generator)?;
     let runs = timed_runs(iterations, || generator.run(&input).map(drop))?;
     let gate = match gate {
         Some(g) => {
@@ -892,7 +943,7 @@ pub fn bench(config: &Config, iterations: usize, display: bool) -> anyhow::Resul
     } else {
         None
     };
-    Ok(BenchReport { model, side, threads, load, runs, kernels, gate, pacing })
+    Ok(BenchReport { model, side, threads, load, runs, kernels, gate, pacing, conversions })
 }
 
 #[cfg(test)]

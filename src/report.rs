@@ -59,6 +59,21 @@ pub fn bench(r: &BenchReport) -> String {
     if let Some(p) = &r.pacing {
         let _ = writeln!(s, "display {}\n  {}", p.screen, pacing(p));
     }
+    for c in &r.conversions {
+        let (run, copy) = (c.runs[c.runs.len() / 2], c.copies[c.copies.len() / 2]);
+        let _ = writeln!(
+            s,
+            "camera {} {}x{} -> {}x{} input tensor\n  median {:.1} us, {:.1}x a copy of the frame ({:.1} us)",
+            c.format,
+            c.size.0,
+            c.size.1,
+            r.side,
+            r.side,
+            run.as_secs_f64() * 1e6,
+            run.as_secs_f64() / copy.as_secs_f64().max(1e-9),
+            copy.as_secs_f64() * 1e6,
+        );
+    }
     s
 }
 

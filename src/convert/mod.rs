@@ -8,7 +8,7 @@ mod resample;
 use image::RgbImage;
 use serde::Deserialize;
 
-pub use pixels::{FrameError, Rect};
+pub use pixels::{FrameError, Rect, encode_yuv};
 
 use crate::camera::Frame;
 

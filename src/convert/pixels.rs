@@ -273,6 +273,65 @@ pub fn to_rgb(frame: &Frame, crop: Rect) -> Result<RgbImage, FrameError> {
     Ok(RgbImage::from_raw(crop.w, crop.h, out).expect("buffer sized to w*h*3"))
 }
 
+/// `img` as a camera would send it in `format` (YUYV, UYVY, NV12 or NV21): BT.601 limited
+/// range, chroma averaged over each pixel pair (and row pair for NV12/NV21), rows padded by
+/// `pad` bytes. For timing and testing the conversion on a real picture (`comicbooth bench`,
+/// the benches, the tests). `None` for other formats or an odd width or height.
+pub fn encode_yuv(img: &RgbImage, format: PixelFormat, pad: usize) -> Option<Frame<'static>> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let packed = matches!(format, PixelFormat::Yuyv | PixelFormat::Uyvy);
+    let planar = matches!(format, PixelFormat::Nv12 | PixelFormat::Nv21);
+    if !(packed || planar) || w % 2 == 1 || h % 2 == 1 {
+        return None;
+    }
+    let ycc = |x: usize, y: usize| {
+        let [r, g, b] = img.get_pixel(x as u32, y as u32).0.map(|c| c as f64);
+        [
+            16.0 + (65.481 * r + 128.553 * g + 24.966 * b) / 255.0,
+            128.0 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255.0,
+            128.0 + (112.0 * r - 93.786 * g - 18.214 * b) / 255.0,
+        ]
+    };
+    let stride = if packed { w * 2 + pad } else { w + pad };
+    let mut data = vec![0u8; format.frame_len(h as u32, stride)];
+    for y in 0..h {
+        for x in (0..w).step_by(2) {
+            let rows: &[usize] = if packed { &[y] } else { &[y & !1, y | 1] };
+            let mut c = [0.0; 2];
+            for &yy in rows {
+                for xx in [x, x + 1] {
+                    let p = ycc(xx, yy);
+                    c[0] += p[1] / (2 * rows.len()) as f64;
+                    c[1] += p[2] / (2 * rows.len()) as f64;
+                }
+            }
+            let [y0, y1] = [ycc(x, y)[0].round() as u8, ycc(x + 1, y)[0].round() as u8];
+            let [u, v] = c.map(|c| c.round() as u8);
+            if packed {
+                let q = y * stride + x * 2;
+                let quad = if format == PixelFormat::Yuyv { [y0, u, y1, v] } else { [u, y0, v, y1] };
+                data[q..q + 4].copy_from_slice(&quad);
+            } else {
+                data[y * stride + x] = y0;
+                data[y * stride + x + 1] = y1;
+                let q = stride * h + (y / 2) * stride + x;
+                let pair = if format == PixelFormat::Nv12 { [u, v] } else { [v, u] };
+                data[q..q + 2].copy_from_slice(&pair);
+            }
+        }
+    }
+    Some(Frame {
+        format,
+        width: w as u32,
+        height: h as u32,
+        stride,
+        data: std::borrow::Cow::Owned(data),
+        sequence: 0,
+        timestamp: std::time::Duration::ZERO,
+        label: String::new(),
+    })
+}
+
 /// One row of YUYV/UYVY. `skip` is 1 when the first wanted pixel is the second of its pair.
 fn packed_422_row(src: &[u8], dst: &mut [u8], skip: usize, (yi, ui, vi): (usize, usize, usize)) {
     let pixels = dst.len() / 3;
@@ -463,49 +522,10 @@ mod tests {
     }
 
     /// A `w` x `h` frame in `format` (a YUV one, its stride padded by 32 bytes) from a sample
-    /// photo stretched to that size: BT.601 limited range, chroma averaged over each pixel
-    /// pair (and row pair for NV12).
+    /// photo stretched to that size.
     fn photo_yuv(format: PixelFormat, w: usize, h: usize) -> Frame<'static> {
         let photo = crate::convert::decode_jpeg(crate::assets::SAMPLE_PHOTOS[1].bytes).unwrap();
-        let rgb = crate::convert::resize(&photo, w as u32, h as u32);
-        let ycc = |x: usize, y: usize| {
-            let [r, g, b] = rgb.get_pixel(x as u32, y as u32).0.map(|c| c as f64);
-            [
-                16.0 + (65.481 * r + 128.553 * g + 24.966 * b) / 255.0,
-                128.0 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255.0,
-                128.0 + (112.0 * r - 93.786 * g - 18.214 * b) / 255.0,
-            ]
-        };
-        let packed = matches!(format, PixelFormat::Yuyv | PixelFormat::Uyvy);
-        let stride = if packed { w * 2 + 32 } else { w + 32 };
-        let mut data = vec![0u8; if packed { stride * h } else { stride * (h + h / 2) }];
-        for y in 0..h {
-            for x in (0..w).step_by(2) {
-                let rows: &[usize] = if packed { &[y] } else { &[y & !1, y | 1] };
-                let mut c = [0.0; 2];
-                for &yy in rows {
-                    for xx in [x, x + 1] {
-                        let p = ycc(xx, yy);
-                        c[0] += p[1] / (2 * rows.len()) as f64;
-                        c[1] += p[2] / (2 * rows.len()) as f64;
-                    }
-                }
-                let [y0, y1] = [ycc(x, y)[0].round() as u8, ycc(x + 1, y)[0].round() as u8];
-                let [u, v] = c.map(|c| c.round() as u8);
-                if packed {
-                    let q = y * stride + x * 2;
-                    let quad = if format == PixelFormat::Yuyv { [y0, u, y1, v] } else { [u, y0, v, y1] };
-                    data[q..q + 4].copy_from_slice(&quad);
-                } else {
-                    data[y * stride + x] = y0;
-                    data[y * stride + x + 1] = y1;
-                    let q = stride * h + (y / 2) * stride + x;
-                    let pair = if format == PixelFormat::Nv12 { [u, v] } else { [v, u] };
-                    data[q..q + 2].copy_from_slice(&pair);
-                }
-            }
-        }
-        frame(format, w as u32, h as u32, stride, data)
+        encode_yuv(&crate::convert::resize(&photo, w as u32, h as u32), format, 32).unwrap()
     }
 
     /// Mean and largest absolute difference of two pictures' bytes.

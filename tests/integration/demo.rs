@@ -91,7 +91,7 @@ fn demo_follows_the_config_file() {
 }
 
 #[test]
-fn bench_reports_the_model_the_gate_and_the_display_pacing() {
+fn bench_reports_the_model_the_gate_the_camera_conversion_and_the_display_pacing() {
     let run = comicbooth(&["bench", "-n", "1", "--display"]);
     let (stdout, stderr) = texts(&run);
     assert!(run.status.success(), "bench failed: {stderr}");
@@ -107,4 +107,11 @@ fn bench_reports_the_model_the_gate_and_the_display_pacing() {
         .unwrap_or_else(|| panic!("no frame count in {line}"));
     // Structure, not speed: at least a few frames reached the screen and were measured.
     assert!(frames >= 3, "{line}");
+    // Both raw webcam formats into the generator's 256 tensor, each beside a copy of its frame.
+    for format in ["YUYV", "NV12"] {
+        let head = format!("camera {format} 640x480 -> 256x256 input tensor");
+        let at = stdout.find(&head).unwrap_or_else(|| panic!("no {head} in {stdout}"));
+        let figures = stdout[at..].lines().nth(1).expect(&stdout);
+        assert!(figures.contains("x a copy of the frame ("), "{figures}");
+    }
 }
