@@ -1,11 +1,14 @@
-//! Camera frame -> 256x256 model tensor for every pixel format at 640x480 and 1280x720, beside
-//! a plain copy of the same frame's bytes (the yardstick: conversion cannot beat reading the
-//! frame once). Target from issue #4: YUYV and NV12 at 640x480 within 3x of that copy.
-//! YUV frames go through `convert::resample` (box halvings, 2-tap bilinear, pshufb/tbl
-//! horizontal taps, one output row at a time), then the 16-pixel NCHW packing. Measured on the
-//! shared 2-core dev box (AMD EPYC, AVX2 path), two runs each, as multiples of the memcpy of
-//! the same run: 640x480 YUYV 161 us (12x; was 306 us, 22x), NV12 167 us (12.5x; was 529 us,
-//! 38x); 1280x720 YUYV 216 us (5.1x; was 443 us, 11x), NV12 195 us (4.6x; was 646 us, 16x).
+//! Camera frame -> 256x256 model tensor (`convert::frame_to_tensor`) for every pixel format at
+//! 640x480 and 1280x720, beside a plain copy of the same frame's bytes (the yardstick:
+//! conversion cannot beat reading the frame once; YUYV's and NV12's). Target from issue #4:
+//! YUYV and NV12 at 640x480 within 3x of that copy. Then the preview's path (`frame_to_square`,
+//! RGB bytes) for YUYV and NV12.
+//! YUV frames go through `convert::resample` (halvings into 4:4:4 planes, 2-tap bilinear,
+//! table-shuffle horizontal taps fused with the colour conversion straight into the f32
+//! planes). Measured on the shared 2-core dev box (AMD EPYC, AVX2 path), as multiples of the
+//! memcpy of the same frame in the same run: 640x480 YUYV 49 us (3.5x; 161 us, 12x, before the
+//! planar resampler), NV12 47 us (4.3x of its own 10.8 us copy, 3.3x of YUYV's; was 167 us);
+//! 1280x720 YUYV 110 us (2.5x), NV12 72 us (2.1x). RGB square: 640x480 YUYV 80 us, NV12 92 us.
 //! Run: `cargo bench --bench convert` (`-- 640x480` for one size).
 
 use std::borrow::Cow;
@@ -55,7 +58,9 @@ fn to_tensor(c: &mut Criterion) {
         for format in PixelFormat::PREFERENCE {
             let f = frame(format, w, h);
             group.bench_with_input(BenchmarkId::from_parameter(format), &f, |b, f| {
-                b.iter(|| convert::frame_to_tensor(black_box(f), 256, Layout::Nchw, ValueRange::UNIT).unwrap())
+                b.iter(|| {
+                    convert::frame_to_tensor(black_box(f), 256, Layout::Nchw, ValueRange::UNIT).unwrap()
+                })
             });
         }
         group.finish();

@@ -3,22 +3,25 @@
 //! intermediate picture.
 //!
 //! 1. **Base planes.** The crop becomes three 8-bit planes (Y, U, V). While the crop is at
-//!    least 1.5 times the output size it is halved by an exact 2x2 box (so the 2 taps below
-//!    never skip source pixels). The first halving of a chroma-subsampled crop keeps every
-//!    chroma sample and pairs it with the halved luma at the same place (a YUYV macropixel
-//!    becomes one 4:4:4 pixel; NV12's chroma plane is already at half size), so it costs one
-//!    pass over the crop and loses no chroma detail. Without halving, Y is used in place
-//!    (NV12) and the chroma planes keep their subsampling.
+//!    least 1.5 times the output size it is halved by a 2x2 box (so the 2 taps below never
+//!    skip source pixels). The first halving of a chroma-subsampled crop keeps every chroma
+//!    sample and pairs it with the halved luma at the same place (a YUYV macropixel becomes
+//!    one 4:4:4 pixel, by byte averages within a level of the exact mean and without bias;
+//!    NV12's chroma plane is already at half size), so it costs one pass over the crop and
+//!    loses no chroma detail. Without halving, Y is used in place (NV12) and the chroma planes
+//!    keep their subsampling. The tap tables are made once per crop geometry and the plane
+//!    buffers reused, per thread (a camera's frames all have one geometry).
 //! 2. **Vertical.** Each output row is a 2-tap blend of two base rows per plane, over whole
 //!    rows.
 //! 3. **Horizontal.** 16 outputs at a time: a 16-byte table shuffle per 8 outputs gathers both
 //!    taps, interleaved, and a multiply-add of byte pairs blends them (x86_64 with AVX2:
-//!    `pshufb` + `pmaddubsw`; aarch64: NEON `tbl`; plain indexing elsewhere, armv7 included).
-//!    The result keeps 7 bits of fraction.
+//!    `pshufb` + `pmaddubsw`; aarch64: NEON `tbl` + widening multiplies added pairwise; plain
+//!    indexing elsewhere, armv7 included). The result keeps 7 bits of fraction.
 //! 4. **Colour.** BT.601 limited range (as [`super::pixels`]) either to packed RGB bytes (the
 //!    samples rounded to 8 bits, then the exact integer conversion), or to three f32 planes in
 //!    the tensor's value range (from the 7-bit-fraction samples, clamped to the range): the
-//!    NCHW tensor is written directly, never as bytes first.
+//!    NCHW tensor is written directly, never as bytes first. On x86_64 the horizontal taps of
+//!    all three planes and the conversion are one pass, from registers to the f32 planes.
 //!
 //! Weights are 7-bit fixed point (x/128) and every step rounds to nearest. The SIMD and plain
 //! paths give identical bytes, and f32 values equal to within float rounding (the SIMD one
