@@ -152,28 +152,19 @@ pub fn yuv_square(frame: &Frame, crop: Rect, side: u32) -> Result<Option<RgbImag
         .map(|()| RgbImage::from_raw(side, side, rgb).expect("side*side*3 bytes")))
 }
 
-/// [`yuv_square`] straight into an NCHW tensor's three planes in `range`, from the resampled
-/// samples before any rounding to bytes.
+/// [`yuv_square`] straight into the three planes of an NCHW tensor, `out` (`side * side * 3`
+/// values) in `range`, from the resampled samples before any rounding to bytes. `false` (and
+/// `out` untouched) where [`yuv_square`] gives `None`.
 pub fn yuv_tensor(
     frame: &Frame,
     crop: Rect,
     side: u32,
     range: super::ValueRange,
-) -> Result<Option<Vec<f32>>, FrameError> {
-    let Some(yuv) = yuv_crop(frame, crop, side)? else { return Ok(None) };
-    let n = side as usize * side as usize * 3;
-    let mut planes = Vec::with_capacity(n);
-    // Every value is written before it is read: no zero-fill of the 786 KB of a 256 tensor.
-    let spare = &mut planes.spare_capacity_mut()[..n];
-    // SAFETY: f32 has no invalid bit patterns and `resample` writes every value of `Out::Planes`
-    // (all rows of all three planes) whenever it returns Some; on None the length stays 0.
-    let spare = unsafe { &mut *(spare as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]) };
-    let done = super::resample::resample(yuv, side as usize, super::resample::Out::Planes(spare, range));
-    Ok(done.map(|()| {
-        // SAFETY: see above.
-        unsafe { planes.set_len(n) };
-        planes
-    }))
+    out: &mut [f32],
+) -> Result<bool, FrameError> {
+    let Some(yuv) = yuv_crop(frame, crop, side)? else { return Ok(false) };
+    assert_eq!(out.len(), side as usize * side as usize * 3, "a {side}x{side} RGB tensor");
+    Ok(super::resample::resample(yuv, side as usize, super::resample::Out::Planes(out, range)).is_some())
 }
 
 /// The crop of a YUV frame as [`super::resample::Yuv`]; `None` for other formats.
