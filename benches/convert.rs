@@ -5,10 +5,11 @@
 //! RGB bytes) for YUYV and NV12.
 //! YUV frames go through `convert::resample` (halvings into 4:4:4 planes, 2-tap bilinear,
 //! table-shuffle horizontal taps fused with the colour conversion straight into the f32
-//! planes). Measured on the shared 2-core dev box (AMD EPYC, AVX2 path), as multiples of the
-//! memcpy of the same frame in the same run: 640x480 YUYV 49 us (3.5x; 161 us, 12x, before the
-//! planar resampler), NV12 47 us (4.3x of its own 10.8 us copy, 3.3x of YUYV's; was 167 us);
-//! 1280x720 YUYV 110 us (2.5x), NV12 72 us (2.1x). RGB square: 640x480 YUYV 80 us, NV12 92 us.
+//! planes, here a reused 64-byte aligned one). Measured on the shared 2-core dev box (AMD EPYC,
+//! AVX2 path), as multiples of the memcpy of the same frame in the same run: 640x480 YUYV 48 us
+//! (3.4x; 161 us, 12x, before the planar resampler), NV12 47.5 us (5.1x of its own 9.3 us
+//! copy, 3.3x of YUYV's; was 167 us); 1280x720 YUYV 78 us (2.0x), NV12 63 us (2.2x). RGB
+//! square: 640x480 YUYV 76 us, NV12 74 us.
 //! Run: `cargo bench --bench convert` (`-- 640x480` for one size).
 
 use std::borrow::Cow;
