@@ -295,6 +295,41 @@ mod tests {
     }
 
     #[test]
+    fn frames_into_tensors_match_the_square_path() {
+        let photo = decode_jpeg(crate::assets::SAMPLE_PHOTOS[0].bytes).unwrap();
+        let picture = resize(&photo, 320, 240);
+        let range = ValueRange { lo: -1.0, hi: 1.0 };
+        let (mut buffer, at) = aligned_f32(64 * 64 * 3);
+        assert_eq!(buffer[at.clone()].as_ptr() as usize % 64, 0, "a cache-line aligned tensor");
+        let rgb = Frame {
+            format: crate::camera::PixelFormat::Rgb24,
+            width: 320,
+            height: 240,
+            stride: 960,
+            data: std::borrow::Cow::Owned(picture.as_raw().clone()),
+            sequence: 0,
+            timestamp: std::time::Duration::ZERO,
+            label: String::new(),
+        };
+        use crate::camera::PixelFormat::{Nv12, Yuyv};
+        let frames = [encode_yuv(&picture, Yuyv, 0).unwrap(), encode_yuv(&picture, Nv12, 8).unwrap(), rgb];
+        for frame in &frames {
+            for layout in [Layout::Nchw, Layout::Nhwc] {
+                let square = to_tensor(&frame_to_square(frame, 64).unwrap(), layout, range);
+                frame_into_tensor(frame, 64, layout, range, &mut buffer[at.clone()]).unwrap();
+                let worst =
+                    square.iter().zip(&buffer[at.clone()]).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+                // YUV into NCHW skips the square's rounding to bytes: under 2.09 levels (see
+                // resample's tests); everything else goes through the square, exactly.
+                let yuv_nchw = frame.format != crate::camera::PixelFormat::Rgb24 && layout == Layout::Nchw;
+                let bound = if yuv_nchw { 2.09 * 2.0 / 255.0 } else { 0.0 };
+                assert!(worst <= bound, "{} {layout}: {worst}", frame.format);
+                assert_eq!(frame_to_tensor(frame, 64, layout, range).unwrap(), buffer[at.clone()]);
+            }
+        }
+    }
+
+    #[test]
     fn tensor_round_trip_is_exact_in_both_layouts() {
         let img = RgbImage::from_fn(5, 3, |x, y| image::Rgb([x as u8 * 50, y as u8 * 80, 7]));
         for layout in [Layout::Nchw, Layout::Nhwc] {
