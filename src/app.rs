@@ -769,8 +769,8 @@ const BENCH_CONVERSIONS: [(camera::PixelFormat, u32, u32); 2] =
     [(camera::PixelFormat::Yuyv, 640, 480), (camera::PixelFormat::Nv12, 640, 480)];
 
 /// Times [`convert::frame_into_tensor`] for [`BENCH_CONVERSIONS`] into `generator`'s input (a
-/// cache-line aligned buffer, reused, as a camera loop would), and
-/// a copy of each frame (runs of tens of microseconds: a few hundred each).
+/// cache-line aligned buffer, reused, as a camera loop would), and a copy of each frame (runs
+/// of tens of microseconds: a few hundred each).
 fn bench_conversions(generator: &Generator) -> anyhow::Result<Vec<ConversionBench>> {
     const RUNS: usize = 300;
     let photo = convert::decode_jpeg(SAMPLE_PHOTOS[0].bytes).map_err(anyhow::Error::msg)?;

@@ -164,7 +164,7 @@ pub fn yuv_tensor(
 ) -> Result<bool, FrameError> {
     let Some(yuv) = yuv_crop(frame, crop, side)? else { return Ok(false) };
     assert_eq!(out.len(), side as usize * side as usize * 3, "a {side}x{side} RGB tensor");
-    Ok(super::resample::resample(yuv, side as usize, super::resample::Out::Planes(out, range)).is_some())
+    Ok(super::resample::resample(yuv, side as usize, super::resample::Out::planes(out, range)).is_some())
 }
 
 /// The crop of a YUV frame as [`super::resample::Yuv`]; `None` for other formats.

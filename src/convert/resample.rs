@@ -323,8 +323,15 @@ impl Geometry {
 pub(super) enum Out<'a> {
     /// Packed RGB bytes, `side * side * 3`.
     Rgb(&'a mut [u8]),
-    /// Three f32 planes (R, G, B), each `side * side`, in the given value range.
-    Planes(&'a mut [f32], super::ValueRange),
+    /// Three f32 planes (R, G, B), each `side * side`, in a value range ([`Out::planes`]).
+    Planes(&'a mut [f32], Coefficients),
+}
+
+impl<'a> Out<'a> {
+    /// Three f32 planes in `range`.
+    pub(super) fn planes(out: &'a mut [f32], range: super::ValueRange) -> Self {
+        Out::Planes(out, Coefficients::new(range))
+    }
 }
 
 /// Resamples the crop into `out` (sized for `side`). The crop must be at least 2x2 pixels with
@@ -378,22 +385,18 @@ fn resample_with<const SIMD: bool>(yuv: Yuv<'_>, side: usize, mut out: Out<'_>) 
     let (mut yrow, mut urow, mut vrow) =
         (vec![0u8; planes.y.len + 16], vec![0u8; planes.u.len + 16], vec![0u8; planes.v.len + 16]);
     let (mut ys, mut us, mut vs) = (vec![0u16; padded], vec![0u16; padded], vec![0u16; padded]);
-    let coeffs = match &out {
-        Out::Planes(_, range) => Coefficients::new(*range),
-        Out::Rgb(_) => Coefficients::new(super::ValueRange::UNIT),
-    };
     let mut bytes = [vec![0u8; padded], vec![0u8; padded], vec![0u8; padded]];
+    let (luma_blocks, chroma_blocks) = (&luma_blocks[..], &chroma_blocks[..]);
     for oy in 0..side {
         let (t, c) = (luma_rows[oy], chroma_rows[oy]);
-        let (luma_blocks, chroma_blocks) = (&luma_blocks[..], &chroma_blocks[..]);
         kernels::vertical::<SIMD>(planes.y.row(t.left), planes.y.row(t.right), t, &mut yrow);
         kernels::vertical::<SIMD>(planes.u.row(c.left), planes.u.row(c.right), c, &mut urow);
         kernels::vertical::<SIMD>(planes.v.row(c.left), planes.v.row(c.right), c, &mut vrow);
         match &mut out {
             Out::Rgb(rgb) => {
-                kernels::horizontal::<SIMD>(&yrow, luma_blocks, &mut ys);
-                kernels::horizontal::<SIMD>(&urow, chroma_blocks, &mut us);
-                kernels::horizontal::<SIMD>(&vrow, chroma_blocks, &mut vs);
+                kernels::horizontal::<SIMD>(&yrow, (luma_blocks, reach.0), &mut ys);
+                kernels::horizontal::<SIMD>(&urow, (chroma_blocks, reach.1), &mut us);
+                kernels::horizontal::<SIMD>(&vrow, (chroma_blocks, reach.1), &mut vs);
                 for (b, s) in bytes.iter_mut().zip([&ys, &us, &vs]) {
                     for (b, &s) in b.iter_mut().zip(s.iter()) {
                         *b = ((s + 64) >> 7) as u8;
@@ -407,7 +410,7 @@ fn resample_with<const SIMD: bool>(yuv: Yuv<'_>, side: usize, mut out: Out<'_>) 
                     &mut rgb[oy * side * 3..][..side * 3],
                 );
             }
-            Out::Planes(planes, _) => {
+            Out::Planes(planes, coeffs) => {
                 let n = side * side;
                 let (r, rest) = planes.split_at_mut(n);
                 let (g, b) = rest.split_at_mut(n);
@@ -415,7 +418,7 @@ fn resample_with<const SIMD: bool>(yuv: Yuv<'_>, side: usize, mut out: Out<'_>) 
                 kernels::row_f32::<SIMD>(
                     [&yrow, &urow, &vrow],
                     (luma_blocks, chroma_blocks, *reach),
-                    &coeffs,
+                    coeffs,
                     [&mut r[row.clone()], &mut g[row.clone()], &mut b[row]],
                     [&mut ys, &mut us, &mut vs],
                 );
@@ -431,7 +434,7 @@ fn resample_with<const SIMD: bool>(yuv: Yuv<'_>, side: usize, mut out: Out<'_>) 
 /// into `lo + v * (hi - lo) / 255`: `channel = y * Y + u * U[c] + v * V[c] + C[c]`, clamped
 /// to `[min, max]`.
 #[derive(Debug, Clone, Copy)]
-struct Coefficients {
+pub(super) struct Coefficients {
     y: f32,
     u: [f32; 3],
     v: [f32; 3],
@@ -561,13 +564,14 @@ mod kernels {
     }
 
     /// One row through the horizontal blocks into samples with 7 bits of fraction: `src` needs
-    /// 16 readable bytes from every block's bases (rows carry 16 bytes of slack), `dst` 16 per
-    /// block.
+    /// 16 readable bytes from every block's bases, `reach` bytes in all (rows carry 16 bytes of
+    /// slack; the geometry measured the reach), `dst` 16 per block.
     #[inline(always)]
-    pub fn horizontal<const SIMD: bool>(src: &[u8], blocks: &[Block], dst: &mut [u16]) {
+    pub fn horizontal<const SIMD: bool>(src: &[u8], (blocks, reach): (&[Block], usize), dst: &mut [u16]) {
+        assert!(src.len() >= reach, "shuffle windows past a row");
         #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         if SIMD {
-            // SAFETY: as in `simd_done!`.
+            // SAFETY: as in `simd_done!`; every window lies within `reach` (asserted).
             return unsafe { super::simd::horizontal(src, blocks, dst) };
         }
         for (b, d) in blocks.iter().zip(dst.chunks_exact_mut(16)) {
@@ -604,9 +608,9 @@ mod kernels {
         if done == r.len() {
             return;
         }
-        horizontal::<SIMD>(y, luma, ys);
-        horizontal::<SIMD>(u, chroma, us);
-        horizontal::<SIMD>(v, chroma, vs);
+        horizontal::<SIMD>(y, (luma, reach.0), ys);
+        horizontal::<SIMD>(u, (chroma, reach.1), us);
+        horizontal::<SIMD>(v, (chroma, reach.1), vs);
         let (ys, us, vs) = (&ys[done..], &us[done..], &vs[done..]);
         colour::<SIMD>([ys, us, vs], k, [&mut r[done..], &mut g[done..], &mut b[done..]]);
     }
@@ -771,22 +775,31 @@ mod avx2 {
     #[target_feature(enable = "avx2")]
     #[inline]
     pub unsafe fn horizontal(src: &[u8], blocks: &[Block], dst: &mut [u16]) {
-        // SAFETY: the caller runs on a CPU with the enabled features; every pointer access
-        // below stays within the slices, as the comment at each says.
+        assert!(dst.len() >= 16 * blocks.len());
+        for (k, b) in blocks.iter().enumerate() {
+            // SAFETY: the caller runs on a CPU with AVX2 and has checked that every block's
+            // windows lie in src; the 16 outputs lie in dst (asserted).
+            unsafe { _mm256_storeu_si256(dst.as_mut_ptr().add(16 * k) as *mut __m256i, block_taps(src, b)) };
+        }
+    }
+
+    /// One block's 16 outputs: both 16-byte windows in one register, one shuffle gathers each
+    /// output's two taps side by side, one multiply-add of byte pairs weighs them.
+    ///
+    /// # Safety
+    /// AVX2, and both of the block's 16-byte windows within `row`.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn block_taps(row: &[u8], b: &Block) -> __m256i {
+        // SAFETY: as the caller promises; index and weight are 32-byte arrays.
         unsafe {
-            assert!(dst.len() >= 16 * blocks.len());
-            for (k, b) in blocks.iter().enumerate() {
-                assert!(b.base[0].max(b.base[1]) + 16 <= src.len());
-                // SAFETY: both 16-byte windows lie in src (asserted), the 16 outputs in dst.
-                let window = _mm256_loadu2_m128i(
-                    src.as_ptr().add(b.base[1]) as *const __m128i,
-                    src.as_ptr().add(b.base[0]) as *const __m128i,
-                );
-                let index = _mm256_loadu_si256(b.index.as_ptr() as *const __m256i);
-                let weight = _mm256_loadu_si256(b.weight.as_ptr() as *const __m256i);
-                let mixed = _mm256_maddubs_epi16(_mm256_shuffle_epi8(window, index), weight);
-                _mm256_storeu_si256(dst.as_mut_ptr().add(16 * k) as *mut __m256i, mixed);
-            }
+            let window = _mm256_loadu2_m128i(
+                row.as_ptr().add(b.base[1]) as *const __m128i,
+                row.as_ptr().add(b.base[0]) as *const __m128i,
+            );
+            let index = _mm256_loadu_si256(b.index.as_ptr() as *const __m256i);
+            let weight = _mm256_loadu_si256(b.weight.as_ptr() as *const __m256i);
+            _mm256_maddubs_epi16(_mm256_shuffle_epi8(window, index), weight)
         }
     }
 
@@ -810,15 +823,6 @@ mod avx2 {
             let s = _mm256_set1_ps;
             let (ky, min, max) = (s(k.y), s(k.min), s(k.max));
             let clamp = |x: __m256| _mm256_min_ps(_mm256_max_ps(x, min), max);
-            let taps = |row: &[u8], b: &Block| {
-                let window = _mm256_loadu2_m128i(
-                    row.as_ptr().add(b.base[1]) as *const __m128i,
-                    row.as_ptr().add(b.base[0]) as *const __m128i,
-                );
-                let index = _mm256_loadu_si256(b.index.as_ptr() as *const __m256i);
-                let weight = _mm256_loadu_si256(b.weight.as_ptr() as *const __m256i);
-                _mm256_maddubs_epi16(_mm256_shuffle_epi8(window, index), weight)
-            };
             // 16 samples to two vectors of 8 floats.
             let floats = |x: __m256i| {
                 (
@@ -827,7 +831,8 @@ mod avx2 {
                 )
             };
             for (i, (lb, cb)) in luma[..n].iter().zip(&chroma[..n]).enumerate() {
-                let (y, u, v) = (floats(taps(ys, lb)), floats(taps(us, cb)), floats(taps(vs, cb)));
+                let (y, u, v) =
+                    (floats(block_taps(ys, lb)), floats(block_taps(us, cb)), floats(block_taps(vs, cb)));
                 for (half, (y, u, v)) in [(0, (y.0, u.0, v.0)), (8, (y.1, u.1, v.1))] {
                     let at = 16 * i + half;
                     let rr = _mm256_fmadd_ps(v, s(k.v[0]), _mm256_fmadd_ps(y, ky, s(k.c[0])));
@@ -1082,8 +1087,8 @@ mod tests {
                 assert!(fast == plain, "RGB: {side} semi {semi} swap {swap}");
                 let range = crate::convert::ValueRange { lo: -1.0, hi: 1.0 };
                 let (mut fast, mut plain) = (vec![0f32; side * side * 3], vec![0f32; side * side * 3]);
-                resample(yuv.clone(), side, Out::Planes(&mut fast, range)).unwrap();
-                resample_with::<false>(yuv, side, Out::Planes(&mut plain, range)).unwrap();
+                resample(yuv.clone(), side, Out::planes(&mut fast, range)).unwrap();
+                resample_with::<false>(yuv, side, Out::planes(&mut plain, range)).unwrap();
                 let worst = fast.iter().zip(&plain).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
                 assert!(worst < 1e-5, "tensor: {side} semi {semi} swap {swap}: {worst}");
             }
@@ -1102,7 +1107,7 @@ mod tests {
             let yuv = crop(&data, w, h, semi, swap);
             let (mut rgb, mut planes) = (vec![0u8; side * side * 3], vec![0f32; side * side * 3]);
             resample(yuv.clone(), side, Out::Rgb(&mut rgb)).unwrap();
-            resample(yuv, side, Out::Planes(&mut planes, crate::convert::ValueRange { lo: 0.0, hi: 255.0 }))
+            resample(yuv, side, Out::planes(&mut planes, crate::convert::ValueRange { lo: 0.0, hi: 255.0 }))
                 .unwrap();
             let n = side * side;
             for (i, px) in rgb.chunks_exact(3).enumerate() {
