@@ -67,12 +67,14 @@ fn taps(out: usize, extent: f64, n: usize, paired: bool) -> Vec<Tap> {
 
 /// Sixteen horizontal outputs in two halves of eight: for half `h`, the 16 source bytes from
 /// `base[h]` hold both taps of each of its outputs; `index[16 * h + 2 * k]` and `+ 1` pick
-/// output `k`'s left and right taps, `weight` (same places) weighs them.
+/// output `k`'s left and right taps, `weight` (same places) weighs them. `wide` are the same
+/// taps picked from the 32 bytes from `base[0]` (for one full-width byte permute).
 #[derive(Debug, Clone, Copy)]
 struct Block {
     base: [usize; 2],
     index: [u8; 32],
     weight: [u8; 32],
+    wide: [u8; 32],
 }
 
 /// The blocks of a row of outputs (the last block repeats the last tap). Needs a scale below
@@ -82,13 +84,17 @@ fn blocks(taps: &[Tap]) -> Vec<Block> {
     taps.chunks(16)
         .map(|c| {
             let tap = |k: usize| c[k.min(c.len() - 1)];
-            let mut block = Block { base: [tap(0).left, tap(8).left], index: [0; 32], weight: [0; 32] };
+            let base = [tap(0).left, tap(8).left];
+            assert!(base[1] - base[0] <= 16, "halves {base:?} over 16 samples apart");
+            let mut block = Block { base, index: [0; 32], weight: [0; 32], wide: [0; 32] };
             for k in 0..16 {
                 let (t, base) = (tap(k), block.base[k / 8]);
                 assert!(t.right - base < 16, "taps {t:?} from {base} span over 16 samples");
                 let at = 16 * (k / 8) + 2 * (k % 8);
                 block.index[at..at + 2].copy_from_slice(&[(t.left - base) as u8, (t.right - base) as u8]);
                 block.weight[at..at + 2].copy_from_slice(&t.weights());
+                block.wide[at..at + 2]
+                    .copy_from_slice(&[(t.left - block.base[0]) as u8, (t.right - block.base[0]) as u8]);
             }
             block
         })
@@ -303,8 +309,9 @@ impl Geometry {
                 blocks(&taps(side, extent_w, planes.y.len, false)),
                 blocks(&taps(side, extent_w, planes.u.len, cx)),
             );
-            let reach =
-                |blocks: &[Block]| blocks.iter().map(|b| b.base[0].max(b.base[1]) + 16).max().unwrap_or(0);
+            let reach = |blocks: &[Block]| {
+                blocks.iter().map(|b| (b.base[0] + 32).max(b.base[1] + 16)).max().unwrap_or(0)
+            };
             let g = std::rc::Rc::new(Geometry {
                 key,
                 luma_rows: taps(side, extent_h, planes.y.rows, false),
@@ -380,10 +387,10 @@ fn resample_with<const SIMD: bool>(yuv: Yuv<'_>, side: usize, mut out: Out<'_>) 
     let geometry = Geometry::cached(&planes, side);
     let Geometry { luma_rows, chroma_rows, luma_blocks, chroma_blocks, reach, .. } = &*geometry;
     let padded = side.next_multiple_of(16);
-    // One output row: the blended source rows (16 bytes of slack for the shuffles' windows),
+    // One output row: the blended source rows (32 bytes of slack for the shuffles' windows),
     // then the resampled samples with 7 bits of fraction.
     let (mut yrow, mut urow, mut vrow) =
-        (vec![0u8; planes.y.len + 16], vec![0u8; planes.u.len + 16], vec![0u8; planes.v.len + 16]);
+        (vec![0u8; planes.y.len + 32], vec![0u8; planes.u.len + 32], vec![0u8; planes.v.len + 32]);
     let (mut ys, mut us, mut vs) = (vec![0u16; padded], vec![0u16; padded], vec![0u16; padded]);
     let mut bytes = [vec![0u8; padded], vec![0u8; padded], vec![0u8; padded]];
     let (luma_blocks, chroma_blocks) = (&luma_blocks[..], &chroma_blocks[..]);
@@ -477,9 +484,10 @@ mod fixed {
 pub(super) struct Coefficients {
     scale: f32,
     lo: f32,
-    /// `lo - 2^23 * scale`, for the SIMD kernels' floats made as `2^23 + n` (see
+    /// `lo - 2^23 * scale`, for the AVX2 kernel's floats made as `2^23 + n` (see
     /// `avx2::row_f32`); rounded to f32, which costs at most half a step of `scale` (none
     /// where `lo` is 0).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     magic_lo: f32,
 }
 
@@ -495,6 +503,7 @@ impl Coefficients {
 /// where `len` is not a whole number of them, one more that ends at `len` and overlaps the one
 /// before (the kernels are pure: it writes the same values again), so no row leaves a tail to
 /// the plain loop. With how many outputs that covers: `len`, or 0 below one step.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 fn steps(len: usize, step: usize) -> (impl Iterator<Item = usize>, usize) {
     let whole = len / step * step;
     let last = (whole != len && len >= step).then(|| len - step);
@@ -601,8 +610,8 @@ mod kernels {
     }
 
     /// One row through the horizontal blocks into samples with 7 bits of fraction: `src` needs
-    /// 16 readable bytes from every block's bases, `reach` bytes in all (rows carry 16 bytes of
-    /// slack; the geometry measured the reach), `dst` 16 per block.
+    /// 16 readable bytes from every block's bases and 32 from the first, `reach` bytes in all
+    /// (rows carry 32 bytes of slack; the geometry measured the reach), `dst` 16 per block.
     #[inline(always)]
     pub fn horizontal<const SIMD: bool>(src: &[u8], (blocks, reach): (&[Block], usize), dst: &mut [u16]) {
         assert!(src.len() >= reach, "shuffle windows past a row");
@@ -682,6 +691,10 @@ mod avx2 {
         odd: bool,
         (y, u, v): (&mut [u8], &mut [u8], &mut [u8]),
     ) -> usize {
+        if avx512() {
+            // SAFETY: the CPU has the features (checked by `avx512`).
+            return unsafe { halve_packed_avx512::<UYVY>((a, b), odd, (y, u, v)) };
+        }
         let len = y.len().min(u.len()).min(v.len()).min(a.len() / 4).min(b.len() / 4);
         let (steps, done) = super::steps(len, 16);
         // SAFETY: the caller runs on a CPU with AVX2; 64 bytes from 4 * o lie in a and b, 16
@@ -835,11 +848,28 @@ mod avx2 {
         }
     }
 
+    /// [`super::fixed`] on 16 lanes: samples with 7 bits of fraction to R, G and B, clamped.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn fixed_rgb(y: __m256i, u: __m256i, v: __m256i) -> [__m256i; 3] {
+        use super::fixed::*;
+        let w = _mm256_set1_epi16;
+        let y = _mm256_sub_epi16(_mm256_mulhrs_epi16(y, w(KY)), w(Y_FOOT));
+        let (u, v) = (_mm256_sub_epi16(u, w(CHROMA_ZERO)), _mm256_sub_epi16(v, w(CHROMA_ZERO)));
+        let r = _mm256_adds_epi16(y, _mm256_mulhrs_epi16(v, w(KVR)));
+        let g = _mm256_subs_epi16(
+            _mm256_subs_epi16(y, _mm256_mulhrs_epi16(u, w(KUG))),
+            _mm256_mulhrs_epi16(v, w(KVG)),
+        );
+        let b = _mm256_adds_epi16(_mm256_adds_epi16(y, u), _mm256_mulhrs_epi16(u, w(KUB)));
+        [r, g, b].map(|c| _mm256_min_epi16(_mm256_max_epi16(c, w(0)), w(TOP)))
+    }
+
     /// [`super::kernels::row_f32`] for whole blocks: the horizontal taps of all three planes,
-    /// then the colour conversion straight from the registers: [`super::fixed`] on 16 lanes
-    /// of 16 bits, then to floats without a conversion instruction: a channel `n` (0 to
-    /// 16320) as the low half of a float whose high half is 0x4B00 is `2^23 + n`, and one
-    /// multiply-add with `magic_lo` takes it into the range.
+    /// then the colour conversion straight from the registers: [`fixed_rgb`], then to floats
+    /// without a conversion instruction: a channel `n` (0 to 16320) as the low half of a float
+    /// whose high half is 0x4B00 is `2^23 + n`, and one multiply-add with `magic_lo` takes it
+    /// into the range. With AVX-512 (VBMI), [`row_f32_avx512`] instead.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
     pub unsafe fn row_f32(
@@ -848,38 +878,30 @@ mod avx2 {
         k: &Coefficients,
         [r, g, b]: [&mut [f32]; 3],
     ) -> usize {
-        use super::fixed::*;
         let n = (r.len().min(g.len()).min(b.len()) / 16).min(luma.len()).min(chroma.len());
         // `reach`: the bytes every window of these blocks needs (the geometry measured it).
         let fits = ys.len() >= reach.0 && us.len() >= reach.1 && vs.len() >= reach.1;
         assert!(fits, "shuffle windows past a row");
+        if avx512() {
+            // SAFETY: the CPU has the features (checked by `avx512`); the windows fit (above).
+            unsafe { row_f32_avx512([ys, us, vs], (&luma[..n], &chroma[..n]), k, [r, g, b]) };
+            return 16 * n;
+        }
         // SAFETY: the caller runs on a CPU with AVX2 and FMA; every window lies in its row
         // (asserted above), and 16 outputs from 16 * i lie in r, g and b (i < n).
         unsafe {
-            let w = _mm256_set1_epi16;
-            let (ky, foot, zero_c, kvr, kug, kvg, kub) =
-                (w(KY), w(Y_FOOT), w(CHROMA_ZERO), w(KVR), w(KUG), w(KVG), w(KUB));
-            let (zero, top, magic) = (w(0), w(TOP), w(0x4B00));
+            let magic = _mm256_set1_epi16(0x4B00);
             let (scale, magic_lo) = (_mm256_set1_ps(k.scale), _mm256_set1_ps(k.magic_lo));
             // 16 channels (outputs 0-7 in the low lane, 8-15 in the high) to two vectors of 8
             // floats: the middle quarters swap so each unpack takes eight in order.
             let floats = |x: __m256i| {
-                let x =
-                    _mm256_permute4x64_epi64(_mm256_min_epi16(_mm256_max_epi16(x, zero), top), 0b11011000);
+                let x = _mm256_permute4x64_epi64(x, 0b11011000);
                 let f = |x: __m256i| _mm256_fmadd_ps(_mm256_castsi256_ps(x), scale, magic_lo);
                 (f(_mm256_unpacklo_epi16(x, magic)), f(_mm256_unpackhi_epi16(x, magic)))
             };
             for (i, (lb, cb)) in luma[..n].iter().zip(&chroma[..n]).enumerate() {
-                let y = _mm256_sub_epi16(_mm256_mulhrs_epi16(block_taps(ys, lb), ky), foot);
-                let u = _mm256_sub_epi16(block_taps(us, cb), zero_c);
-                let v = _mm256_sub_epi16(block_taps(vs, cb), zero_c);
-                let rr = _mm256_adds_epi16(y, _mm256_mulhrs_epi16(v, kvr));
-                let gg = _mm256_subs_epi16(
-                    _mm256_subs_epi16(y, _mm256_mulhrs_epi16(u, kug)),
-                    _mm256_mulhrs_epi16(v, kvg),
-                );
-                let bb = _mm256_adds_epi16(_mm256_adds_epi16(y, u), _mm256_mulhrs_epi16(u, kub));
-                for (plane, c) in [(&mut *r, rr), (&mut *g, gg), (&mut *b, bb)] {
+                let rgb = fixed_rgb(block_taps(ys, lb), block_taps(us, cb), block_taps(vs, cb));
+                for (plane, c) in [&mut *r, &mut *g, &mut *b].into_iter().zip(rgb) {
                     let (lo, hi) = floats(c);
                     _mm256_storeu_ps(plane.as_mut_ptr().add(16 * i), lo);
                     _mm256_storeu_ps(plane.as_mut_ptr().add(16 * i + 8), hi);
@@ -887,6 +909,106 @@ mod avx2 {
             }
         }
         16 * n
+    }
+
+    #[cfg(test)]
+    thread_local! {
+        /// Tests set this to run the AVX2 kernels on a CPU with AVX-512.
+        pub static NO_AVX512: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// Whether the CPU has what the AVX-512 kernels take (x86-64-v4 and VBMI: Zen 4, Ice Lake
+    /// and later). Detected once: the kernels ask per row.
+    #[inline]
+    pub fn avx512() -> bool {
+        static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        #[cfg(test)]
+        if NO_AVX512.get() {
+            return false;
+        }
+        *HAS.get_or_init(|| {
+            std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+                && std::arch::is_x86_feature_detected!("avx512vbmi")
+        })
+    }
+
+    /// [`halve_packed`] with AVX-512: one byte permute of a 64-byte vector of both rows'
+    /// averages sorts 16 macropixels into 16 first lumas, 16 second ones, 16 U and 16 V.
+    ///
+    /// # Safety
+    /// AVX-512 F, BW, VL and VBMI.
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512vbmi")]
+    unsafe fn halve_packed_avx512<const UYVY: bool>(
+        (a, b): (&[u8], &[u8]),
+        odd: bool,
+        (y, u, v): (&mut [u8], &mut [u8], &mut [u8]),
+    ) -> usize {
+        let len = y.len().min(u.len()).min(v.len()).min(a.len() / 4).min(b.len() / 4);
+        let (steps, done) = super::steps(len, 16);
+        // SAFETY: the caller runs on a CPU with the features; 64 bytes from 4 * o lie in a and
+        // b, 16 from o in y, u and v (o + 16 <= len).
+        unsafe {
+            let one = _mm512_set1_epi8(1);
+            // `pavgb` rounds up; rounding down takes off the lost low bit.
+            let up = |x: __m512i, z: __m512i| _mm512_avg_epu8(x, z);
+            let down = |x: __m512i, z: __m512i| {
+                _mm512_sub_epi8(_mm512_avg_epu8(x, z), _mm512_and_si512(_mm512_xor_si512(x, z), one))
+            };
+            let one = _mm_set1_epi8(1);
+            let up_128 = |x: __m128i, z: __m128i| _mm_avg_epu8(x, z);
+            let down_128 = |x: __m128i, z: __m128i| {
+                _mm_sub_epi8(_mm_avg_epu8(x, z), _mm_and_si128(_mm_xor_si128(x, z), one))
+            };
+            let at = if UYVY { [1, 3, 0, 2] } else { [0, 2, 1, 3] };
+            let gather: [u8; 64] = std::array::from_fn(|i| (4 * (i % 16) + at[i / 16]) as u8);
+            let gather = _mm512_loadu_si512(gather.as_ptr() as *const __m512i);
+            for o in steps {
+                let load = |s: &[u8]| _mm512_loadu_si512(s.as_ptr().add(4 * o) as *const __m512i);
+                let rows = if odd { down(load(a), load(b)) } else { up(load(a), load(b)) };
+                let sorted = _mm512_permutexvar_epi8(gather, rows);
+                let (first, second) = (_mm512_castsi512_si128(sorted), _mm512_extracti32x4_epi32(sorted, 1));
+                let luma = if odd { up_128(first, second) } else { down_128(first, second) };
+                _mm_storeu_si128(y.as_mut_ptr().add(o) as *mut __m128i, luma);
+                _mm_storeu_si128(u.as_mut_ptr().add(o) as *mut __m128i, _mm512_extracti32x4_epi32(sorted, 2));
+                _mm_storeu_si128(v.as_mut_ptr().add(o) as *mut __m128i, _mm512_extracti32x4_epi32(sorted, 3));
+            }
+        }
+        done
+    }
+
+    /// [`row_f32`] with AVX-512: one byte permute over a 32-byte window gathers a block's taps
+    /// in output order (`Block::wide`), and each channel's 16 outputs widen, convert and store
+    /// as one 64-byte vector.
+    ///
+    /// # Safety
+    /// AVX-512 F, BW, VL and VBMI; every block's 32-byte window within its row; 16 outputs per
+    /// block in r, g and b.
+    #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vbmi")]
+    unsafe fn row_f32_avx512(
+        [ys, us, vs]: [&[u8]; 3],
+        (luma, chroma): (&[Block], &[Block]),
+        k: &Coefficients,
+        [r, g, b]: [&mut [f32]; 3],
+    ) {
+        // SAFETY: as the caller promises.
+        unsafe {
+            let (scale, lo) = (_mm512_set1_ps(k.scale), _mm512_set1_ps(k.lo));
+            let taps = |row: &[u8], b: &Block| {
+                let window = _mm256_loadu_si256(row.as_ptr().add(b.base[0]) as *const __m256i);
+                let index = _mm256_loadu_si256(b.wide.as_ptr() as *const __m256i);
+                let weight = _mm256_loadu_si256(b.weight.as_ptr() as *const __m256i);
+                _mm256_maddubs_epi16(_mm256_permutexvar_epi8(index, window), weight)
+            };
+            for (i, (lb, cb)) in luma.iter().zip(chroma).enumerate() {
+                let rgb = fixed_rgb(taps(ys, lb), taps(us, cb), taps(vs, cb));
+                for (plane, c) in [&mut *r, &mut *g, &mut *b].into_iter().zip(rgb) {
+                    let f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu16_epi32(c)), scale, lo);
+                    _mm512_storeu_ps(plane.as_mut_ptr().add(16 * i), f);
+                }
+            }
+        }
     }
 }
 
@@ -1069,8 +1191,24 @@ mod tests {
         }
     }
 
+    /// Runs `check` with each SIMD level this CPU has: on x86_64, AVX2 and, where the CPU has
+    /// it, AVX-512.
+    fn each_simd_level(check: impl Fn()) {
+        check();
+        #[cfg(target_arch = "x86_64")]
+        if avx2::avx512() {
+            avx2::NO_AVX512.set(true);
+            check();
+            avx2::NO_AVX512.set(false);
+        }
+    }
+
     #[test]
     fn simd_and_plain_paths_give_identical_pictures() {
+        each_simd_level(simd_and_plain_paths_agree);
+    }
+
+    fn simd_and_plain_paths_agree() {
         // Odd output sizes, halving once, twice and not at all, a width that is not a whole
         // number of SIMD blocks.
         let (w, h) = (202usize, 150usize);
@@ -1120,6 +1258,10 @@ mod tests {
 
     #[test]
     fn halving_keeps_chroma_beside_its_luma() {
+        each_simd_level(halving_keeps_chroma);
+    }
+
+    fn halving_keeps_chroma() {
         // YUYV rows of 20 macropixels (past one SIMD block): even ones Y 10, 30 / 50, 70,
         // U 100 / 110, V 200 / 220; odd ones Y 0, U 0 / 1, V 255.
         let even = [[10, 100, 30, 200], [50, 110, 70, 220]];
