@@ -796,6 +796,10 @@ mod avx2 {
     #[target_feature(enable = "avx2")]
     #[inline]
     pub unsafe fn vertical(a: &[u8], b: &[u8], [wa, wb]: [u8; 2], dst: &mut [u8]) -> usize {
+        if avx512() {
+            // SAFETY: the CPU has the features (checked by `avx512`).
+            return unsafe { vertical_avx512(a, b, [wa, wb], dst) };
+        }
         // SAFETY: the caller runs on a CPU with the enabled features; every pointer access
         // below stays within the slices, as the comment at each says.
         unsafe {
@@ -814,6 +818,29 @@ mod avx2 {
             }
             done
         }
+    }
+
+    /// [`vertical`] with AVX-512, 64 bytes at a time.
+    ///
+    /// # Safety
+    /// AVX-512 F and BW.
+    #[target_feature(enable = "avx2,avx512f,avx512bw")]
+    unsafe fn vertical_avx512(a: &[u8], b: &[u8], [wa, wb]: [u8; 2], dst: &mut [u8]) -> usize {
+        let (steps, done) = super::steps(a.len().min(b.len()).min(dst.len()), 64);
+        // SAFETY: the caller runs on a CPU with the features; 64 bytes from o lie in a, b and
+        // dst.
+        unsafe {
+            let weights = _mm512_set1_epi16(((wb as i16) << 8) | wa as i16);
+            let round = _mm512_set1_epi16(1 << 8);
+            for o in steps {
+                let x = _mm512_loadu_si512(a.as_ptr().add(o) as *const __m512i);
+                let z = _mm512_loadu_si512(b.as_ptr().add(o) as *const __m512i);
+                let blend = |pairs: __m512i| _mm512_mulhrs_epi16(_mm512_maddubs_epi16(pairs, weights), round);
+                let (lo, hi) = (blend(_mm512_unpacklo_epi8(x, z)), blend(_mm512_unpackhi_epi8(x, z)));
+                _mm512_storeu_si512(dst.as_mut_ptr().add(o) as *mut __m512i, _mm512_packus_epi16(lo, hi));
+            }
+        }
+        done
     }
 
     /// [`super::kernels::horizontal`]: per block, one 32-byte shuffle and one multiply-add.
