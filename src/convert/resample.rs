@@ -67,14 +67,12 @@ fn taps(out: usize, extent: f64, n: usize, paired: bool) -> Vec<Tap> {
 
 /// Sixteen horizontal outputs in two halves of eight: for half `h`, the 16 source bytes from
 /// `base[h]` hold both taps of each of its outputs; `index[16 * h + 2 * k]` and `+ 1` pick
-/// output `k`'s left and right taps, `weight` (same places) weighs them. `wide` are the same
-/// taps picked from the 32 bytes from `base[0]` (for one full-width byte permute).
+/// output `k`'s left and right taps, `weight` (same places) weighs them.
 #[derive(Debug, Clone, Copy)]
 struct Block {
     base: [usize; 2],
     index: [u8; 32],
     weight: [u8; 32],
-    wide: [u8; 32],
 }
 
 /// The blocks of a row of outputs (the last block repeats the last tap). Needs a scale below
@@ -85,18 +83,54 @@ fn blocks(taps: &[Tap]) -> Vec<Block> {
         .map(|c| {
             let tap = |k: usize| c[k.min(c.len() - 1)];
             let base = [tap(0).left, tap(8).left];
-            assert!(base[1] - base[0] <= 16, "halves {base:?} over 16 samples apart");
-            let mut block = Block { base, index: [0; 32], weight: [0; 32], wide: [0; 32] };
+            let mut block = Block { base, index: [0; 32], weight: [0; 32] };
             for k in 0..16 {
                 let (t, base) = (tap(k), block.base[k / 8]);
                 assert!(t.right - base < 16, "taps {t:?} from {base} span over 16 samples");
                 let at = 16 * (k / 8) + 2 * (k % 8);
                 block.index[at..at + 2].copy_from_slice(&[(t.left - base) as u8, (t.right - base) as u8]);
                 block.weight[at..at + 2].copy_from_slice(&t.weights());
-                block.wide[at..at + 2]
-                    .copy_from_slice(&[(t.left - block.base[0]) as u8, (t.right - block.base[0]) as u8]);
             }
             block
+        })
+        .collect()
+}
+
+/// Two blocks' 32 outputs for one 64-byte byte permute (AVX-512 VBMI): every tap lies in the
+/// 64 bytes from `base`; `index` picks them in the order [`pair_slot`] gives, `weight` weighs
+/// them.
+#[derive(Debug, Clone, Copy)]
+struct Pair {
+    base: usize,
+    index: [u8; 64],
+    weight: [u8; 64],
+}
+
+/// Where output `k` of a pair sits among the 32 results of its permute: outputs `4L..4L + 4`
+/// and `16 + 4L..16 + 4L + 4` in 128-bit lane `L`, so that interleaving the low quarters of
+/// the lanes with a float's high half gives outputs 0-15 in order, and the high ones 16-31.
+fn pair_slot(k: usize) -> usize {
+    (k % 16) / 4 * 8 + k / 16 * 4 + k % 4
+}
+
+/// The whole pairs of a row of outputs' blocks (the same taps as [`blocks`]), or `None` where
+/// one spans 64 samples or more (not below scale 2, which is all [`blocks`] takes: there 32
+/// outputs span at most 63).
+fn pairs(taps: &[Tap]) -> Option<Vec<Pair>> {
+    let tap = |k: usize| taps[k.min(taps.len() - 1)];
+    (0..taps.len().div_ceil(16) / 2)
+        .map(|p| {
+            let base = tap(32 * p).left;
+            let mut pair = Pair { base, index: [0; 64], weight: [0; 64] };
+            for k in 0..32 {
+                let (t, at) = (tap(32 * p + k), 2 * pair_slot(k));
+                if t.right - base >= 64 {
+                    return None;
+                }
+                pair.index[at..at + 2].copy_from_slice(&[(t.left - base) as u8, (t.right - base) as u8]);
+                pair.weight[at..at + 2].copy_from_slice(&t.weights());
+            }
+            Some(pair)
         })
         .collect()
 }
@@ -282,7 +316,10 @@ struct Geometry {
     chroma_rows: Vec<Tap>,
     luma_blocks: Vec<Block>,
     chroma_blocks: Vec<Block>,
-    /// Bytes a row needs for the shuffles' windows of the luma and the chroma blocks.
+    /// The blocks as pairs, luma and chroma, where every pair fits its window.
+    pairs: Option<(Vec<Pair>, Vec<Pair>)>,
+    /// Bytes a row needs for the shuffles' windows of the luma and the chroma blocks (and
+    /// pairs).
     reach: (usize, usize),
 }
 
@@ -305,20 +342,25 @@ impl Geometry {
                 return g.clone();
             }
             let (cx, cy) = planes.paired;
-            let (luma_blocks, chroma_blocks) = (
-                blocks(&taps(side, extent_w, planes.y.len, false)),
-                blocks(&taps(side, extent_w, planes.u.len, cx)),
-            );
-            let reach = |blocks: &[Block]| {
-                blocks.iter().map(|b| (b.base[0] + 32).max(b.base[1] + 16)).max().unwrap_or(0)
+            let (luma_taps, chroma_taps) =
+                (taps(side, extent_w, planes.y.len, false), taps(side, extent_w, planes.u.len, cx));
+            let (luma_blocks, chroma_blocks) = (blocks(&luma_taps), blocks(&chroma_taps));
+            let pairs = pairs(&luma_taps).zip(pairs(&chroma_taps));
+            let reach = |blocks: &[Block], pairs: Option<&Vec<Pair>>| {
+                let blocks = blocks.iter().map(|b| b.base[0].max(b.base[1]) + 16);
+                blocks.chain(pairs.into_iter().flatten().map(|p| p.base + 64)).max().unwrap_or(0)
             };
             let g = std::rc::Rc::new(Geometry {
                 key,
                 luma_rows: taps(side, extent_h, planes.y.rows, false),
                 chroma_rows: taps(side, extent_h, planes.u.rows, cy),
-                reach: (reach(&luma_blocks), reach(&chroma_blocks)),
+                reach: (
+                    reach(&luma_blocks, pairs.as_ref().map(|p| &p.0)),
+                    reach(&chroma_blocks, pairs.as_ref().map(|p| &p.1)),
+                ),
                 luma_blocks,
                 chroma_blocks,
+                pairs,
             });
             *last = Some(g.clone());
             g
@@ -385,12 +427,12 @@ fn resample_with<const SIMD: bool>(yuv: Yuv<'_>, side: usize, mut out: Out<'_>) 
         return None;
     }
     let geometry = Geometry::cached(&planes, side);
-    let Geometry { luma_rows, chroma_rows, luma_blocks, chroma_blocks, reach, .. } = &*geometry;
+    let Geometry { luma_rows, chroma_rows, luma_blocks, chroma_blocks, pairs, reach, .. } = &*geometry;
     let padded = side.next_multiple_of(16);
-    // One output row: the blended source rows (32 bytes of slack for the shuffles' windows),
+    // One output row: the blended source rows (64 bytes of slack for the shuffles' windows),
     // then the resampled samples with 7 bits of fraction.
     let (mut yrow, mut urow, mut vrow) =
-        (vec![0u8; planes.y.len + 32], vec![0u8; planes.u.len + 32], vec![0u8; planes.v.len + 32]);
+        (vec![0u8; planes.y.len + 64], vec![0u8; planes.u.len + 64], vec![0u8; planes.v.len + 64]);
     let (mut ys, mut us, mut vs) = (vec![0u16; padded], vec![0u16; padded], vec![0u16; padded]);
     let mut bytes = [vec![0u8; padded], vec![0u8; padded], vec![0u8; padded]];
     let (luma_blocks, chroma_blocks) = (&luma_blocks[..], &chroma_blocks[..]);
@@ -425,6 +467,7 @@ fn resample_with<const SIMD: bool>(yuv: Yuv<'_>, side: usize, mut out: Out<'_>) 
                 kernels::row_f32::<SIMD>(
                     [&yrow, &urow, &vrow],
                     (luma_blocks, chroma_blocks, *reach),
+                    pairs.as_ref().map(|(l, c)| (&l[..], &c[..])),
                     coeffs,
                     [&mut r[row.clone()], &mut g[row.clone()], &mut b[row]],
                     [&mut ys, &mut us, &mut vs],
@@ -539,7 +582,7 @@ macro_rules! simd_done {
 
 /// The kernels, each with a plain version and, where `SIMD` is set, the one for this target.
 mod kernels {
-    use super::{Block, Coefficients, Tap};
+    use super::{Block, Coefficients, Pair, Tap};
 
     /// A row pair of YUYV (UYVY if `uyvy`) to one row of 4:4:4 planes, by byte averages:
     /// every byte with the one below it, then each macropixel's two lumas. The two steps round
@@ -639,6 +682,7 @@ mod kernels {
     pub fn row_f32<const SIMD: bool>(
         [y, u, v]: [&[u8]; 3],
         (luma, chroma, reach): (&[Block], &[Block], (usize, usize)),
+        pairs: Option<(&[Pair], &[Pair])>,
         k: &Coefficients,
         [r, g, b]: [&mut [f32]; 3],
         [ys, us, vs]: [&mut [u16]; 3],
@@ -647,9 +691,11 @@ mod kernels {
             y.len() >= reach.0 && u.len() >= reach.1 && v.len() >= reach.1,
             "rows short of the windows"
         );
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+        let _ = pairs; // for the SIMD kernels only
         let done = simd_done!(
             SIMD,
-            super::simd::row_f32([y, u, v], (luma, chroma, reach), k, [&mut *r, &mut *g, &mut *b])
+            super::simd::row_f32([y, u, v], (luma, chroma, reach), pairs, k, [&mut *r, &mut *g, &mut *b])
         );
         if done == r.len() {
             return;
@@ -681,7 +727,7 @@ mod kernels {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{Block, Coefficients};
+    use super::{Block, Coefficients, Pair};
 
     /// [`super::kernels::halve_packed`], 16 macropixels at a time.
     #[target_feature(enable = "avx2")]
@@ -892,6 +938,23 @@ mod avx2 {
         [r, g, b].map(|c| _mm256_min_epi16(_mm256_max_epi16(c, w(0)), w(TOP)))
     }
 
+    /// [`fixed_rgb`] on 32 lanes.
+    #[target_feature(enable = "avx2,avx512f,avx512bw")]
+    #[inline]
+    fn fixed_rgb_512(y: __m512i, u: __m512i, v: __m512i) -> [__m512i; 3] {
+        use super::fixed::*;
+        let w = _mm512_set1_epi16;
+        let y = _mm512_sub_epi16(_mm512_mulhrs_epi16(y, w(KY)), w(Y_FOOT));
+        let (u, v) = (_mm512_sub_epi16(u, w(CHROMA_ZERO)), _mm512_sub_epi16(v, w(CHROMA_ZERO)));
+        let r = _mm512_adds_epi16(y, _mm512_mulhrs_epi16(v, w(KVR)));
+        let g = _mm512_subs_epi16(
+            _mm512_subs_epi16(y, _mm512_mulhrs_epi16(u, w(KUG))),
+            _mm512_mulhrs_epi16(v, w(KVG)),
+        );
+        let b = _mm512_adds_epi16(_mm512_adds_epi16(y, u), _mm512_mulhrs_epi16(u, w(KUB)));
+        [r, g, b].map(|c| _mm512_min_epi16(_mm512_max_epi16(c, w(0)), w(TOP)))
+    }
+
     /// [`super::kernels::row_f32`] for whole blocks: the horizontal taps of all three planes,
     /// then the colour conversion straight from the registers: [`fixed_rgb`], then to floats
     /// without a conversion instruction: a channel `n` (0 to 16320) as the low half of a float
@@ -902,17 +965,24 @@ mod avx2 {
     pub unsafe fn row_f32(
         [ys, us, vs]: [&[u8]; 3],
         (luma, chroma, reach): (&[Block], &[Block], (usize, usize)),
+        pairs: Option<(&[Pair], &[Pair])>,
         k: &Coefficients,
         [r, g, b]: [&mut [f32]; 3],
     ) -> usize {
         let n = (r.len().min(g.len()).min(b.len()) / 16).min(luma.len()).min(chroma.len());
-        // `reach`: the bytes every window of these blocks needs (the geometry measured it).
+        // `reach`: the bytes every window of these blocks and pairs needs (the geometry
+        // measured it).
         let fits = ys.len() >= reach.0 && us.len() >= reach.1 && vs.len() >= reach.1;
         assert!(fits, "shuffle windows past a row");
-        if avx512() {
-            // SAFETY: the CPU has the features (checked by `avx512`); the windows fit (above).
-            unsafe { row_f32_avx512([ys, us, vs], (&luma[..n], &chroma[..n]), k, [r, g, b]) };
-            return 16 * n;
+        let mut start = 0;
+        if let Some((lp, cp)) = pairs.filter(|_| avx512()) {
+            let count = (n / 2).min(lp.len()).min(cp.len());
+            // SAFETY: the CPU has the features (checked by `avx512`); the windows fit (above);
+            // the pairs' 32 outputs each lie in r, g and b (2 * count blocks <= n).
+            unsafe {
+                row_f32_avx512([ys, us, vs], (&lp[..count], &cp[..count]), k, [&mut *r, &mut *g, &mut *b])
+            };
+            start = 2 * count;
         }
         // SAFETY: the caller runs on a CPU with AVX2 and FMA; every window lies in its row
         // (asserted above), and 16 outputs from 16 * i lie in r, g and b (i < n).
@@ -926,7 +996,7 @@ mod avx2 {
                 let f = |x: __m256i| _mm256_fmadd_ps(_mm256_castsi256_ps(x), scale, magic_lo);
                 (f(_mm256_unpacklo_epi16(x, magic)), f(_mm256_unpackhi_epi16(x, magic)))
             };
-            for (i, (lb, cb)) in luma[..n].iter().zip(&chroma[..n]).enumerate() {
+            for (i, (lb, cb)) in luma[..n].iter().zip(&chroma[..n]).enumerate().skip(start) {
                 let rgb = fixed_rgb(block_taps(ys, lb), block_taps(us, cb), block_taps(vs, cb));
                 for (plane, c) in [&mut *r, &mut *g, &mut *b].into_iter().zip(rgb) {
                     let (lo, hi) = floats(c);
@@ -1005,34 +1075,40 @@ mod avx2 {
         done
     }
 
-    /// [`row_f32`] with AVX-512: one byte permute over a 32-byte window gathers a block's taps
-    /// in output order (`Block::wide`), and each channel's 16 outputs widen, convert and store
-    /// as one 64-byte vector.
+    /// [`row_f32`] with AVX-512, a pair of blocks (32 outputs) at a time: one byte permute of
+    /// a 64-byte window gathers its taps in [`super::pair_slot`] order, one multiply-add weighs
+    /// them, [`fixed_rgb_512`] converts, and each unpack with a float's high half gives 16
+    /// outputs in order as `2^23 + n` for one multiply-add into the range.
     ///
     /// # Safety
-    /// AVX-512 F, BW, VL and VBMI; every block's 32-byte window within its row; 16 outputs per
-    /// block in r, g and b.
+    /// AVX-512 F, BW, VL and VBMI; every pair's 64-byte windows within its row; 32 outputs per
+    /// pair in r, g and b.
     #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vbmi")]
     unsafe fn row_f32_avx512(
         [ys, us, vs]: [&[u8]; 3],
-        (luma, chroma): (&[Block], &[Block]),
+        (luma, chroma): (&[Pair], &[Pair]),
         k: &Coefficients,
         [r, g, b]: [&mut [f32]; 3],
     ) {
         // SAFETY: as the caller promises.
         unsafe {
-            let (scale, lo) = (_mm512_set1_ps(k.scale), _mm512_set1_ps(k.lo));
-            let taps = |row: &[u8], b: &Block| {
-                let window = _mm256_loadu_si256(row.as_ptr().add(b.base[0]) as *const __m256i);
-                let index = _mm256_loadu_si256(b.wide.as_ptr() as *const __m256i);
-                let weight = _mm256_loadu_si256(b.weight.as_ptr() as *const __m256i);
-                _mm256_maddubs_epi16(_mm256_permutexvar_epi8(index, window), weight)
+            let magic = _mm512_set1_epi16(0x4B00);
+            let (scale, magic_lo) = (_mm512_set1_ps(k.scale), _mm512_set1_ps(k.magic_lo));
+            let taps = |row: &[u8], p: &Pair| {
+                let window = _mm512_loadu_si512(row.as_ptr().add(p.base) as *const __m512i);
+                let index = _mm512_loadu_si512(p.index.as_ptr() as *const __m512i);
+                let weight = _mm512_loadu_si512(p.weight.as_ptr() as *const __m512i);
+                _mm512_maddubs_epi16(_mm512_permutexvar_epi8(index, window), weight)
             };
-            for (i, (lb, cb)) in luma.iter().zip(chroma).enumerate() {
-                let rgb = fixed_rgb(taps(ys, lb), taps(us, cb), taps(vs, cb));
+            let float = |x: __m512i| _mm512_fmadd_ps(_mm512_castsi512_ps(x), scale, magic_lo);
+            for (i, (lp, cp)) in luma.iter().zip(chroma).enumerate() {
+                let rgb = fixed_rgb_512(taps(ys, lp), taps(us, cp), taps(vs, cp));
                 for (plane, c) in [&mut *r, &mut *g, &mut *b].into_iter().zip(rgb) {
-                    let f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu16_epi32(c)), scale, lo);
-                    _mm512_storeu_ps(plane.as_mut_ptr().add(16 * i), f);
+                    _mm512_storeu_ps(plane.as_mut_ptr().add(32 * i), float(_mm512_unpacklo_epi16(c, magic)));
+                    _mm512_storeu_ps(
+                        plane.as_mut_ptr().add(32 * i + 16),
+                        float(_mm512_unpackhi_epi16(c, magic)),
+                    );
                 }
             }
         }
@@ -1046,7 +1122,7 @@ mod avx2 {
 mod neon {
     use std::arch::aarch64::*;
 
-    use super::{Block, Coefficients};
+    use super::{Block, Coefficients, Pair};
 
     /// [`super::kernels::halve_packed`], 16 macropixels at a time: `ld4` splits them.
     #[inline(always)]
@@ -1156,6 +1232,7 @@ mod neon {
     pub unsafe fn row_f32(
         _: [&[u8]; 3],
         _: (&[Block], &[Block], (usize, usize)),
+        _: Option<(&[Pair], &[Pair])>,
         _: &Coefficients,
         _: [&mut [f32]; 3],
     ) -> usize {
@@ -1196,6 +1273,40 @@ mod tests {
                 assert_eq!(blocks(&t).len(), out.div_ceil(16));
             }
         }
+    }
+
+    #[test]
+    fn pairs_take_the_blocks_taps_below_scale_two() {
+        for (out, n) in [(256, 240), (256, 383), (58, 80), (100, 149), (256, 256), (64, 16), (40, 79)] {
+            for paired in [false, true] {
+                let t = taps(out, n as f64, if paired { n / 2 } else { n }, paired);
+                let (blocks, pairs) = (blocks(&t), pairs(&t).expect("scales below 1.5 fit"));
+                assert_eq!(pairs.len(), blocks.len() / 2);
+                for (p, pair) in pairs.iter().enumerate() {
+                    for k in 0..32 {
+                        let (b, o) = (&blocks[2 * p + k / 16], k % 16);
+                        let at = 16 * (o / 8) + 2 * (o % 8);
+                        let tap = |i: usize| b.base[o / 8] + b.index[at + i] as usize;
+                        let slot = 2 * pair_slot(k);
+                        let pair_tap = |i: usize| pair.base + pair.index[slot + i] as usize;
+                        assert_eq!(
+                            (tap(0), tap(1)),
+                            (pair_tap(0), pair_tap(1)),
+                            "{out} from {n}: output {k}"
+                        );
+                        assert_eq!(b.weight[at..at + 2], pair.weight[slot..slot + 2]);
+                    }
+                }
+            }
+        }
+        // Below scale 2 (all that `blocks` takes) 32 outputs span at most 63 samples and every
+        // pair fits; past it, none.
+        assert!(pairs(&taps(64, 127.9, 128, false)).is_some());
+        assert!(pairs(&taps(64, 160.0, 160, false)).is_none());
+        // The slots are a permutation.
+        let mut slots: Vec<usize> = (0..32).map(pair_slot).collect();
+        slots.sort();
+        assert!(slots.iter().copied().eq(0..32));
     }
 
     /// A noisy crop (every byte differs from its neighbours) of `w` x `h` in each layout.
