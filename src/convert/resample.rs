@@ -793,6 +793,10 @@ mod avx2 {
     #[target_feature(enable = "avx2")]
     #[inline]
     pub unsafe fn halve((a, b): (&[u8], &[u8]), odd: bool, dst: &mut [u8]) -> usize {
+        if avx512() {
+            // SAFETY: the CPU has the features (checked by `avx512`).
+            return unsafe { halve_avx512((a, b), odd, dst) };
+        }
         let (steps, done) = super::steps(dst.len().min(a.len() / 2).min(b.len() / 2), 32);
         // SAFETY: the caller runs on a CPU with AVX2; 64 bytes from 2 * o lie in a and b, 32
         // from o in dst.
@@ -819,6 +823,10 @@ mod avx2 {
     #[target_feature(enable = "avx2")]
     #[inline]
     pub unsafe fn deinterleave(src: &[u8], first: &mut [u8], second: &mut [u8]) -> usize {
+        if avx512() {
+            // SAFETY: the CPU has the features (checked by `avx512`).
+            return unsafe { deinterleave_avx512(src, first, second) };
+        }
         // SAFETY: the caller runs on a CPU with the enabled features; every pointer access
         // below stays within the slices, as the comment at each says.
         unsafe {
@@ -864,6 +872,60 @@ mod avx2 {
             }
             done
         }
+    }
+
+    /// [`halve`] with AVX-512, 64 outputs at a time.
+    ///
+    /// # Safety
+    /// AVX-512 F and BW.
+    #[target_feature(enable = "avx2,avx512f,avx512bw")]
+    unsafe fn halve_avx512((a, b): (&[u8], &[u8]), odd: bool, dst: &mut [u8]) -> usize {
+        let (steps, done) = super::steps(dst.len().min(a.len() / 2).min(b.len() / 2), 64);
+        // SAFETY: the caller runs on a CPU with the features; 128 bytes from 2 * o lie in a
+        // and b, 64 from o in dst.
+        unsafe {
+            let ones = _mm512_set1_epi8(1);
+            let half = _mm512_set1_epi16(if odd { 1 } else { 2 });
+            // `packus` interleaves the two inputs' 128-bit lanes; this puts them back.
+            let lanes = _mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7);
+            for o in steps {
+                let load =
+                    |s: &[u8], at: usize| _mm512_loadu_si512(s.as_ptr().add(2 * o + at) as *const __m512i);
+                let sum = |at: usize| {
+                    let (x, z) =
+                        (_mm512_maddubs_epi16(load(a, at), ones), _mm512_maddubs_epi16(load(b, at), ones));
+                    _mm512_srli_epi16(_mm512_add_epi16(_mm512_add_epi16(x, z), half), 2)
+                };
+                let out = _mm512_permutexvar_epi64(lanes, _mm512_packus_epi16(sum(0), sum(64)));
+                _mm512_storeu_si512(dst.as_mut_ptr().add(o) as *mut __m512i, out);
+            }
+        }
+        done
+    }
+
+    /// [`deinterleave`] with AVX-512 (VBMI), 32 pairs at a time: one byte permute.
+    ///
+    /// # Safety
+    /// AVX-512 F, BW, VL and VBMI.
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512vbmi")]
+    unsafe fn deinterleave_avx512(src: &[u8], first: &mut [u8], second: &mut [u8]) -> usize {
+        let (steps, done) = super::steps(first.len().min(second.len()).min(src.len() / 2), 32);
+        // SAFETY: the caller runs on a CPU with the features; 64 bytes from 2 * o lie in src,
+        // 32 from o in first and second.
+        unsafe {
+            let split: [u8; 64] = std::array::from_fn(|i| (2 * (i % 32) + i / 32) as u8);
+            let split = _mm512_loadu_si512(split.as_ptr() as *const __m512i);
+            for o in steps {
+                let x = _mm512_loadu_si512(src.as_ptr().add(2 * o) as *const __m512i);
+                let x = _mm512_permutexvar_epi8(split, x);
+                _mm256_storeu_si256(first.as_mut_ptr().add(o) as *mut __m256i, _mm512_castsi512_si256(x));
+                _mm256_storeu_si256(
+                    second.as_mut_ptr().add(o) as *mut __m256i,
+                    _mm512_extracti64x4_epi64(x, 1),
+                );
+            }
+        }
+        done
     }
 
     /// [`vertical`] with AVX-512, 64 bytes at a time.
