@@ -1058,7 +1058,8 @@ mod avx2 {
                 let f = |x: __m256i| _mm256_fmadd_ps(_mm256_castsi256_ps(x), scale, magic_lo);
                 (f(_mm256_unpacklo_epi16(x, magic)), f(_mm256_unpackhi_epi16(x, magic)))
             };
-            for (i, (lb, cb)) in luma[..n].iter().zip(&chroma[..n]).enumerate().skip(start) {
+            for i in start..n {
+                let (lb, cb) = (&luma[i], &chroma[i]);
                 let rgb = fixed_rgb(block_taps(ys, lb), block_taps(us, cb), block_taps(vs, cb));
                 for (plane, c) in [&mut *r, &mut *g, &mut *b].into_iter().zip(rgb) {
                     let (lo, hi) = floats(c);
