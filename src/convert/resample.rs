@@ -16,16 +16,25 @@
 //! 3. **Horizontal.** 16 outputs at a time: a 16-byte table shuffle per 8 outputs gathers both
 //!    taps, interleaved, and a multiply-add of byte pairs blends them (x86_64 with AVX2:
 //!    `pshufb` + `pmaddubsw`; aarch64: NEON `tbl` + widening multiplies added pairwise; plain
-//!    indexing elsewhere, armv7 included). The result keeps 7 bits of fraction.
+//!    indexing elsewhere, armv7 included). The result keeps 7 bits of fraction. With AVX-512
+//!    (VBMI: Zen 4, Ice Lake and later) 32 outputs at a time: one byte permute of a 64-byte
+//!    window ([`Pair`]).
 //! 4. **Colour.** BT.601 limited range (as [`super::pixels`]) either to packed RGB bytes (the
 //!    samples rounded to 8 bits, then the exact integer conversion), or to three f32 planes in
-//!    the tensor's value range (from the 7-bit-fraction samples, clamped to the range): the
-//!    NCHW tensor is written directly, never as bytes first. On x86_64 the horizontal taps of
-//!    all three planes and the conversion are one pass, from registers to the f32 planes.
+//!    the tensor's value range: the 7-bit-fraction samples through the same coefficients in
+//!    16-bit fixed point ([`fixed`]: channels with 6 bits of fraction, clamped in integers),
+//!    then one multiply-add per float into the range. The NCHW tensor is written directly,
+//!    never as bytes first. On x86_64 the horizontal taps of all three planes, the conversion
+//!    and the stores are one pass, from registers to the f32 planes, and the floats are made
+//!    without a conversion instruction (`2^23 + n` by interleaving with a float's high half).
+//!
+//! Every SIMD kernel ends a row with an overlapping last step ([`steps`]) instead of a plain
+//! tail. On x86_64 the AVX-512 kernels (halvings, NV12's chroma split, vertical blends, the
+//! fused row) are picked per call where the CPU has them, else the AVX2 ones.
 //!
 //! Weights are 7-bit fixed point (x/128) and every step rounds to nearest. The SIMD and plain
-//! paths give identical bytes, and f32 values equal to within float rounding (the SIMD one
-//! fuses multiply-adds).
+//! paths give identical bytes, and the same fixed-point channels; their floats differ by at
+//! most half a 64th of a level (the `2^23` offset folded into one constant).
 
 use std::borrow::Cow;
 
