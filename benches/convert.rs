@@ -4,12 +4,13 @@
 //! YUYV and NV12 at 640x480 within 3x of that copy. Then the preview's path (`frame_to_square`,
 //! RGB bytes) for YUYV and NV12.
 //! YUV frames go through `convert::resample` (halvings into 4:4:4 planes, 2-tap bilinear,
-//! table-shuffle horizontal taps fused with the colour conversion straight into the f32
-//! planes, here a reused 64-byte aligned one). Measured on the shared 2-core dev box (AMD EPYC,
-//! AVX2 path), as multiples of the memcpy of the same frame in the same run: 640x480 YUYV 48 us
-//! (3.4x; 161 us, 12x, before the planar resampler), NV12 47.5 us (5.1x of its own 9.3 us
-//! copy, 3.3x of YUYV's; was 167 us); 1280x720 YUYV 78 us (2.0x), NV12 63 us (2.2x). RGB
-//! square: 640x480 YUYV 76 us, NV12 74 us.
+//! table-shuffle horizontal taps fused with a fixed-point colour conversion straight into the
+//! f32 planes, here a reused 64-byte aligned one). Measured on the shared 2-core dev box (AMD
+//! EPYC, Zen 4: the AVX-512 kernels), as multiples of the memcpy of the same frame in the same
+//! run: 640x480 YUYV 36 to 39 us (2.7x to 2.9x; 161 us, 12x, before the planar resampler),
+//! NV12 34.7 to 36 us (3.7x to 3.9x of its own 9.1 to 9.9 us copy, 2.6x to 2.7x of YUYV's);
+//! 1280x720 YUYV 53 to 55 us (1.4x), NV12 51 to 54 us (1.8x). On the AVX2 kernels alone
+//! 640x480 YUYV takes about 47 us (3.6x). RGB square: 640x480 YUYV 73 us, NV12 73 us.
 //! Run: `cargo bench --bench convert` (`-- 640x480` for one size).
 
 use std::borrow::Cow;
