@@ -562,6 +562,16 @@ fn steps(len: usize, step: usize) -> (impl Iterator<Item = usize>, usize) {
     ((0..whole).step_by(step).chain(last), if len >= step { len } else { 0 })
 }
 
+/// [`steps`] of a row pair of packed YUV (4 bytes a macropixel) into one row each of Y, U and V.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn packed_steps(
+    (a, b): (&[u8], &[u8]),
+    (y, u, v): (&[u8], &[u8], &[u8]),
+    step: usize,
+) -> (impl Iterator<Item = usize> + use<>, usize) {
+    steps(y.len().min(u.len()).min(v.len()).min(a.len() / 4).min(b.len() / 4), step)
+}
+
 /// The SIMD kernels of this target, where it has them.
 #[cfg(target_arch = "x86_64")]
 use avx2 as simd;
@@ -750,8 +760,7 @@ mod avx2 {
             // SAFETY: the CPU has the features (checked by `avx512`).
             return unsafe { halve_packed_avx512::<UYVY>((a, b), odd, (y, u, v)) };
         }
-        let len = y.len().min(u.len()).min(v.len()).min(a.len() / 4).min(b.len() / 4);
-        let (steps, done) = super::steps(len, 16);
+        let (steps, done) = super::packed_steps((a, b), (&*y, &*u, &*v), 16);
         // SAFETY: the caller runs on a CPU with AVX2; 64 bytes from 4 * o lie in a and b, 16
         // from o in y, u and v (o + 16 <= len).
         unsafe {
@@ -802,10 +811,6 @@ mod avx2 {
     #[target_feature(enable = "avx2")]
     #[inline]
     pub unsafe fn halve((a, b): (&[u8], &[u8]), odd: bool, dst: &mut [u8]) -> usize {
-        if avx512() {
-            // SAFETY: the CPU has the features (checked by `avx512`).
-            return unsafe { halve_avx512((a, b), odd, dst) };
-        }
         let (steps, done) = super::steps(dst.len().min(a.len() / 2).min(b.len() / 2), 32);
         // SAFETY: the caller runs on a CPU with AVX2; 64 bytes from 2 * o lie in a and b, 32
         // from o in dst.
@@ -881,35 +886,6 @@ mod avx2 {
             }
             done
         }
-    }
-
-    /// [`halve`] with AVX-512, 64 outputs at a time.
-    ///
-    /// # Safety
-    /// AVX-512 F and BW.
-    #[target_feature(enable = "avx2,avx512f,avx512bw")]
-    unsafe fn halve_avx512((a, b): (&[u8], &[u8]), odd: bool, dst: &mut [u8]) -> usize {
-        let (steps, done) = super::steps(dst.len().min(a.len() / 2).min(b.len() / 2), 64);
-        // SAFETY: the caller runs on a CPU with the features; 128 bytes from 2 * o lie in a
-        // and b, 64 from o in dst.
-        unsafe {
-            let ones = _mm512_set1_epi8(1);
-            let half = _mm512_set1_epi16(if odd { 1 } else { 2 });
-            // `packus` interleaves the two inputs' 128-bit lanes; this puts them back.
-            let lanes = _mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7);
-            for o in steps {
-                let load =
-                    |s: &[u8], at: usize| _mm512_loadu_si512(s.as_ptr().add(2 * o + at) as *const __m512i);
-                let sum = |at: usize| {
-                    let (x, z) =
-                        (_mm512_maddubs_epi16(load(a, at), ones), _mm512_maddubs_epi16(load(b, at), ones));
-                    _mm512_srli_epi16(_mm512_add_epi16(_mm512_add_epi16(x, z), half), 2)
-                };
-                let out = _mm512_permutexvar_epi64(lanes, _mm512_packus_epi16(sum(0), sum(64)));
-                _mm512_storeu_si512(dst.as_mut_ptr().add(o) as *mut __m512i, out);
-            }
-        }
-        done
     }
 
     /// [`deinterleave`] with AVX-512 (VBMI), 32 pairs at a time: one byte permute.
@@ -992,39 +968,49 @@ mod avx2 {
         }
     }
 
-    /// [`super::fixed`] on 16 lanes: samples with 7 bits of fraction to R, G and B, clamped.
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    fn fixed_rgb(y: __m256i, u: __m256i, v: __m256i) -> [__m256i; 3] {
-        use super::fixed::*;
-        let w = _mm256_set1_epi16;
-        let y = _mm256_sub_epi16(_mm256_mulhrs_epi16(y, w(KY)), w(Y_FOOT));
-        let (u, v) = (_mm256_sub_epi16(u, w(CHROMA_ZERO)), _mm256_sub_epi16(v, w(CHROMA_ZERO)));
-        let r = _mm256_adds_epi16(y, _mm256_mulhrs_epi16(v, w(KVR)));
-        let g = _mm256_subs_epi16(
-            _mm256_subs_epi16(y, _mm256_mulhrs_epi16(u, w(KUG))),
-            _mm256_mulhrs_epi16(v, w(KVG)),
-        );
-        let b = _mm256_adds_epi16(_mm256_adds_epi16(y, u), _mm256_mulhrs_epi16(u, w(KUB)));
-        [r, g, b].map(|c| _mm256_min_epi16(_mm256_max_epi16(c, w(0)), w(TOP)))
+    /// `$name`: [`super::fixed`] on one vector of 16-bit lanes (samples with 7 bits of
+    /// fraction to R, G and B, clamped), by the intrinsics of that width.
+    macro_rules! fixed_rgb {
+        ($name:ident, $vec:ty, $features:literal, $set1:ident, $sub:ident, $mulhrs:ident, $adds:ident,
+         $subs:ident, $min:ident, $max:ident) => {
+            #[target_feature(enable = $features)]
+            #[inline]
+            fn $name(y: $vec, u: $vec, v: $vec) -> [$vec; 3] {
+                use super::fixed::*;
+                let w = $set1;
+                let y = $sub($mulhrs(y, w(KY)), w(Y_FOOT));
+                let (u, v) = ($sub(u, w(CHROMA_ZERO)), $sub(v, w(CHROMA_ZERO)));
+                let r = $adds(y, $mulhrs(v, w(KVR)));
+                let g = $subs($subs(y, $mulhrs(u, w(KUG))), $mulhrs(v, w(KVG)));
+                let b = $adds($adds(y, u), $mulhrs(u, w(KUB)));
+                [r, g, b].map(|c| $min($max(c, w(0)), w(TOP)))
+            }
+        };
     }
-
-    /// [`fixed_rgb`] on 32 lanes.
-    #[target_feature(enable = "avx2,avx512f,avx512bw")]
-    #[inline]
-    fn fixed_rgb_512(y: __m512i, u: __m512i, v: __m512i) -> [__m512i; 3] {
-        use super::fixed::*;
-        let w = _mm512_set1_epi16;
-        let y = _mm512_sub_epi16(_mm512_mulhrs_epi16(y, w(KY)), w(Y_FOOT));
-        let (u, v) = (_mm512_sub_epi16(u, w(CHROMA_ZERO)), _mm512_sub_epi16(v, w(CHROMA_ZERO)));
-        let r = _mm512_adds_epi16(y, _mm512_mulhrs_epi16(v, w(KVR)));
-        let g = _mm512_subs_epi16(
-            _mm512_subs_epi16(y, _mm512_mulhrs_epi16(u, w(KUG))),
-            _mm512_mulhrs_epi16(v, w(KVG)),
-        );
-        let b = _mm512_adds_epi16(_mm512_adds_epi16(y, u), _mm512_mulhrs_epi16(u, w(KUB)));
-        [r, g, b].map(|c| _mm512_min_epi16(_mm512_max_epi16(c, w(0)), w(TOP)))
-    }
+    fixed_rgb!(
+        fixed_rgb,
+        __m256i,
+        "avx2",
+        _mm256_set1_epi16,
+        _mm256_sub_epi16,
+        _mm256_mulhrs_epi16,
+        _mm256_adds_epi16,
+        _mm256_subs_epi16,
+        _mm256_min_epi16,
+        _mm256_max_epi16
+    );
+    fixed_rgb!(
+        fixed_rgb_512,
+        __m512i,
+        "avx2,avx512f,avx512bw",
+        _mm512_set1_epi16,
+        _mm512_sub_epi16,
+        _mm512_mulhrs_epi16,
+        _mm512_adds_epi16,
+        _mm512_subs_epi16,
+        _mm512_min_epi16,
+        _mm512_max_epi16
+    );
 
     /// [`super::kernels::row_f32`] for whole blocks: the horizontal taps of all three planes,
     /// then the colour conversion straight from the registers: [`fixed_rgb`], then to floats
@@ -1114,8 +1100,7 @@ mod avx2 {
         odd: bool,
         (y, u, v): (&mut [u8], &mut [u8], &mut [u8]),
     ) -> usize {
-        let len = y.len().min(u.len()).min(v.len()).min(a.len() / 4).min(b.len() / 4);
-        let (steps, done) = super::steps(len, 16);
+        let (steps, done) = super::packed_steps((a, b), (&*y, &*u, &*v), 16);
         // SAFETY: the caller runs on a CPU with the features; 64 bytes from 4 * o lie in a and
         // b, 16 from o in y, u and v (o + 16 <= len).
         unsafe {
@@ -1203,8 +1188,7 @@ mod neon {
         odd: bool,
         (y, u, v): (&mut [u8], &mut [u8], &mut [u8]),
     ) -> usize {
-        let len = y.len().min(u.len()).min(v.len()).min(a.len() / 4).min(b.len() / 4);
-        let (steps, done) = super::steps(len, 16);
+        let (steps, done) = super::packed_steps((a, b), (&*y, &*u, &*v), 16);
         // SAFETY: NEON is baseline; 64 bytes from 4 * o lie in a and b, 16 from o in y, u and v
         // (o + 16 <= len).
         unsafe {
