@@ -536,7 +536,7 @@ mod fixed {
 pub(super) struct Coefficients {
     scale: f32,
     lo: f32,
-    /// `lo - 2^23 * scale`, for the AVX2 kernel's floats made as `2^23 + n` (see
+    /// `lo - 2^23 * scale`, for the x86_64 kernels' floats made as `2^23 + n` (see
     /// `avx2::row_f32`); rounded to f32, which costs at most half a step of `scale` (none
     /// where `lo` is 0).
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
