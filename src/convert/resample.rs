@@ -88,26 +88,59 @@ struct Block {
 /// 2 (samples per output), which [`resample`] ensures by halving first: eight outputs then
 /// span at most 16 samples.
 fn blocks(taps: &[Tap]) -> Vec<Block> {
+    layout_blocks(taps, |k| k).expect("below scale 2 eight outputs span at most 16 samples")
+}
+
+/// The blocks of a row of outputs with output `k` of each in slot `slot(k)` (half `slot / 8`,
+/// whose window starts at the left tap of its first output), or `None` where a half's taps
+/// span 16 samples or more.
+fn layout_blocks(taps: &[Tap], slot: impl Fn(usize) -> usize) -> Option<Vec<Block>> {
+    let first = |h: usize| (0..16).find(|&k| slot(k) / 8 == h).expect("outputs in both halves");
+    let first = [first(0), first(1)];
     taps.chunks(16)
         .map(|c| {
             let tap = |k: usize| c[k.min(c.len() - 1)];
-            let base = [tap(0).left, tap(8).left];
+            let base = first.map(|k| tap(k).left);
             let mut block = Block { base, index: [0; 32], weight: [0; 32] };
             for k in 0..16 {
-                let (t, base) = (tap(k), block.base[k / 8]);
-                assert!(t.right - base < 16, "taps {t:?} from {base} span over 16 samples");
-                let at = 16 * (k / 8) + 2 * (k % 8);
-                block.index[at..at + 2].copy_from_slice(&[(t.left - base) as u8, (t.right - base) as u8]);
-                block.weight[at..at + 2].copy_from_slice(&t.weights());
+                let (t, at) = (tap(k), slot(k));
+                let base = base[at / 8];
+                if t.right - base >= 16 {
+                    return None;
+                }
+                block.index[2 * at..2 * at + 2]
+                    .copy_from_slice(&[(t.left - base) as u8, (t.right - base) as u8]);
+                block.weight[2 * at..2 * at + 2].copy_from_slice(&t.weights());
             }
-            block
+            Some(block)
         })
         .collect()
+}
+
+/// Where output `k` of a block sits in the quarter layout: outputs 0-3 and 8-11 in the low
+/// half, 4-7 and 12-15 in the high one, so that interleaving the low quarters of both halves
+/// with a float's high half gives outputs 0-7 in order, and the high quarters 8-15 (AVX2's
+/// fused row then needs no lane-crossing permute).
+#[cfg(any(target_arch = "x86_64", test))]
+fn quarter_slot(k: usize) -> usize {
+    match k / 4 {
+        1 => k + 4,
+        2 => k - 4,
+        _ => k,
+    }
+}
+
+/// The blocks of a row of outputs in the quarter layout, or `None` where a half's taps span 16
+/// samples or more (12 outputs of a half reach over 16 samples above a scale of about 1.27).
+#[cfg(any(target_arch = "x86_64", test))]
+fn quarter_blocks(taps: &[Tap]) -> Option<Vec<Block>> {
+    layout_blocks(taps, quarter_slot)
 }
 
 /// Two blocks' 32 outputs for one 64-byte byte permute (AVX-512 VBMI): every tap lies in the
 /// 64 bytes from `base`; `index` picks them in the order [`pair_slot`] gives, `weight` weighs
 /// them.
+#[cfg(any(target_arch = "x86_64", test))]
 #[derive(Debug, Clone, Copy)]
 struct Pair {
     base: usize,
@@ -118,6 +151,7 @@ struct Pair {
 /// Where output `k` of a pair sits among the 32 results of its permute: outputs `4L..4L + 4`
 /// and `16 + 4L..16 + 4L + 4` in 128-bit lane `L`, so that interleaving the low quarters of
 /// the lanes with a float's high half gives outputs 0-15 in order, and the high ones 16-31.
+#[cfg(any(target_arch = "x86_64", test))]
 fn pair_slot(k: usize) -> usize {
     (k % 16) / 4 * 8 + k / 16 * 4 + k % 4
 }
@@ -125,6 +159,7 @@ fn pair_slot(k: usize) -> usize {
 /// The whole pairs of a row of outputs' blocks (the same taps as [`blocks`]), or `None` where
 /// one spans 64 samples or more (not below scale 2, which is all [`blocks`] takes: there 32
 /// outputs span at most 63).
+#[cfg(any(target_arch = "x86_64", test))]
 fn pairs(taps: &[Tap]) -> Option<Vec<Pair>> {
     let tap = |k: usize| taps[k.min(taps.len() - 1)];
     (0..taps.len().div_ceil(16) / 2)
@@ -325,10 +360,14 @@ struct Geometry {
     chroma_rows: Vec<Tap>,
     luma_blocks: Vec<Block>,
     chroma_blocks: Vec<Block>,
-    /// The blocks as pairs, luma and chroma, where every pair fits its window.
+    /// The blocks in the quarter layout, luma and chroma, where every block fits (AVX2).
+    #[cfg(target_arch = "x86_64")]
+    quarters: Option<(Vec<Block>, Vec<Block>)>,
+    /// The blocks as pairs, luma and chroma, where every pair fits its window (AVX-512).
+    #[cfg(target_arch = "x86_64")]
     pairs: Option<(Vec<Pair>, Vec<Pair>)>,
-    /// Bytes a row needs for the shuffles' windows of the luma and the chroma blocks (and
-    /// pairs).
+    /// Bytes a row needs for the shuffles' windows of the luma and the chroma blocks (all
+    /// three layouts).
     reach: (usize, usize),
 }
 
@@ -354,21 +393,32 @@ impl Geometry {
             let (luma_taps, chroma_taps) =
                 (taps(side, extent_w, planes.y.len, false), taps(side, extent_w, planes.u.len, cx));
             let (luma_blocks, chroma_blocks) = (blocks(&luma_taps), blocks(&chroma_taps));
-            let pairs = pairs(&luma_taps).zip(pairs(&chroma_taps));
-            let reach = |blocks: &[Block], pairs: Option<&Vec<Pair>>| {
-                let blocks = blocks.iter().map(|b| b.base[0].max(b.base[1]) + 16);
-                blocks.chain(pairs.into_iter().flatten().map(|p| p.base + 64)).max().unwrap_or(0)
+            let reach =
+                |blocks: &[Block]| blocks.iter().map(|b| b.base[0].max(b.base[1]) + 16).max().unwrap_or(0);
+            #[allow(unused_mut)] // not on x86_64
+            let mut reach = (reach(&luma_blocks), reach(&chroma_blocks));
+            #[cfg(target_arch = "x86_64")]
+            let (quarters, pairs) = {
+                let quarters = quarter_blocks(&luma_taps).zip(quarter_blocks(&chroma_taps));
+                let pairs = pairs(&luma_taps).zip(pairs(&chroma_taps));
+                let windows = |blocks: Option<&Vec<Block>>, pairs: Option<&Vec<Pair>>| {
+                    let blocks = blocks.into_iter().flatten().map(|b| b.base[0].max(b.base[1]) + 16);
+                    blocks.chain(pairs.into_iter().flatten().map(|p| p.base + 64)).max().unwrap_or(0)
+                };
+                reach.0 = reach.0.max(windows(quarters.as_ref().map(|q| &q.0), pairs.as_ref().map(|p| &p.0)));
+                reach.1 = reach.1.max(windows(quarters.as_ref().map(|q| &q.1), pairs.as_ref().map(|p| &p.1)));
+                (quarters, pairs)
             };
             let g = std::rc::Rc::new(Geometry {
                 key,
                 luma_rows: taps(side, extent_h, planes.y.rows, false),
                 chroma_rows: taps(side, extent_h, planes.u.rows, cy),
-                reach: (
-                    reach(&luma_blocks, pairs.as_ref().map(|p| &p.0)),
-                    reach(&chroma_blocks, pairs.as_ref().map(|p| &p.1)),
-                ),
+                reach,
                 luma_blocks,
                 chroma_blocks,
+                #[cfg(target_arch = "x86_64")]
+                quarters,
+                #[cfg(target_arch = "x86_64")]
                 pairs,
             });
             *last = Some(g.clone());
@@ -436,7 +486,7 @@ fn resample_with<const SIMD: bool>(yuv: Yuv<'_>, side: usize, mut out: Out<'_>) 
         return None;
     }
     let geometry = Geometry::cached(&planes, side);
-    let Geometry { luma_rows, chroma_rows, luma_blocks, chroma_blocks, pairs, reach, .. } = &*geometry;
+    let Geometry { luma_rows, chroma_rows, luma_blocks, chroma_blocks, reach, .. } = &*geometry;
     let padded = side.next_multiple_of(16);
     // One output row: the blended source rows (64 bytes of slack for the shuffles' windows),
     // then the resampled samples with 7 bits of fraction.
@@ -475,8 +525,7 @@ fn resample_with<const SIMD: bool>(yuv: Yuv<'_>, side: usize, mut out: Out<'_>) 
                 let row = oy * side..(oy + 1) * side;
                 kernels::row_f32::<SIMD>(
                     [&yrow, &urow, &vrow],
-                    (luma_blocks, chroma_blocks, *reach),
-                    pairs.as_ref().map(|(l, c)| (&l[..], &c[..])),
+                    &geometry,
                     coeffs,
                     [&mut r[row.clone()], &mut g[row.clone()], &mut b[row]],
                     [&mut ys, &mut us, &mut vs],
@@ -601,7 +650,7 @@ macro_rules! simd_done {
 
 /// The kernels, each with a plain version and, where `SIMD` is set, the one for this target.
 mod kernels {
-    use super::{Block, Coefficients, Pair, Tap};
+    use super::{Block, Coefficients, Geometry, Tap};
 
     /// A row pair of YUYV (UYVY if `uyvy`) to one row of 4:4:4 planes, by byte averages:
     /// every byte with the one below it, then each macropixel's two lumas. The two steps round
@@ -695,27 +744,24 @@ mod kernels {
         }
     }
 
-    /// Blended Y, U and V rows through the horizontal blocks (luma, chroma) and the colour
+    /// Blended Y, U and V rows through the geometry's horizontal blocks and the colour
     /// conversion to three f32 rows; `scratch` holds the samples in between (16 per block).
     #[inline(always)]
     pub fn row_f32<const SIMD: bool>(
         [y, u, v]: [&[u8]; 3],
-        (luma, chroma, reach): (&[Block], &[Block], (usize, usize)),
-        pairs: Option<(&[Pair], &[Pair])>,
+        geometry: &Geometry,
         k: &Coefficients,
         [r, g, b]: [&mut [f32]; 3],
         [ys, us, vs]: [&mut [u16]; 3],
     ) {
+        let Geometry { luma_blocks: luma, chroma_blocks: chroma, reach, .. } = geometry;
+        let reach = *reach;
         debug_assert!(
             y.len() >= reach.0 && u.len() >= reach.1 && v.len() >= reach.1,
             "rows short of the windows"
         );
-        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-        let _ = pairs; // for the SIMD kernels only
-        let done = simd_done!(
-            SIMD,
-            super::simd::row_f32([y, u, v], (luma, chroma, reach), pairs, k, [&mut *r, &mut *g, &mut *b])
-        );
+        let done =
+            simd_done!(SIMD, super::simd::row_f32([y, u, v], geometry, k, [&mut *r, &mut *g, &mut *b]));
         if done == r.len() {
             return;
         }
@@ -746,7 +792,7 @@ mod kernels {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{Block, Coefficients, Pair};
+    use super::{Block, Coefficients, Geometry, Pair};
 
     /// [`super::kernels::halve_packed`], 16 macropixels at a time.
     #[target_feature(enable = "avx2")]
@@ -1016,23 +1062,25 @@ mod avx2 {
     /// then the colour conversion straight from the registers: [`fixed_rgb`], then to floats
     /// without a conversion instruction: a channel `n` (0 to 16320) as the low half of a float
     /// whose high half is 0x4B00 is `2^23 + n`, and one multiply-add with `magic_lo` takes it
-    /// into the range. With AVX-512 (VBMI), [`row_f32_avx512`] instead.
+    /// into the range. With AVX-512 (VBMI), [`row_f32_avx512`] on the geometry's pairs; else,
+    /// where the geometry has them, the quarter-layout blocks, which need no lane-crossing
+    /// permute before the unpacks.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
     pub unsafe fn row_f32(
         [ys, us, vs]: [&[u8]; 3],
-        (luma, chroma, reach): (&[Block], &[Block], (usize, usize)),
-        pairs: Option<(&[Pair], &[Pair])>,
+        geometry: &Geometry,
         k: &Coefficients,
         [r, g, b]: [&mut [f32]; 3],
     ) -> usize {
-        let n = (r.len().min(g.len()).min(b.len()) / 16).min(luma.len()).min(chroma.len());
+        let Geometry { luma_blocks, chroma_blocks, quarters, pairs, reach, .. } = geometry;
+        let n = (r.len().min(g.len()).min(b.len()) / 16).min(luma_blocks.len()).min(chroma_blocks.len());
         // `reach`: the bytes every window of these blocks and pairs needs (the geometry
         // measured it).
         let fits = ys.len() >= reach.0 && us.len() >= reach.1 && vs.len() >= reach.1;
         assert!(fits, "shuffle windows past a row");
         let mut start = 0;
-        if let Some((lp, cp)) = pairs.filter(|_| avx512()) {
+        if let Some((lp, cp)) = pairs.as_ref().filter(|_| avx512()) {
             let count = (n / 2).min(lp.len()).min(cp.len());
             // SAFETY: the CPU has the features (checked by `avx512`); the windows fit (above);
             // the pairs' 32 outputs each lie in r, g and b (2 * count blocks <= n).
@@ -1042,28 +1090,55 @@ mod avx2 {
             start = 2 * count;
         }
         // SAFETY: the caller runs on a CPU with AVX2 and FMA; every window lies in its row
-        // (asserted above), and 16 outputs from 16 * i lie in r, g and b (i < n).
+        // (asserted above), and 16 outputs from 16 * i lie in r, g and b (i < n <= blocks).
         unsafe {
-            let magic = _mm256_set1_epi16(0x4B00);
-            let (scale, magic_lo) = (_mm256_set1_ps(k.scale), _mm256_set1_ps(k.magic_lo));
-            // 16 channels (outputs 0-7 in the low lane, 8-15 in the high) to two vectors of 8
-            // floats: the middle quarters swap so each unpack takes eight in order.
-            let floats = |x: __m256i| {
-                let x = _mm256_permute4x64_epi64(x, 0b11011000);
-                let f = |x: __m256i| _mm256_fmadd_ps(_mm256_castsi256_ps(x), scale, magic_lo);
-                (f(_mm256_unpacklo_epi16(x, magic)), f(_mm256_unpackhi_epi16(x, magic)))
-            };
-            for i in start..n {
-                let (lb, cb) = (&luma[i], &chroma[i]);
-                let rgb = fixed_rgb(block_taps(ys, lb), block_taps(us, cb), block_taps(vs, cb));
-                for (plane, c) in [&mut *r, &mut *g, &mut *b].into_iter().zip(rgb) {
-                    let (lo, hi) = floats(c);
-                    _mm256_storeu_ps(plane.as_mut_ptr().add(16 * i), lo);
-                    _mm256_storeu_ps(plane.as_mut_ptr().add(16 * i + 8), hi);
+            match quarters {
+                Some((lq, cq)) if lq.len() >= n && cq.len() >= n => {
+                    row_blocks::<true>([ys, us, vs], (lq, cq), start..n, k, [r, g, b])
                 }
+                _ => row_blocks::<false>([ys, us, vs], (luma_blocks, chroma_blocks), start..n, k, [r, g, b]),
             }
         }
         16 * n
+    }
+
+    /// [`row_f32`]'s AVX2 loop over `blocks`, in the quarter layout where `QUARTERS` is set.
+    ///
+    /// # Safety
+    /// AVX2 and FMA; every block's windows within its row; 16 outputs from `16 * i` in r, g
+    /// and b for `i` in `blocks`.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline(never)]
+    unsafe fn row_blocks<const QUARTERS: bool>(
+        [ys, us, vs]: [&[u8]; 3],
+        (luma, chroma): (&[Block], &[Block]),
+        blocks: std::ops::Range<usize>,
+        k: &Coefficients,
+        [r, g, b]: [&mut [f32]; 3],
+    ) {
+        // SAFETY: as the caller promises.
+        unsafe {
+            let magic = _mm256_set1_epi16(0x4B00);
+            let (scale, magic_lo) = (_mm256_set1_ps(k.scale), _mm256_set1_ps(k.magic_lo));
+            // 16 channels to two vectors of 8 floats. Outputs 0-7 in the low half and 8-15 in
+            // the high one first swap the middle quarters, so each unpack takes eight in order;
+            // the quarter layout has them there already.
+            let floats = |x: __m256i| {
+                let x = if QUARTERS { x } else { _mm256_permute4x64_epi64(x, 0b11011000) };
+                let f = |x: __m256i| _mm256_fmadd_ps(_mm256_castsi256_ps(x), scale, magic_lo);
+                (f(_mm256_unpacklo_epi16(x, magic)), f(_mm256_unpackhi_epi16(x, magic)))
+            };
+            let first = blocks.start;
+            for (i, (lb, cb)) in luma[blocks.clone()].iter().zip(&chroma[blocks]).enumerate() {
+                let rgb = fixed_rgb(block_taps(ys, lb), block_taps(us, cb), block_taps(vs, cb));
+                let at = 16 * (first + i);
+                for (plane, c) in [&mut *r, &mut *g, &mut *b].into_iter().zip(rgb) {
+                    let (lo, hi) = floats(c);
+                    _mm256_storeu_ps(plane.as_mut_ptr().add(at), lo);
+                    _mm256_storeu_ps(plane.as_mut_ptr().add(at + 8), hi);
+                }
+            }
+        }
     }
 
     #[cfg(test)]
@@ -1179,7 +1254,7 @@ mod avx2 {
 mod neon {
     use std::arch::aarch64::*;
 
-    use super::{Block, Coefficients, Pair};
+    use super::{Block, Coefficients, Geometry};
 
     /// [`super::kernels::halve_packed`], 16 macropixels at a time: `ld4` splits them.
     #[inline(always)]
@@ -1285,13 +1360,7 @@ mod neon {
     /// No fused row kernel here: [`super::kernels::row_f32`] takes the plain route through
     /// [`horizontal`] and the vectorised colour loop.
     #[inline(always)]
-    pub unsafe fn row_f32(
-        _: [&[u8]; 3],
-        _: (&[Block], &[Block], (usize, usize)),
-        _: Option<(&[Pair], &[Pair])>,
-        _: &Coefficients,
-        _: [&mut [f32]; 3],
-    ) -> usize {
+    pub unsafe fn row_f32(_: [&[u8]; 3], _: &Geometry, _: &Coefficients, _: [&mut [f32]; 3]) -> usize {
         0
     }
 }
@@ -1363,6 +1432,33 @@ mod tests {
         let mut slots: Vec<usize> = (0..32).map(pair_slot).collect();
         slots.sort();
         assert!(slots.iter().copied().eq(0..32));
+    }
+
+    #[test]
+    fn quarter_blocks_take_the_blocks_taps_up_to_scale_1_27() {
+        // One output's taps as absolute sample indexes and weights, from a block's slot.
+        let taps_at = |b: &Block, slot: usize| {
+            let at = 2 * slot;
+            let base = b.base[slot / 8];
+            ([base + b.index[at] as usize, base + b.index[at + 1] as usize], [b.weight[at], b.weight[at + 1]])
+        };
+        for (out, n) in [(256, 240), (256, 320), (58, 70), (100, 101), (40, 50), (64, 16)] {
+            for paired in [false, true] {
+                let t = taps(out, n as f64, if paired { n / 2 } else { n }, paired);
+                let (blocks, quarters) = (blocks(&t), quarter_blocks(&t).expect("scales up to 1.25 fit"));
+                assert_eq!(blocks.len(), quarters.len());
+                for (b, q) in blocks.iter().zip(&quarters) {
+                    for k in 0..16 {
+                        assert_eq!(taps_at(b, k), taps_at(q, quarter_slot(k)), "{out} from {n}: output {k}");
+                    }
+                }
+            }
+        }
+        // 12 outputs of a half over 16 samples: at 720p's scale (360 samples to 256) no quarters.
+        assert!(quarter_blocks(&taps(256, 360.0, 360, false)).is_none());
+        let mut slots: Vec<usize> = (0..16).map(quarter_slot).collect();
+        slots.sort();
+        assert!(slots.iter().copied().eq(0..16));
     }
 
     /// A noisy crop (every byte differs from its neighbours) of `w` x `h` in each layout.
