@@ -8,9 +8,9 @@
 //! f32 planes, here a reused 64-byte aligned one). Measured on the shared 2-core dev box (AMD
 //! EPYC, Zen 4: the AVX-512 kernels), as multiples of the memcpy of the same frame in the same
 //! run: 640x480 YUYV 36 to 39 us (2.7x to 2.9x; 161 us, 12x, before the planar resampler),
-//! NV12 34.7 to 36 us (3.7x to 3.9x of its own 9.1 to 9.9 us copy, 2.6x to 2.7x of YUYV's);
-//! 1280x720 YUYV 53 to 55 us (1.4x), NV12 51 to 54 us (1.8x). On the AVX2 kernels alone
-//! 640x480 YUYV takes about 47 us (3.6x). RGB square: 640x480 YUYV 73 us, NV12 73 us.
+//! NV12 34.7 to 36.6 us (3.7x to 4.1x of its own 8.9 to 9.9 us copy, 2.6x to 2.8x of YUYV's);
+//! 1280x720 YUYV 51 to 55 us (1.3x to 1.4x), NV12 51 to 54 us (1.8x). On the AVX2 kernels
+//! alone 640x480 YUYV takes 45 to 46 us (3.5x). RGB square: 640x480 YUYV 73 us, NV12 73 us.
 //! Run: `cargo bench --bench convert` (`-- 640x480` for one size).
 
 use std::borrow::Cow;

@@ -18,7 +18,8 @@
 //!    `pshufb` + `pmaddubsw`; aarch64: NEON `tbl` + widening multiplies added pairwise; plain
 //!    indexing elsewhere, armv7 included). The result keeps 7 bits of fraction. With AVX-512
 //!    (VBMI: Zen 4, Ice Lake and later) 32 outputs at a time: one byte permute of a 64-byte
-//!    window ([`Pair`]).
+//!    window ([`Pair`]). The fused tensor rows take the outputs in an order that suits their
+//!    float conversion: AVX2 the quarter layout ([`quarter_blocks`]) where the scale allows.
 //! 4. **Colour.** BT.601 limited range (as [`super::pixels`]) either to packed RGB bytes (the
 //!    samples rounded to 8 bits, then the exact integer conversion), or to three f32 planes in
 //!    the tensor's value range: the 7-bit-fraction samples through the same coefficients in
