@@ -85,6 +85,23 @@ struct Block {
     weight: [u8; 32],
 }
 
+impl Block {
+    /// Bytes of a row its windows need.
+    fn reach(&self) -> usize {
+        self.base[0].max(self.base[1]) + 16
+    }
+
+    /// Output `slot`'s two taps (sample indexes) and their weights.
+    #[cfg(test)]
+    fn taps_at(&self, slot: usize) -> ([usize; 2], [u8; 2]) {
+        let (at, base) = (2 * slot, self.base[slot / 8]);
+        (
+            [base + self.index[at] as usize, base + self.index[at + 1] as usize],
+            [self.weight[at], self.weight[at + 1]],
+        )
+    }
+}
+
 /// The blocks of a row of outputs (the last block repeats the last tap). Needs a scale below
 /// 2 (samples per output), which [`resample`] ensures by halving first: eight outputs then
 /// span at most 16 samples.
@@ -394,21 +411,22 @@ impl Geometry {
             let (luma_taps, chroma_taps) =
                 (taps(side, extent_w, planes.y.len, false), taps(side, extent_w, planes.u.len, cx));
             let (luma_blocks, chroma_blocks) = (blocks(&luma_taps), blocks(&chroma_taps));
-            let reach =
-                |blocks: &[Block]| blocks.iter().map(|b| b.base[0].max(b.base[1]) + 16).max().unwrap_or(0);
-            #[allow(unused_mut)] // not on x86_64
-            let mut reach = (reach(&luma_blocks), reach(&chroma_blocks));
+            // The bytes a row needs for every window of the blocks in all their layouts.
+            let reach = |blocks: &[Block]| blocks.iter().map(Block::reach).max().unwrap_or(0);
+            let reach = (reach(&luma_blocks), reach(&chroma_blocks));
             #[cfg(target_arch = "x86_64")]
-            let (quarters, pairs) = {
+            let (quarters, pairs, reach) = {
                 let quarters = quarter_blocks(&luma_taps).zip(quarter_blocks(&chroma_taps));
                 let pairs = pairs(&luma_taps).zip(pairs(&chroma_taps));
-                let windows = |blocks: Option<&Vec<Block>>, pairs: Option<&Vec<Pair>>| {
-                    let blocks = blocks.into_iter().flatten().map(|b| b.base[0].max(b.base[1]) + 16);
+                let more = |blocks: Option<&Vec<Block>>, pairs: Option<&Vec<Pair>>| {
+                    let blocks = blocks.into_iter().flatten().map(Block::reach);
                     blocks.chain(pairs.into_iter().flatten().map(|p| p.base + 64)).max().unwrap_or(0)
                 };
-                reach.0 = reach.0.max(windows(quarters.as_ref().map(|q| &q.0), pairs.as_ref().map(|p| &p.0)));
-                reach.1 = reach.1.max(windows(quarters.as_ref().map(|q| &q.1), pairs.as_ref().map(|p| &p.1)));
-                (quarters, pairs)
+                let (luma, chroma) = (
+                    more(quarters.as_ref().map(|q| &q.0), pairs.as_ref().map(|p| &p.0)),
+                    more(quarters.as_ref().map(|q| &q.1), pairs.as_ref().map(|p| &p.1)),
+                );
+                (quarters, pairs, (reach.0.max(luma), reach.1.max(chroma)))
             };
             let g = std::rc::Rc::new(Geometry {
                 key,
@@ -722,8 +740,8 @@ mod kernels {
     }
 
     /// One row through the horizontal blocks into samples with 7 bits of fraction: `src` needs
-    /// 16 readable bytes from every block's bases and 32 from the first, `reach` bytes in all
-    /// (rows carry 32 bytes of slack; the geometry measured the reach), `dst` 16 per block.
+    /// 16 readable bytes from every block's bases, `reach` bytes in all (rows carry 64 bytes of
+    /// slack; the geometry measured the reach), `dst` 16 per block.
     #[inline(always)]
     pub fn horizontal<const SIMD: bool>(src: &[u8], (blocks, reach): (&[Block], usize), dst: &mut [u16]) {
         assert!(src.len() >= reach, "shuffle windows past a row");
@@ -1406,21 +1424,17 @@ mod tests {
         for (out, n) in [(256, 240), (256, 383), (58, 80), (100, 149), (256, 256), (64, 16), (40, 79)] {
             for paired in [false, true] {
                 let t = taps(out, n as f64, if paired { n / 2 } else { n }, paired);
-                let (blocks, pairs) = (blocks(&t), pairs(&t).expect("scales below 1.5 fit"));
+                let (blocks, pairs) = (blocks(&t), pairs(&t).expect("scales below 2 fit"));
                 assert_eq!(pairs.len(), blocks.len() / 2);
                 for (p, pair) in pairs.iter().enumerate() {
                     for k in 0..32 {
-                        let (b, o) = (&blocks[2 * p + k / 16], k % 16);
-                        let at = 16 * (o / 8) + 2 * (o % 8);
-                        let tap = |i: usize| b.base[o / 8] + b.index[at + i] as usize;
-                        let slot = 2 * pair_slot(k);
-                        let pair_tap = |i: usize| pair.base + pair.index[slot + i] as usize;
-                        assert_eq!(
-                            (tap(0), tap(1)),
-                            (pair_tap(0), pair_tap(1)),
-                            "{out} from {n}: output {k}"
+                        let at = 2 * pair_slot(k);
+                        let pair_taps = (
+                            [pair.base + pair.index[at] as usize, pair.base + pair.index[at + 1] as usize],
+                            [pair.weight[at], pair.weight[at + 1]],
                         );
-                        assert_eq!(b.weight[at..at + 2], pair.weight[slot..slot + 2]);
+                        let block = &blocks[2 * p + k / 16];
+                        assert_eq!(block.taps_at(k % 16), pair_taps, "{out} from {n}: output {k}");
                     }
                 }
             }
@@ -1437,12 +1451,6 @@ mod tests {
 
     #[test]
     fn quarter_blocks_take_the_blocks_taps_up_to_scale_1_27() {
-        // One output's taps as absolute sample indexes and weights, from a block's slot.
-        let taps_at = |b: &Block, slot: usize| {
-            let at = 2 * slot;
-            let base = b.base[slot / 8];
-            ([base + b.index[at] as usize, base + b.index[at + 1] as usize], [b.weight[at], b.weight[at + 1]])
-        };
         for (out, n) in [(256, 240), (256, 320), (58, 70), (100, 101), (40, 50), (64, 16)] {
             for paired in [false, true] {
                 let t = taps(out, n as f64, if paired { n / 2 } else { n }, paired);
@@ -1450,7 +1458,7 @@ mod tests {
                 assert_eq!(blocks.len(), quarters.len());
                 for (b, q) in blocks.iter().zip(&quarters) {
                     for k in 0..16 {
-                        assert_eq!(taps_at(b, k), taps_at(q, quarter_slot(k)), "{out} from {n}: output {k}");
+                        assert_eq!(b.taps_at(k), q.taps_at(quarter_slot(k)), "{out} from {n}: output {k}");
                     }
                 }
             }
