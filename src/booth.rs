@@ -5,7 +5,7 @@
 //! `comicbooth check` would find, live: camera, dropped frames, model, comics, disk.
 //!
 //! [`Booth::tick`] advances the machine by one step at a given instant and draws one screen;
-//! `app::run` calls it about 30 times a second, tests call it with scripted triggers.
+//! `daemon` calls it about 30 times a second, tests call it with scripted triggers.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -23,7 +23,9 @@ use crate::export;
 use crate::model::{Gate, Generator};
 use crate::trigger::{Request, Trigger};
 
-/// A stylized preview is used in `auto` mode when one generator run is at most this long.
+/// A stylized preview is used in `auto` mode when one generator run is at most this long: a
+/// run after the warm-up, timed when the booth starts (the warm-up run itself allocates and is
+/// several times slower, so it would turn the preview off on boards fast enough for it).
 const FAST_ENOUGH: Duration = Duration::from_millis(150);
 /// How long the booth waits for one preview frame in attract.
 const PREVIEW_WAIT: Duration = Duration::from_millis(60);
@@ -234,6 +236,15 @@ fn session(
     Ok((anim, saved))
 }
 
+/// How long one generator run takes once warm (`None` if it failed: no stylized preview then).
+fn steady_run(generator: &Generator) -> Option<Duration> {
+    let (w, h) = generator.size();
+    let grey = RgbImage::from_pixel(w, h, image::Rgb([128, 128, 128]));
+    let started = Instant::now();
+    generator.run(&grey).ok()?;
+    Some(started.elapsed())
+}
+
 fn unix_seconds() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
@@ -293,11 +304,10 @@ where
         let stylize_preview = match config.stylized_preview {
             StylizedPreview::On => true,
             StylizedPreview::Off => false,
-            StylizedPreview::Auto => generator.warmup_time <= FAST_ENOUGH,
+            StylizedPreview::Auto => steady_run(&generator).is_some_and(|t| t <= FAST_ENOUGH),
         };
         tracing::info!(
             stylize_preview,
-            warmup_ms = generator.warmup_time.as_millis() as u64,
             triggers = ?triggers.iter().map(|t| t.describe()).collect::<Vec<_>>(),
             "booth ready"
         );
@@ -496,7 +506,7 @@ where
                 std::thread::sleep(Duration::from_millis(self.config.burst_gap_ms as u64));
             }
             let side = self.side;
-            match crate::app::capture_with(self.source.as_mut(), Duration::from_secs(3), |f| {
+            match crate::camera::capture_with(self.source.as_mut(), Duration::from_secs(3), |f| {
                 convert::frame_to_square(f, side)
             }) {
                 Ok(Ok(img)) => frames.push(img),
@@ -525,7 +535,7 @@ where
         }
         self.last_preview = Some(now);
         let side = self.side;
-        match crate::app::capture_with(self.source.as_mut(), PREVIEW_WAIT, |f| {
+        match crate::camera::capture_with(self.source.as_mut(), PREVIEW_WAIT, |f| {
             convert::frame_to_square(f, side)
         }) {
             Ok(Ok(img)) => {

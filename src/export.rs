@@ -31,6 +31,11 @@ fn fix_for(e: &io::Error) -> &'static str {
     }
 }
 
+/// Creates `dir` and its parents where missing (the export folder, a stylize output folder).
+pub fn create_dir(dir: &Path) -> Result<(), ExportError> {
+    std::fs::create_dir_all(dir).map_err(|cause| ExportError { path: dir.to_owned(), cause })
+}
+
 /// Writes `path` atomically: `write` fills a temporary file beside it, which is fsync'd and
 /// renamed over `path` only when everything succeeded.
 pub fn atomic_write(

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use comicbooth::{app, config::Config};
+use comicbooth::commands;
+use comicbooth::config::Config;
 
 /// Turns a photo booth into a comic booth: camera frames in, looping comic animations out.
 #[derive(Parser)]
@@ -59,8 +60,8 @@ enum Command {
         #[arg(long, default_value = "/dev", hide = true)]
         dev: PathBuf,
     },
-    /// Self-test config, model, camera, display and disk; the exit code's bits say what failed
-    /// (1 config, 2 model, 4 camera, 8 display, 16 disk).
+    /// Self-test config, model, gate, camera, display and disk; the exit code's bits say what
+    /// failed (1 config, 2 model, 4 camera, 8 display, 16 disk, 32 gate).
     Check,
     /// Measure the generator's latency on this board.
     Bench {
@@ -96,79 +97,55 @@ fn main() -> ExitCode {
         None => Config::default(),
     };
     comicbooth::logging::init(config.log.level);
-    match cli.command {
+    let done = match cli.command {
         Command::Demo { out, model, gate } => {
             config.export.dir = out.unwrap_or(config.export.dir);
             use_models(&mut config, model, gate);
-            match app::demo(&config) {
-                Ok(report) => {
-                    print!("{}", comicbooth::report::demo(&report));
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(e),
-            }
+            commands::demo::run(&config).map(|r| print!("{r}"))
         }
         Command::Stylize { input, output, size, model, gate } => {
             use_models(&mut config, model, gate);
             let size = size.unwrap_or(config.model.size);
-            match app::stylize(&config, &input, &output, size) {
+            match commands::stylize::run(&config, &input, &output, size) {
                 Ok(report) => {
-                    print!("{}", comicbooth::report::stylize(&report));
-                    if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+                    print!("{report}");
+                    return if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE };
                 }
-                Err(e) => fail(e),
+                Err(e) => Err(e),
             }
         }
         Command::Bench { iterations, model, gate, display } => {
             use_models(&mut config, model, gate);
-            match app::bench(&config, iterations, display) {
-                Ok(report) => {
-                    print!("{}", comicbooth::report::bench(&report));
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(e),
-            }
+            commands::bench::run(&config, iterations, display).map(|r| print!("{r}"))
         }
         Command::Check => {
-            let items = app::check(&config);
-            print!("{}", comicbooth::report::check(&items));
-            let bits = items.iter().filter(|i| i.outcome.is_err()).fold(0, |acc, i| acc | i.bit);
-            ExitCode::from(bits as u8)
+            let report = commands::check::run(&config);
+            print!("{report}");
+            return ExitCode::from(report.exit_bits());
         }
         Command::Config { default } => {
-            if default || cli.config.is_none() {
-                print!("{}", comicbooth::config::DEFAULT_TOML);
-            } else {
-                println!("{config:#?}");
-            }
-            ExitCode::SUCCESS
+            print!("{}", commands::config::show(&config, default, cli.config.is_some()));
+            Ok(())
         }
-        Command::Run { duration } => {
-            match app::run(&config, cli.config.as_deref(), duration.map(std::time::Duration::from_secs)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => fail(e),
-            }
-        }
+        Command::Run { duration } => commands::run::run(&config, cli.config.as_deref(), duration),
         Command::Devices { dev } => {
-            #[cfg(feature = "v4l2")]
-            print!("{}", comicbooth::report::devices(&app::cameras(&config, &dev)));
-            #[cfg(not(feature = "v4l2"))]
-            {
-                let _ = dev;
-                print!("{}", comicbooth::report::devices());
-            }
-            ExitCode::SUCCESS
+            print!("{}", commands::devices::list(&config, &dev));
+            Ok(())
         }
+    };
+    match done {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
     }
 }
 
-/// Prints an error chain on one line and returns a failing exit code.
 /// `--model` and `--gate` override the config's model.path and model.gate_path.
 fn use_models(config: &mut Config, model: Option<PathBuf>, gate: Option<PathBuf>) {
     config.model.path = model.unwrap_or(std::mem::take(&mut config.model.path));
     config.model.gate_path = gate.unwrap_or(std::mem::take(&mut config.model.gate_path));
 }
 
+/// Prints an error chain on one line and returns a failing exit code.
 fn fail(e: anyhow::Error) -> ExitCode {
     eprintln!("error: {e:#}");
     ExitCode::FAILURE

@@ -103,7 +103,7 @@ pub enum ModelError {
     #[error("model {path}: cannot read it ({cause}); fix: check the file's permissions")]
     Read { path: PathBuf, cause: std::io::Error },
     #[error(
-        "model manifest {path}: {reason}; fix: correct the manifest (see models/comic_generator.toml for the fields)"
+        "model manifest {path}: {reason}; fix: correct the manifest (the shipped ones show every field: models/comic_generator.f32.toml for a generator, models/comic_gate.f32.toml for a gate; installed under /usr/share/comicbooth/models/)"
     )]
     Manifest { path: PathBuf, reason: String },
     #[error(
@@ -636,4 +636,27 @@ fn hex(bytes: &[u8]) -> String {
 /// sha256 of a byte slice as lowercase hex (as written in manifests).
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_manifest_names_example_manifests_that_exist() {
+        let err = parse_manifest(b"name = 3", Path::new("odd.toml")).unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("model manifest odd.toml: "), "{text}");
+        let named: Vec<&str> = text
+            .split(|c: char| c.is_whitespace() || c == ',' || c == ';' || c == ')')
+            .filter(|w| w.starts_with("models/") && w.ends_with(".toml"))
+            .collect();
+        assert_eq!(named.len(), 2, "{text}");
+        for file in named {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+            assert!(path.is_file(), "the message points at {file}, which does not exist");
+            // And it is a manifest comicbooth reads.
+            parse_manifest(&std::fs::read(&path).unwrap(), &path).unwrap();
+        }
+    }
 }

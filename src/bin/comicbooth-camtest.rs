@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use comicbooth::app::capture_with;
+use comicbooth::camera::capture_with;
 use comicbooth::camera::v4l2::{Request, V4l2Source};
 use comicbooth::camera::{CameraError, FrameSource, PixelFormat};
 use comicbooth::config::CaptureFormat;
@@ -118,7 +118,7 @@ fn devices(device: &std::path::Path, expect_format: Option<&str>) -> Result<Stri
             (info, choice)
         })
         .collect();
-    print!("{}", comicbooth::report::devices(&listed));
+    print!("cameras:\n{}", comicbooth::camera::listing::cameras(&listed));
     let (info, choice) = listed
         .iter()
         .find(|(i, _)| i.path == device)

@@ -102,7 +102,7 @@ impl FrameSource for FileSource {
                 (std::borrow::Cow::Owned(bytes), p.clone())
             }
         };
-        let rgb = decode_photo(&bytes, &path)?;
+        let rgb = crate::photo::decode_photo(&bytes, &path)?;
         let frame = Frame {
             format: PixelFormat::Rgb24,
             width: rgb.width(),
@@ -120,25 +120,6 @@ impl FrameSource for FileSource {
     fn describe(&self) -> String {
         self.what.clone()
     }
-}
-
-/// Decodes a JPEG or PNG, refusing truncated files that a lenient decoder would half-fill.
-pub fn decode_photo(bytes: &[u8], path: &Path) -> Result<image::RgbImage, CameraError> {
-    if bytes.is_empty() {
-        return Err(CameraError::Empty { path: path.into() });
-    }
-    let decode = |reason: String| CameraError::Decode { path: path.into(), reason };
-    let format = image::guess_format(bytes).map_err(|_| {
-        decode("its contents are not JPEG or PNG (the first bytes match no image format)".into())
-    })?;
-    if format != image::ImageFormat::Jpeg {
-        let img = image::load_from_memory_with_format(bytes, format).map_err(|e| decode(e.to_string()))?;
-        return Ok(img.into_rgb8());
-    }
-    if !crate::convert::jpeg_is_complete(bytes) {
-        return Err(decode("the JPEG is truncated: its end-of-image marker is missing".into()));
-    }
-    crate::convert::decode_jpeg(bytes).map_err(|e| decode(format!("corrupt JPEG data: {e}")))
 }
 
 #[cfg(test)]
@@ -163,16 +144,20 @@ mod tests {
     }
 
     #[test]
-    fn truncated_jpeg_is_refused() {
-        let bytes = SAMPLE_PHOTOS[0].bytes;
-        let err = decode_photo(&bytes[..bytes.len() / 2], Path::new("half.jpg")).unwrap_err();
-        assert!(err.to_string().contains("truncated"), "{err}");
-    }
-
-    #[test]
-    fn text_is_not_a_photo() {
-        let err = decode_photo(b"hello, I am not a picture", Path::new("note.jpg")).unwrap_err();
-        assert!(err.to_string().contains("not JPEG or PNG"), "{err}");
+    fn a_bad_photo_fails_on_its_own_turn_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = SAMPLE_PHOTOS[0].bytes;
+        std::fs::write(dir.path().join("a.jpg"), good).unwrap();
+        std::fs::write(dir.path().join("b.jpg"), &good[..good.len() / 2]).unwrap();
+        let mut src = FileSource::open(dir.path()).unwrap();
+        assert_eq!(src.next_frame(Duration::from_secs(1)).unwrap().label, "a");
+        let err = src.next_frame(Duration::from_secs(1)).err().unwrap();
+        assert!(matches!(err, CameraError::Photo(crate::photo::PhotoError::Truncated { .. })), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains("b.jpg") && text.contains("truncated") && text.contains("fix: "), "{text}");
+        assert!(!err.is_transient(), "a broken photo stays broken");
+        // The next turn goes on with the next photo.
+        assert_eq!(src.next_frame(Duration::from_secs(1)).unwrap().label, "a");
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! Where frames come from. Every source implements [`FrameSource`] and hands out [`Frame`]s in
 //! the project's own types, so the rest of the booth never sees a vendor crate.
 
+mod capture;
 mod file;
+#[cfg(feature = "v4l2")]
+pub mod listing;
 #[cfg(feature = "v4l2")]
 pub mod v4l2;
 
@@ -9,7 +12,8 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use file::{FileSource, decode_photo};
+pub use capture::{FRAME_TIMEOUT, capture_with};
+pub use file::FileSource;
 
 /// How the bytes of a [`Frame`] are laid out. YUV formats are BT.601, limited range (16-235),
 /// as UVC webcams, the Pi camera's V4L2 nodes and vivid deliver them.
@@ -175,20 +179,9 @@ pub enum CameraError {
         /// The folder.
         path: PathBuf,
     },
-    /// A photo is empty.
-    #[error("{path}: the file is empty (0 bytes); fix: replace it with a JPEG or PNG photo")]
-    Empty {
-        /// The file.
-        path: PathBuf,
-    },
-    /// A photo could not be decoded.
-    #[error("{path}: not a readable photo ({reason}); fix: save it again as JPEG or PNG, or remove it")]
-    Decode {
-        /// The file.
-        path: PathBuf,
-        /// What the decoder said.
-        reason: String,
-    },
+    /// A photo is empty, truncated, corrupt or not a photo at all.
+    #[error(transparent)]
+    Photo(#[from] crate::photo::PhotoError),
     /// A photo-only flow (the demo) was given a live camera.
     #[error(
         "the demo runs on photos, but camera.source is \"v4l2\"; fix: set camera.source = \"demo\" or \"files\" for the demo, or use `comicbooth run` with the camera"

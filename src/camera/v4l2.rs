@@ -16,7 +16,7 @@ use v4l::capability::Flags as CapFlags;
 use v4l::frameinterval::FrameIntervalEnum;
 use v4l::framesize::FrameSizeEnum;
 use v4l::io::mmap::Stream;
-use v4l::io::traits::CaptureStream;
+use v4l::io::traits::{CaptureStream, Stream as _};
 use v4l::video::Capture;
 use v4l::video::capture::Parameters;
 use v4l::{Device, FourCC};
@@ -270,6 +270,10 @@ struct Live {
     _dev: Device,
     granted: Granted,
     timeouts_in_row: u32,
+    /// Whether the stream has handed out a buffer since it (re)started. Then that buffer is
+    /// ours and the v4l crate's `next` gives it back to the driver before it waits, so the
+    /// wait must happen first, in [`wait_readable`] (see `next_frame`).
+    delivered: bool,
 }
 
 enum State {
@@ -442,7 +446,33 @@ fn start(request: &Request) -> Result<Live, CameraError> {
     let granted = Granted { format, width: got.width, height: got.height, stride, fps };
     let stream = Stream::with_buffers(&dev, Type::VideoCapture, request.buffers.max(2))
         .map_err(|e| open_error(device, e))?;
-    Ok(Live { stream, _dev: dev, granted, timeouts_in_row: 0 })
+    Ok(Live { stream, _dev: dev, granted, timeouts_in_row: 0, delivered: false })
+}
+
+/// Waits until `poll(ms)` (a `poll(2)` on the device with a timeout in milliseconds) reports
+/// the device ready (Ok(true)) or `deadline` passes (Ok(false)). A wait interrupted by a signal
+/// (EINTR: SIGHUP reload, SIGUSR1 trigger, SIGCHLD) is resumed with the time that is left,
+/// instead of ending the wait early.
+fn wait_readable(
+    deadline: Instant,
+    mut poll: impl FnMut(i32) -> std::io::Result<i32>,
+) -> std::io::Result<bool> {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        // Whole milliseconds, rounded up, so the last wait does not end just short of the
+        // deadline and spin; poll(0) still gives a frame that is already there.
+        let ms = i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
+        match poll(ms) {
+            Ok(0) => return Ok(false),
+            Ok(_) => return Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                if Instant::now() >= deadline {
+                    return Ok(false);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Errors that mean the device has gone (unplugged, driver unbound, hardware fault).
@@ -471,9 +501,6 @@ impl V4l2Source {
             }
             return CameraError::Timeout { device, waited: timeout };
         }
-        if err.kind() == std::io::ErrorKind::Interrupted {
-            return CameraError::Timeout { device, waited: Duration::ZERO };
-        }
         if is_gone(&err) {
             return self.lose(err.to_string());
         }
@@ -484,18 +511,59 @@ impl V4l2Source {
 impl FrameSource for V4l2Source {
     fn next_frame(&mut self, timeout: Duration) -> Result<Frame<'_>, CameraError> {
         self.try_reconnect(timeout)?;
+        let deadline = Instant::now() + timeout;
         let State::Live(live) = &mut self.state else { unreachable!("reconnected above") };
-        live.stream.set_timeout(timeout);
-        // Take what we need from the dequeued buffer as plain values, so the error paths below
-        // may use `self` again; the frame's bytes are re-borrowed at the end.
-        let dequeued = live.stream.next().map(|(buf, meta)| {
-            let used = (meta.bytesused as usize).min(buf.len());
-            (buf.as_ptr(), used, meta.flags, meta.sequence as u64)
-        });
-        let (ptr, used, flags, sequence) = match dequeued {
-            Ok(d) => d,
-            Err(err) => return Err(self.capture_failed(err, timeout)),
+        // The v4l crate's `next` queues the previous buffer and then dequeues; when that wait
+        // fails (timeout, EINTR), the buffer it queued stays queued and the next `next` queues
+        // it again, which the driver refuses (EINVAL). So once streaming, wait here for a
+        // filled buffer first (resuming after signals): `next` then finds one at once. The
+        // first wait after (re)starting is `next`'s own; when it fails, the stream is stopped
+        // (STREAMOFF takes every buffer back) so that `next` starts it afresh, at once when
+        // the wait was interrupted and time is left, else on the next call.
+        let dequeued = loop {
+            if live.delivered {
+                let handle = live.stream.handle();
+                match wait_readable(deadline, |ms| handle.poll(libc::POLLIN, ms)) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        let timed_out = std::io::Error::new(std::io::ErrorKind::TimedOut, "VIDIOC_DQBUF");
+                        return Err(self.capture_failed(timed_out, timeout));
+                    }
+                    Err(err) => return Err(self.capture_failed(err, timeout)),
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            live.stream.set_timeout(Duration::from_millis(left.as_micros().div_ceil(1000) as u64));
+            // Take what we need from the dequeued buffer as plain values, so the error paths
+            // below may use `self` again; the frame's bytes are re-borrowed at the end.
+            let next = live.stream.next().map(|(buf, meta)| {
+                let used = (meta.bytesused as usize).min(buf.len());
+                (buf.as_ptr(), used, meta.flags, meta.sequence as u64)
+            });
+            match next {
+                Ok(d) => break d,
+                Err(err) => {
+                    let interrupted = err.kind() == std::io::ErrorKind::Interrupted;
+                    if interrupted || err.kind() == std::io::ErrorKind::TimedOut {
+                        // The buffer `next` queued is still queued: restart the stream. A stop
+                        // that fails means the device has gone, which the next call reports.
+                        let stopped = live.stream.stop().is_ok();
+                        live.delivered = false;
+                        if interrupted && stopped && Instant::now() < deadline {
+                            continue;
+                        }
+                    }
+                    let err = if interrupted {
+                        std::io::Error::new(std::io::ErrorKind::TimedOut, "VIDIOC_DQBUF")
+                    } else {
+                        err
+                    };
+                    return Err(self.capture_failed(err, timeout));
+                }
+            }
         };
+        let (ptr, used, flags, sequence) = dequeued;
+        live.delivered = true;
         live.timeouts_in_row = 0;
         let g = live.granted.clone();
         // SAFETY: `ptr` points into an mmap buffer owned by `live.stream`, which lives in
@@ -507,7 +575,7 @@ impl FrameSource for V4l2Source {
         let reason = if flags.contains(BufferFlags::ERROR) {
             self.stats.dropped_error_flag += 1;
             Some(DropReason::ErrorFlag)
-        } else if g.format == PixelFormat::Mjpeg && !crate::convert::jpeg_is_complete(data) {
+        } else if g.format == PixelFormat::Mjpeg && !crate::photo::jpeg_is_complete(data) {
             self.stats.dropped_corrupt += 1;
             Some(DropReason::CorruptJpeg)
         } else if used < needed {
@@ -595,6 +663,105 @@ mod tests {
         assert_eq!(choose(&cam, &want(Some(PixelFormat::Nv12), 640, 480)).unwrap().format, PixelFormat::Nv12);
         assert!(choose(&cam, &want(Some(PixelFormat::Rgb24), 640, 480)).is_none());
         assert!(choose(&[offered(b"H264", &[(640, 480)])], &want(None, 640, 480)).is_none());
+    }
+
+    #[test]
+    fn an_interrupted_wait_resumes_with_the_time_left() {
+        let deadline = Instant::now() + Duration::from_millis(500);
+        let mut asked = Vec::new();
+        let mut answers = [Err(libc::EINTR), Err(libc::EINTR), Ok(1)].into_iter();
+        let ready = wait_readable(deadline, |ms| {
+            asked.push(ms);
+            std::thread::sleep(Duration::from_millis(20));
+            answers.next().unwrap().map_err(std::io::Error::from_raw_os_error)
+        });
+        assert!(ready.unwrap(), "ready after two interruptions");
+        assert_eq!(asked.len(), 3);
+        assert!(asked[0] <= 500 && asked[0] > 450, "{asked:?}");
+        // Each resumed wait asks for what is left: less each time, by about the time spent.
+        assert!(asked.windows(2).all(|w| w[1] <= w[0] - 15), "{asked:?}");
+    }
+
+    #[test]
+    fn interruptions_until_the_deadline_are_a_timeout_not_an_error() {
+        let start = Instant::now();
+        let deadline = start + Duration::from_millis(60);
+        let mut calls = 0;
+        let ready = wait_readable(deadline, |ms| {
+            calls += 1;
+            std::thread::sleep(Duration::from_millis(ms.clamp(0, 10) as u64));
+            Err(std::io::Error::from_raw_os_error(libc::EINTR))
+        });
+        assert!(!ready.unwrap());
+        assert!(start.elapsed() >= Duration::from_millis(60), "waited the whole time");
+        assert!(calls >= 6, "{calls} waits");
+        // A plain timeout and a real error pass through.
+        assert!(!wait_readable(Instant::now() + Duration::from_millis(5), |_| Ok(0)).unwrap());
+        let gone = wait_readable(deadline, |_| Err(std::io::Error::from_raw_os_error(libc::ENODEV)));
+        assert_eq!(gone.unwrap_err().raw_os_error(), Some(libc::ENODEV));
+    }
+
+    #[test]
+    fn a_real_signal_during_a_real_poll_does_not_end_the_wait() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        extern "C" fn nothing(_: libc::c_int) {}
+        // SIGURG is ignored by default; a handler without SA_RESTART makes poll(2) fail with
+        // EINTR, as signal-hook's handlers for SIGHUP/SIGUSR1 do in the booth.
+        // SAFETY: sigaction with a zeroed struct, an empty mask and a handler that does nothing.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = nothing as extern "C" fn(libc::c_int) as usize;
+            libc::sigemptyset(&mut action.sa_mask);
+            assert_eq!(libc::sigaction(libc::SIGURG, &action, std::ptr::null_mut()), 0);
+        }
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe(2) writes.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let (read_end, write_end) = (fds[0], fds[1]);
+        // SAFETY: pthread_self has no preconditions.
+        let me = unsafe { libc::pthread_self() };
+        let done = Arc::new(AtomicBool::new(false));
+        let pester = {
+            let done = Arc::clone(&done);
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                while !done.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(10));
+                    // SAFETY: `me` is the test's thread, alive until `done` is set.
+                    unsafe { libc::pthread_kill(me, libc::SIGURG) };
+                    if start.elapsed() >= Duration::from_millis(150) {
+                        // SAFETY: writes one byte from a live buffer to the pipe we own.
+                        unsafe { libc::write(write_end, b"x".as_ptr().cast(), 1) };
+                    }
+                }
+            })
+        };
+        let start = Instant::now();
+        let mut interrupted = 0;
+        let ready = wait_readable(start + Duration::from_secs(5), |ms| {
+            let mut fd = libc::pollfd { fd: read_end, events: libc::POLLIN, revents: 0 };
+            // SAFETY: one valid pollfd.
+            match unsafe { libc::poll(&mut fd, 1, ms) } {
+                -1 => {
+                    let e = std::io::Error::last_os_error();
+                    interrupted += (e.kind() == std::io::ErrorKind::Interrupted) as u32;
+                    Err(e)
+                }
+                n => Ok(n),
+            }
+        });
+        done.store(true, Ordering::SeqCst);
+        pester.join().unwrap();
+        // SAFETY: closing the two descriptors pipe(2) gave us, once.
+        unsafe {
+            libc::close(read_end);
+            libc::close(write_end);
+        }
+        assert!(ready.unwrap(), "the byte arrived, so the wait must end ready");
+        assert!(interrupted >= 1, "no EINTR seen: the test did not test anything");
+        assert!(start.elapsed() >= Duration::from_millis(140), "ended at the first signal");
+        assert!(start.elapsed() < Duration::from_secs(5));
     }
 
     #[test]

@@ -1,14 +1,21 @@
 //! Pixel conversion and tensor packing: camera frames to RGB, crop and resize to the model's
 //! square, RGB to the model's tensor layout and value range, and back. Pure functions over
 //! slices and images; no model or hardware here.
+//!
+//! The submodules import one way only: `pixels` (frames to RGB) uses `resample` (the YUV fast
+//! path) and `bt601` (the colour), `resample` uses `bt601`; `resize` stands alone. None imports
+//! this file, which only re-exports them and builds on them.
 
+mod bt601;
 mod pixels;
 mod resample;
+mod resize;
 
 use image::RgbImage;
 use serde::Deserialize;
 
 pub use pixels::{FrameError, Rect, encode_yuv};
+pub use resize::resize;
 
 use crate::camera::Frame;
 
@@ -77,81 +84,6 @@ pub fn frame_to_square(frame: &Frame, side: u32) -> Result<RgbImage, FrameError>
         return Ok(square);
     }
     Ok(resize(&pixels::to_rgb(frame, crop)?, side, side))
-}
-
-/// The centred square of a frame at `side` x `side`, straight into a model's input tensor
-/// `out` (`side * side * 3` values): equal to [`to_tensor`] of [`frame_to_square`] up to the
-/// rounding to bytes that this skips. YUV frames into NCHW go from the resampled samples to the
-/// three f32 planes in one pass ([`pixels::yuv_tensor`]); other formats and layouts take the
-/// square first. The caller owns `out`, so it can be reused frame after frame and aligned: the
-/// row stores are 32 or 64 bytes wide, and into a 64-byte aligned tensor ([`aligned_f32`]) a
-/// 640x480 frame converted 4 to 6% faster (measured with the 32-byte ones).
-pub fn frame_into_tensor(
-    frame: &Frame,
-    side: u32,
-    layout: Layout,
-    range: ValueRange,
-    out: &mut [f32],
-) -> Result<(), FrameError> {
-    let crop = Rect::centred(frame.width, frame.height, 1, 1);
-    if layout == Layout::Nchw && pixels::yuv_tensor(frame, crop, side, range, out)? {
-        return Ok(());
-    }
-    out.copy_from_slice(&to_tensor(&frame_to_square(frame, side)?, layout, range));
-    Ok(())
-}
-
-/// [`frame_into_tensor`] into a new buffer.
-pub fn frame_to_tensor(
-    frame: &Frame,
-    side: u32,
-    layout: Layout,
-    range: ValueRange,
-) -> Result<Vec<f32>, FrameError> {
-    let mut tensor = vec![0.0; side as usize * side as usize * 3];
-    frame_into_tensor(frame, side, layout, range, &mut tensor)?;
-    Ok(tensor)
-}
-
-/// A zeroed buffer of `n` f32 values whose first sits on a 64-byte boundary (a cache line),
-/// for [`frame_into_tensor`]: the `Vec` holding it, and where the values start in it.
-pub fn aligned_f32(n: usize) -> (Vec<f32>, std::ops::Range<usize>) {
-    let buffer = vec![0.0f32; n + 16];
-    let at = buffer.as_ptr().align_offset(64).min(16);
-    (buffer, at..at + n)
-}
-
-/// Resizes with a SIMD convolution (bilinear), or returns a copy when the size already fits.
-pub fn resize(img: &RgbImage, w: u32, h: u32) -> RgbImage {
-    if img.dimensions() == (w, h) {
-        return img.clone();
-    }
-    let (iw, ih) = img.dimensions();
-    let pixels = fast_image_resize::PixelType::U8x3;
-    let out = pixels::resize_plane(img.as_raw(), (iw, ih), pixels, (0, 0, iw, ih), (w, h));
-    RgbImage::from_raw(w, h, out).expect("buffer sized to w*h*3")
-}
-
-/// Whether `bytes` look like a whole JPEG: the SOI marker (FF D8) first and the EOI marker
-/// (FF D9) last, possibly followed by zero padding. A cheap check that catches truncated files
-/// and torn MJPEG frames before decoding.
-pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
-    let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-    bytes.starts_with(&[0xFF, 0xD8]) && bytes[..end].ends_with(&[0xFF, 0xD9])
-}
-
-/// Decodes a JPEG (a photo or an MJPEG camera frame) to RGB, strictly: corrupt entropy-coded
-/// data is an error, not a half-grey picture, so a damaged frame is dropped instead of shown.
-pub fn decode_jpeg(bytes: &[u8]) -> Result<RgbImage, String> {
-    use zune_core::bytestream::ZCursor;
-    use zune_core::colorspace::ColorSpace;
-    use zune_core::options::DecoderOptions;
-    let options = DecoderOptions::default().set_strict_mode(true).jpeg_set_out_colorspace(ColorSpace::RGB);
-    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
-    let pixels = decoder.decode().map_err(|e| format!("{e:?}").replace('\n', " "))?;
-    let info = decoder.info().ok_or("JPEG headers missing")?;
-    RgbImage::from_raw(info.width as u32, info.height as u32, pixels)
-        .ok_or_else(|| "decoded JPEG has fewer pixels than its header says".to_owned())
 }
 
 /// Cuts the centre of `img` to a square and resizes it to `side` x `side`.
@@ -291,41 +223,6 @@ mod tests {
                 // Bit for bit: the same float operations in the same order.
                 let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&got), bits(&want), "{w}x{h} {range:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn frames_into_tensors_match_the_square_path() {
-        let photo = decode_jpeg(crate::assets::SAMPLE_PHOTOS[0].bytes).unwrap();
-        let picture = resize(&photo, 320, 240);
-        let range = ValueRange { lo: -1.0, hi: 1.0 };
-        let (mut buffer, at) = aligned_f32(64 * 64 * 3);
-        assert_eq!(buffer[at.clone()].as_ptr() as usize % 64, 0, "a cache-line aligned tensor");
-        let rgb = Frame {
-            format: crate::camera::PixelFormat::Rgb24,
-            width: 320,
-            height: 240,
-            stride: 960,
-            data: std::borrow::Cow::Owned(picture.as_raw().clone()),
-            sequence: 0,
-            timestamp: std::time::Duration::ZERO,
-            label: String::new(),
-        };
-        use crate::camera::PixelFormat::{Nv12, Yuyv};
-        let frames = [encode_yuv(&picture, Yuyv, 0).unwrap(), encode_yuv(&picture, Nv12, 8).unwrap(), rgb];
-        for frame in &frames {
-            for layout in [Layout::Nchw, Layout::Nhwc] {
-                let square = to_tensor(&frame_to_square(frame, 64).unwrap(), layout, range);
-                frame_into_tensor(frame, 64, layout, range, &mut buffer[at.clone()]).unwrap();
-                let worst =
-                    square.iter().zip(&buffer[at.clone()]).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-                // YUV into NCHW skips the square's rounding to bytes: under 2.09 levels (see
-                // resample's tests); everything else goes through the square, exactly.
-                let yuv_nchw = frame.format != crate::camera::PixelFormat::Rgb24 && layout == Layout::Nchw;
-                let bound = if yuv_nchw { 2.09 * 2.0 / 255.0 } else { 0.0 };
-                assert!(worst <= bound, "{} {layout}: {worst}", frame.format);
-                assert_eq!(frame_to_tensor(frame, 64, layout, range).unwrap(), buffer[at.clone()]);
             }
         }
     }

@@ -2,6 +2,8 @@
 
 use image::RgbImage;
 
+use super::bt601;
+use super::resample::{self, Plane, Yuv};
 use crate::camera::{Frame, PixelFormat};
 
 /// A frame that cannot be converted. The frame is dropped and counted, never shown.
@@ -66,39 +68,6 @@ impl Rect {
     }
 }
 
-/// BT.601 limited-range YCbCr to RGB in 8.8 fixed point (the coefficients of ITU-R BT.601
-/// scaled by 256 with the 255/219 and 255/224 range expansion folded in).
-#[inline(always)]
-fn yuv(y: u8, u: u8, v: u8) -> [u8; 3] {
-    let c = 298 * (y as i32 - 16) + 128;
-    let d = u as i32 - 128;
-    let e = v as i32 - 128;
-    let clamp = |x: i32| (x >> 8).clamp(0, 255) as u8;
-    [clamp(c + 409 * e), clamp(c - 100 * d - 208 * e), clamp(c + 516 * d)]
-}
-
-/// Pixels converted together by [`yuv_block`].
-const LANES: usize = 16;
-
-/// [`yuv`] for [`LANES`] pixels at once, written as plain loops over fixed-size arrays so the
-/// compiler turns them into SIMD (SSE/AVX2 on x86, NEON on ARM) without intrinsics; `rgb`
-/// receives them packed.
-#[inline(always)]
-fn yuv_block(ys: &[u8; LANES], us: &[u8; LANES], vs: &[u8; LANES], rgb: &mut [u8]) {
-    let (mut r, mut g, mut b) = ([0u8; LANES], [0u8; LANES], [0u8; LANES]);
-    for k in 0..LANES {
-        let c = 298 * (ys[k] as i32 - 16) + 128;
-        let d = us[k] as i32 - 128;
-        let e = vs[k] as i32 - 128;
-        r[k] = ((c + 409 * e) >> 8).clamp(0, 255) as u8;
-        g[k] = ((c - 100 * d - 208 * e) >> 8).clamp(0, 255) as u8;
-        b[k] = ((c + 516 * d) >> 8).clamp(0, 255) as u8;
-    }
-    for (k, px) in rgb[..LANES * 3].chunks_exact_mut(3).enumerate() {
-        px.copy_from_slice(&[r[k], g[k], b[k]]);
-    }
-}
-
 /// Refuses a frame whose buffer is shorter than its size, format and stride need.
 fn check_len(frame: &Frame) -> Result<(), FrameError> {
     let (fw, fh, stride) = (frame.width, frame.height, frame.stride);
@@ -117,63 +86,21 @@ fn check_len(frame: &Frame) -> Result<(), FrameError> {
     Ok(())
 }
 
-/// Resizes the `crop` (left, top, width, height in pixels of `pixel`) of an 8-bit image
-/// `stride_px` pixels wide to `w` x `h` with a SIMD bilinear convolution.
-pub(super) fn resize_plane(
-    data: &[u8],
-    (stride_px, rows): (u32, u32),
-    pixel: fast_image_resize::PixelType,
-    crop: (u32, u32, u32, u32),
-    (w, h): (u32, u32),
-) -> Vec<u8> {
-    use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer, images};
-    let size = stride_px as usize * rows as usize * pixel.size();
-    let src =
-        images::ImageRef::new(stride_px, rows, &data[..size], pixel).expect("plane sized to its stride");
-    let mut dst = images::Image::new(w, h, pixel);
-    let (x, y, cw, ch) = crop;
-    let options = ResizeOptions::new()
-        .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
-        .crop(x as f64, y as f64, cw as f64, ch as f64);
-    Resizer::new().resize(&src, &mut dst, &options).expect("same pixel type, non-empty sizes");
-    dst.into_vec()
-}
-
 /// The fast path for YUV frames (YUYV, UYVY, NV12, NV21): the crop is resampled to
 /// `side` x `side` while still 8-bit YUV and converted to RGB one output row at a time
-/// ([`super::resample`]: 2x2 box halvings into 4:4:4 planes while the crop is 1.5 times the
-/// output or more, then a fixed-point 2-tap bilinear, table shuffles for the horizontal taps),
+/// ([`resample`]: 2x2 box halvings into 4:4:4 planes while the crop is 1.5 times the output or
+/// more, then a fixed-point 2-tap bilinear, table shuffles for the horizontal taps),
 /// so a 640x480 frame into 256x256 converts 65,536 pixels instead of 230,400 and never builds
 /// a full-size picture. `None` for other formats (and for crops far wider than high).
 pub fn yuv_square(frame: &Frame, crop: Rect, side: u32) -> Result<Option<RgbImage>, FrameError> {
     let Some(yuv) = yuv_crop(frame, crop, side)? else { return Ok(None) };
     let mut rgb = vec![0u8; side as usize * side as usize * 3];
-    Ok(super::resample::resample(yuv, side as usize, super::resample::Out::Rgb(&mut rgb))
+    Ok(resample::resample(yuv, side as usize, &mut rgb)
         .map(|()| RgbImage::from_raw(side, side, rgb).expect("side*side*3 bytes")))
 }
 
-/// [`yuv_square`] straight into the three planes of an NCHW tensor, `out` (`side * side * 3`
-/// values) in `range`, from the resampled samples before any rounding to bytes. `false` (and
-/// `out` untouched) where [`yuv_square`] gives `None`.
-pub fn yuv_tensor(
-    frame: &Frame,
-    crop: Rect,
-    side: u32,
-    range: super::ValueRange,
-    out: &mut [f32],
-) -> Result<bool, FrameError> {
-    let Some(yuv) = yuv_crop(frame, crop, side)? else { return Ok(false) };
-    assert_eq!(out.len(), side as usize * side as usize * 3, "a {side}x{side} RGB tensor");
-    Ok(super::resample::resample(yuv, side as usize, super::resample::Out::planes(out, range)).is_some())
-}
-
-/// The crop of a YUV frame as [`super::resample::Yuv`]; `None` for other formats.
-fn yuv_crop<'a>(
-    frame: &'a Frame,
-    crop: Rect,
-    side: u32,
-) -> Result<Option<super::resample::Yuv<'a>>, FrameError> {
-    use super::resample::{Plane, Yuv};
+/// The crop of a YUV frame as [`Yuv`]; `None` for other formats.
+fn yuv_crop<'a>(frame: &'a Frame, crop: Rect, side: u32) -> Result<Option<Yuv<'a>>, FrameError> {
     use std::borrow::Cow;
     let packed = matches!(frame.format, PixelFormat::Yuyv | PixelFormat::Uyvy);
     let planar = matches!(frame.format, PixelFormat::Nv12 | PixelFormat::Nv21);
@@ -199,27 +126,13 @@ fn yuv_crop<'a>(
     }))
 }
 
-/// Rows of Y, U and V samples (same length) into packed RGB, [`LANES`] pixels at a time.
-#[inline(always)]
-pub(super) fn yuv_row(ys: &[u8], us: &[u8], vs: &[u8], rgb: &mut [u8]) {
-    let blocks = ys.chunks_exact(LANES).zip(us.chunks_exact(LANES)).zip(vs.chunks_exact(LANES));
-    for (((y, u), v), rgb) in blocks.zip(rgb.chunks_exact_mut(LANES * 3)) {
-        let lanes = |s: &[u8]| -> [u8; LANES] { s.try_into().expect("LANES bytes") };
-        yuv_block(&lanes(y), &lanes(u), &lanes(v), rgb);
-    }
-    let done = ys.len() / LANES * LANES;
-    for i in done..ys.len() {
-        rgb[i * 3..i * 3 + 3].copy_from_slice(&yuv(ys[i], us[i], vs[i]));
-    }
-}
-
 /// Converts the `crop` part of `frame` to packed RGB.
 pub fn to_rgb(frame: &Frame, crop: Rect) -> Result<RgbImage, FrameError> {
     let (fw, fh) = (frame.width, frame.height);
     assert!(crop.x + crop.w <= fw && crop.y + crop.h <= fh, "crop {crop:?} outside {fw}x{fh}");
     if frame.format == PixelFormat::Mjpeg {
-        let full = super::decode_jpeg(&frame.data)
-            .map_err(|reason| FrameError::Jpeg { sequence: frame.sequence, reason })?;
+        let full = crate::photo::decode_jpeg(&frame.data)
+            .map_err(|e| FrameError::Jpeg { sequence: frame.sequence, reason: e.to_string() })?;
         if full.dimensions() != (fw, fh) {
             let reason = format!("decoded {}x{}, stream says {fw}x{fh}", full.width(), full.height());
             return Err(FrameError::Jpeg { sequence: frame.sequence, reason });
@@ -275,14 +188,7 @@ pub fn encode_yuv(img: &RgbImage, format: PixelFormat, pad: usize) -> Option<Fra
     if !(packed || planar) || w % 2 == 1 || h % 2 == 1 {
         return None;
     }
-    let ycc = |x: usize, y: usize| {
-        let [r, g, b] = img.get_pixel(x as u32, y as u32).0.map(|c| c as f64);
-        [
-            16.0 + (65.481 * r + 128.553 * g + 24.966 * b) / 255.0,
-            128.0 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255.0,
-            128.0 + (112.0 * r - 93.786 * g - 18.214 * b) / 255.0,
-        ]
-    };
+    let ycc = |x: usize, y: usize| bt601::ycbcr(img.get_pixel(x as u32, y as u32).0);
     let stride = if packed { w * 2 + pad } else { w + pad };
     let mut data = vec![0u8; format.frame_len(h as u32, stride)];
     for y in 0..h {
@@ -336,7 +242,7 @@ fn packed_422_row(src: &[u8], dst: &mut [u8], skip: usize, (yi, ui, vi): (usize,
             }
             let i = logical - skip;
             if i < pixels {
-                dst[i * 3..i * 3 + 3].copy_from_slice(&yuv(quad[yi + 2 * half], u, v));
+                dst[i * 3..i * 3 + 3].copy_from_slice(&bt601::rgb(quad[yi + 2 * half], u, v));
             }
         }
         px += 2;
@@ -352,13 +258,14 @@ fn semi_planar_row(ys: &[u8], uv: &[u8], dst: &mut [u8], skip: usize, swap: bool
     for (i, (&y, d)) in ys.iter().zip(dst.chunks_exact_mut(3)).enumerate() {
         let c = ((i + skip) / 2) * 2;
         let (u, v) = if swap { (uv[c + 1], uv[c]) } else { (uv[c], uv[c + 1]) };
-        d.copy_from_slice(&yuv(y, u, v));
+        d.copy_from_slice(&bt601::rgb(y, u, v));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::convert::resize::resize;
     use std::borrow::Cow;
     use std::time::Duration;
 
@@ -393,11 +300,12 @@ mod tests {
     #[test]
     fn bt601_limited_range_primaries() {
         for ([y, u, v], rgb) in [WHITE, BLACK, RED, GREEN, BLUE] {
-            assert!(close(yuv(y, u, v), rgb), "{:?} -> {:?}, want {rgb:?}", [y, u, v], yuv(y, u, v));
+            let got = bt601::rgb(y, u, v);
+            assert!(close(got, rgb), "{:?} -> {got:?}, want {rgb:?}", [y, u, v]);
         }
         // Out-of-range input (full-range black/white) clamps instead of wrapping.
-        assert_eq!(yuv(0, 128, 128), [0, 0, 0]);
-        assert_eq!(yuv(255, 128, 128), [255, 255, 255]);
+        assert_eq!(bt601::rgb(0, 128, 128), [0, 0, 0]);
+        assert_eq!(bt601::rgb(255, 128, 128), [255, 255, 255]);
     }
 
     /// A 4x2 frame: left pair red, right pair blue on row 0; green, white on row 1.
@@ -502,7 +410,7 @@ mod tests {
             let f = smooth_yuv(format);
             let crop = Rect::centred(640, 480, 1, 1);
             let fast = yuv_square(&f, crop, side).unwrap().expect("a YUV format takes the fast path");
-            let slow = crate::convert::resize(&to_rgb(&f, crop).unwrap(), side, side);
+            let slow = resize(&to_rgb(&f, crop).unwrap(), side, side);
             let (mean, worst) = difference(&fast, &slow);
             // Rounding differs (8-bit intermediate planes after each halving and each tap
             // pass) and the filters differ (box halvings and 2 taps against a convolution):
@@ -515,8 +423,8 @@ mod tests {
     /// A `w` x `h` frame in `format` (a YUV one, its stride padded by 32 bytes) from a sample
     /// photo stretched to that size.
     fn photo_yuv(format: PixelFormat, w: usize, h: usize) -> Frame<'static> {
-        let photo = crate::convert::decode_jpeg(crate::assets::SAMPLE_PHOTOS[1].bytes).unwrap();
-        encode_yuv(&crate::convert::resize(&photo, w as u32, h as u32), format, 32).unwrap()
+        let photo = crate::photo::decode_jpeg(crate::assets::SAMPLE_PHOTOS[1].bytes).unwrap();
+        encode_yuv(&resize(&photo, w as u32, h as u32), format, 32).unwrap()
     }
 
     /// Mean and largest absolute difference of two pictures' bytes.
@@ -533,7 +441,7 @@ mod tests {
                 for side in [256, 58] {
                     let f = photo_yuv(format, w, h);
                     let crop = Rect::centred(w as u32, h as u32, 1, 1);
-                    let reference = crate::convert::resize(&to_rgb(&f, crop).unwrap(), side, side);
+                    let reference = resize(&to_rgb(&f, crop).unwrap(), side, side);
                     let fast = yuv_square(&f, crop, side).unwrap().unwrap();
                     let (mean, worst) = difference(&fast, &reference);
                     // A 2-tap bilinear after box halvings against fast_image_resize's bilinear
@@ -546,25 +454,6 @@ mod tests {
                         mean < mean_max && worst <= worst_max,
                         "{w}x{h} {format} {side}: mean {mean} max {worst}"
                     );
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn block_conversion_equals_the_scalar_one_for_every_input() {
-        // All 2^24 (Y, U, V) triples would take long in a debug build: every Y with a grid of
-        // chroma values, including both ends of the range.
-        let chroma: Vec<u8> = (0..=255).step_by(15).chain([1, 127, 128, 254]).collect();
-        let mut rgb = [0u8; LANES * 3];
-        for &u in &chroma {
-            for &v in &chroma {
-                for ys in (0..=255u8).collect::<Vec<_>>().chunks_exact(LANES) {
-                    let ys: &[u8; LANES] = ys.try_into().unwrap();
-                    yuv_block(ys, &[u; LANES], &[v; LANES], &mut rgb);
-                    for (k, px) in rgb.chunks_exact(3).enumerate() {
-                        assert_eq!(px, yuv(ys[k], u, v), "Y {} U {u} V {v}", ys[k]);
-                    }
                 }
             }
         }

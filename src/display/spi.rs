@@ -12,7 +12,7 @@ use embedded_hal::digital::OutputPin;
 use linux_embedded_hal::gpio_cdev::{Chip, LineRequestFlags};
 use linux_embedded_hal::spidev::{SpiModeFlags, SpidevOptions};
 use linux_embedded_hal::{CdevPin, Delay, SpidevDevice};
-use mipidsi::interface::SpiInterface;
+use mipidsi::interface::{Interface, InterfaceKind, SpiError, SpiInterface};
 use mipidsi::models::{ILI9341Rgb565, ST7789};
 use mipidsi::options::{ColorInversion, ColorOrder, Orientation, Rotation};
 
@@ -95,6 +95,55 @@ where
     }
 }
 
+/// mipidsi's SPI interface with its transfer buffer owned instead of borrowed.
+///
+/// mipidsi's `SpiInterface` borrows its buffer for as long as the display lives, and the
+/// display sits behind `Box<dyn Driver>`, so the borrow would have to be `'static`: the buffer
+/// used to be `Box::leak`ed, 4 KiB lost on every open (every SIGHUP reload). Here the buffer is
+/// a field next to the bus, and each call lends all three to a short-lived `SpiInterface`, so
+/// the bytes on the wire are mipidsi's own, there is no `unsafe` and no shared buffer two
+/// panels could alias, and the buffer goes with the panel.
+struct OwnedSpi<SPI, DC> {
+    spi: SPI,
+    dc: DC,
+    buffer: Box<[u8]>,
+}
+
+/// Bytes per SPI write of pixel data.
+const TRANSFER_BUFFER: usize = 4096;
+
+impl<SPI: embedded_hal::spi::SpiDevice, DC: OutputPin> OwnedSpi<SPI, DC> {
+    fn new(spi: SPI, dc: DC) -> Self {
+        OwnedSpi { spi, dc, buffer: vec![0u8; TRANSFER_BUFFER].into_boxed_slice() }
+    }
+
+    fn lend(&mut self) -> SpiInterface<'_, &mut SPI, &mut DC> {
+        SpiInterface::new(&mut self.spi, &mut self.dc, &mut self.buffer)
+    }
+}
+
+impl<SPI: embedded_hal::spi::SpiDevice, DC: OutputPin> Interface for OwnedSpi<SPI, DC> {
+    type Word = u8;
+    type Error = SpiError<SPI::Error, DC::Error>;
+
+    const KIND: InterfaceKind = InterfaceKind::Serial4Line;
+
+    fn send_command(&mut self, command: u8, args: &[u8]) -> Result<(), Self::Error> {
+        self.lend().send_command(command, args)
+    }
+
+    fn send_pixels<const N: usize>(
+        &mut self,
+        pixels: impl IntoIterator<Item = [u8; N]>,
+    ) -> Result<(), Self::Error> {
+        self.lend().send_pixels(pixels)
+    }
+
+    fn send_repeated_pixel<const N: usize>(&mut self, pixel: [u8; N], count: u32) -> Result<(), Self::Error> {
+        self.lend().send_repeated_pixel(pixel, count)
+    }
+}
+
 /// An SPI panel with a back buffer.
 pub struct SpiPanel {
     driver: Box<dyn Driver>,
@@ -165,10 +214,7 @@ impl SpiPanel {
         DC: OutputPin + 'static,
         RST: OutputPin + 'static,
     {
-        // mipidsi borrows a transfer buffer for as long as the display lives, which is as long
-        // as the process: one small allocation, never freed.
-        let buffer: &'static mut [u8] = Box::leak(vec![0u8; 4096].into_boxed_slice());
-        let di = SpiInterface::new(spi, dc, buffer);
+        let di = OwnedSpi::new(spi, dc);
         let rotation = match c.rotation {
             90 => Rotation::Deg90,
             180 => Rotation::Deg180,
@@ -362,6 +408,49 @@ mod tests {
         assert_eq!(upright, Size::new(240, 320));
         assert_eq!(sideways, Size::new(320, 240));
         assert_ne!(m0, m90);
+    }
+
+    #[test]
+    fn a_closed_panel_keeps_nothing() {
+        // Reloads (SIGHUP) open a new panel and drop the old one: the old one's bus, pins and
+        // transfer buffer (owned next to the bus) must all go with it, every time.
+        for _ in 0..50 {
+            let (p, bus) = panel(&config(Panel::St7789, 0));
+            assert!(Rc::strong_count(&bus.bytes) > 1, "the panel holds its bus");
+            drop(p);
+            assert_eq!(Rc::strong_count(&bus.bytes), 1, "the dropped panel still holds its bus");
+            assert_eq!(Rc::strong_count(&bus.dc), 1, "the dropped panel still holds its DC pin");
+        }
+    }
+
+    #[test]
+    fn pixels_go_out_in_transfer_buffer_sized_writes() {
+        let bus = Recorder::default();
+        let writes = Rc::new(Cell::new(0));
+        let mut di = OwnedSpi::new(Counting(bus.clone(), Rc::clone(&writes)), Dc(Rc::clone(&bus.dc)));
+        // 5000 pixels of 2 bytes: 10000 bytes in writes of 4096, 4096 and 1808.
+        di.send_pixels((0..5000u32).map(|i| [(i >> 8) as u8, i as u8])).unwrap();
+        assert_eq!(writes.get(), 3);
+        let sent: Vec<u8> = bus.bytes.borrow().iter().map(|&(_, b)| b).collect();
+        let want: Vec<u8> = (0..5000u32).flat_map(|i| [(i >> 8) as u8, i as u8]).collect();
+        assert_eq!(sent, want);
+    }
+
+    /// A bus that counts its write operations.
+    struct Counting(Recorder, Rc<Cell<usize>>);
+
+    impl embedded_hal::spi::ErrorType for Counting {
+        type Error = Infallible;
+    }
+
+    impl embedded_hal::spi::SpiDevice for Counting {
+        fn transaction(
+            &mut self,
+            ops: &mut [embedded_hal::spi::Operation<'_, u8>],
+        ) -> Result<(), Infallible> {
+            self.1.set(self.1.get() + ops.len());
+            self.0.transaction(ops)
+        }
     }
 
     #[test]

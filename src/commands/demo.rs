@@ -1,0 +1,161 @@
+//! `comicbooth demo`: the whole pipeline once on every photo of the source (the built-in
+//! samples by default), headless: capture, preprocess, generate the time points, animate, show
+//! on a screen that writes a PNG per shown frame, save a GIF each, and time every stage.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::camera::{FRAME_TIMEOUT, FrameSource};
+use crate::config::Config;
+use crate::display::{self, HeadlessDisplay};
+use crate::{animate, convert, export, model, wiring};
+
+/// Time spent in each stage of the pipeline, summed over all pictures.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StageTimes {
+    /// Loading, checking, optimising and warming up the generator.
+    pub model_load: Duration,
+    /// Getting frames from the source (for photos: reading and decoding).
+    pub capture: Duration,
+    /// Pixel conversion, crop and resize.
+    pub preprocess: Duration,
+    /// Generator runs (every time point).
+    pub generate: Duration,
+    /// Ordering time points into loops.
+    pub animate: Duration,
+    /// Drawing on the display (headless: writing PNGs).
+    pub display: Duration,
+    /// Writing animation files.
+    pub export: Duration,
+}
+
+impl StageTimes {
+    fn rows(&self) -> [(&'static str, Duration); 7] {
+        [
+            ("model load", self.model_load),
+            ("capture", self.capture),
+            ("preprocess", self.preprocess),
+            ("generate", self.generate),
+            ("animate", self.animate),
+            ("display", self.display),
+            ("export", self.export),
+        ]
+    }
+}
+
+impl fmt::Display for StageTimes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (name, d) in self.rows() {
+            writeln!(f, "  {name:<11} {:>9.1} ms", d.as_secs_f64() * 1e3)?;
+        }
+        let total: Duration = self.rows().iter().map(|r| r.1).sum();
+        write!(f, "  {:<11} {:>9.1} ms", "total", total.as_secs_f64() * 1e3)
+    }
+}
+
+fn timed<T>(slot: &mut Duration, f: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let out = f();
+    *slot += start.elapsed();
+    out
+}
+
+/// One animation the demo made.
+#[derive(Debug, Clone)]
+pub struct DemoOutput {
+    /// The photo's label.
+    pub label: String,
+    /// The looping GIF.
+    pub gif: PathBuf,
+    /// Frames in the loop.
+    pub frames: usize,
+    /// PNGs of what the (headless) screen showed, `<label>-NNN.png`.
+    pub screen_dir: PathBuf,
+}
+
+/// What `comicbooth demo` did; its `Display` is what the command prints.
+#[derive(Debug, Clone)]
+pub struct DemoReport {
+    /// One entry per photo.
+    pub outputs: Vec<DemoOutput>,
+    /// Stage timings.
+    pub times: StageTimes,
+    /// The generator that ran, for the summary.
+    pub model: String,
+    /// Inference threads.
+    pub threads: usize,
+    /// Time points generated per photo.
+    pub time_points: u32,
+}
+
+impl fmt::Display for DemoReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "comicbooth demo: {} photos, {} time points each, model {}, {} threads",
+            self.outputs.len(),
+            self.time_points,
+            self.model,
+            self.threads
+        )?;
+        for o in &self.outputs {
+            writeln!(f, "  {:<14} {} ({} frames)", o.label, o.gif.display(), o.frames)?;
+        }
+        if let Some(o) = self.outputs.first() {
+            writeln!(f, "  screen frames: {}/<photo>-NNN.png", o.screen_dir.display())?;
+        }
+        writeln!(f, "stage times:\n{}", self.times)
+    }
+}
+
+/// Runs the demo into `export.dir` (GIFs) and `export.dir/screen` (what the screen showed).
+pub fn run(config: &Config) -> anyhow::Result<DemoReport> {
+    let mut times = StageTimes::default();
+    let out = &config.export.dir;
+    let screen_dir = out.join("screen");
+    export::create_dir(&screen_dir)?;
+    let mut source = wiring::open_photo_source(config)?;
+    tracing::info!(source = %source.describe(), "camera");
+    let side = config.model.size;
+    let (generator, gate) = timed(&mut times.model_load, || {
+        Ok::<_, model::ModelError>((wiring::load_generator(config)?, wiring::load_gate(config)?))
+    })?;
+    let mut screen =
+        HeadlessDisplay::new(config.display.width, config.display.height).writing_to(&screen_dir);
+    tracing::info!(width = config.display.width, height = config.display.height, "headless display");
+
+    let mut outputs = Vec::new();
+    for _ in 0..source.len() {
+        let frame = timed(&mut times.capture, || source.next_frame(FRAME_TIMEOUT))?;
+        let square = timed(&mut times.preprocess, || convert::frame_to_square(&frame, side))?;
+        let points = timed(&mut times.generate, || {
+            if model::already_comic(gate.as_ref(), &square) {
+                Ok(vec![square.clone()])
+            } else {
+                animate::time_points(&square, &config.animate, |i| generator.run(i))
+            }
+        })?;
+        let anim = timed(&mut times.animate, || animate::assemble(&points, &config.animate, &frame.label));
+        timed(&mut times.display, || {
+            screen.start_sequence(&anim.label);
+            anim.frames.iter().try_for_each(|f| display::show(&mut screen, f))
+        })?;
+        let gif = out.join(format!("{}.gif", anim.label));
+        timed(&mut times.export, || export::write_gif(&gif, &anim))?;
+        tracing::info!(photo = %anim.label, gif = %gif.display(), frames = anim.frames.len(), "comic saved");
+        outputs.push(DemoOutput {
+            label: anim.label,
+            gif,
+            frames: anim.frames.len(),
+            screen_dir: screen_dir.clone(),
+        });
+    }
+    Ok(DemoReport {
+        outputs,
+        times,
+        model: generator.origin().to_owned(),
+        threads: generator.threads(),
+        time_points: config.animate.time_points,
+    })
+}

@@ -1,0 +1,153 @@
+//! The keyboard trigger: an evdev node (a keyboard, or a USB button that types space or enter).
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::{Request, Trigger};
+
+/// Why a keyboard could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "keyboard {path}: cannot open it ({cause}); fix: add the user to the `input` group, or set trigger.keyboard to a /dev/input/event* node that exists"
+)]
+pub struct KeyboardError {
+    /// The device.
+    pub path: PathBuf,
+    /// Why.
+    pub cause: std::io::Error,
+}
+
+/// Linux key codes (linux/input-event-codes.h).
+const KEY_ENTER: u16 = 28;
+const KEY_D: u16 = 32;
+const KEY_SPACE: u16 = 57;
+const KEY_KPENTER: u16 = 96;
+const EV_KEY: u16 = 1;
+
+/// Fires on a press of space or enter on an evdev keyboard (or a USB "big red button" that
+/// types one of them); D opens diagnostics.
+pub struct KeyboardTrigger {
+    file: File,
+    path: PathBuf,
+    pending: Vec<u8>,
+}
+
+impl KeyboardTrigger {
+    /// Opens an evdev node without blocking.
+    pub fn open(path: &Path) -> Result<KeyboardTrigger, KeyboardError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|cause| KeyboardError { path: path.into(), cause })?;
+        Ok(KeyboardTrigger { file, path: path.into(), pending: Vec::new() })
+    }
+
+    /// The requests in a chunk of raw `input_event`s: key presses (not releases or
+    /// autorepeats) of space or enter, and of D.
+    pub fn requests_in(events: &[u8]) -> Vec<Request> {
+        let size = std::mem::size_of::<libc::input_event>();
+        events
+            .chunks_exact(size)
+            .filter_map(|raw| {
+                // SAFETY: input_event is plain old data and `raw` has exactly its size.
+                let ev: libc::input_event = unsafe { std::ptr::read_unaligned(raw.as_ptr().cast()) };
+                if ev.type_ != EV_KEY || ev.value != 1 {
+                    return None;
+                }
+                match ev.code {
+                    KEY_SPACE | KEY_ENTER | KEY_KPENTER => Some(Request::Session),
+                    KEY_D => Some(Request::Diagnostics),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+}
+
+impl Trigger for KeyboardTrigger {
+    fn poll(&mut self, _now: Instant) -> Option<Request> {
+        let mut buf = [0u8; 1024];
+        let mut asked = None;
+        loop {
+            match self.file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    self.pending.extend_from_slice(&buf[..n]);
+                    let size = std::mem::size_of::<libc::input_event>();
+                    let whole = self.pending.len() / size * size;
+                    // The last key pressed wins when several arrive in one poll.
+                    asked = KeyboardTrigger::requests_in(&self.pending[..whole]).pop().or(asked);
+                    self.pending.drain(..whole);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    tracing::warn!(device = %self.path.display(), "keyboard read failed: {e}");
+                    break;
+                }
+            }
+        }
+        asked
+    }
+
+    fn describe(&self) -> String {
+        format!("keyboard {} (space or enter; D: diagnostics)", self.path.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(type_: u16, code: u16, value: i32) -> Vec<u8> {
+        // SAFETY: all-zero is a valid input_event.
+        let mut ev: libc::input_event = unsafe { std::mem::zeroed() };
+        ev.type_ = type_;
+        ev.code = code;
+        ev.value = value;
+        let size = std::mem::size_of::<libc::input_event>();
+        // SAFETY: reading the bytes of a plain struct.
+        unsafe { std::slice::from_raw_parts((&ev as *const libc::input_event).cast::<u8>(), size) }.to_vec()
+    }
+
+    #[test]
+    fn keyboard_counts_presses_of_space_enter_and_d_only() {
+        let mut raw = event(EV_KEY, KEY_SPACE, 1);
+        raw.extend(event(EV_KEY, KEY_SPACE, 0)); // release
+        raw.extend(event(EV_KEY, 30, 1)); // 'a'
+        raw.extend(event(EV_KEY, KEY_ENTER, 2)); // autorepeat
+        raw.extend(event(EV_KEY, KEY_D, 1));
+        raw.extend(event(EV_KEY, KEY_ENTER, 1));
+        raw.extend(event(0, 0, 0)); // SYN
+        use Request::{Diagnostics, Session};
+        assert_eq!(KeyboardTrigger::requests_in(&raw), vec![Session, Diagnostics, Session]);
+    }
+
+    #[test]
+    fn keyboard_reads_a_fifo_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("event0");
+        let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: creating a FIFO at a path we own.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let mut k = KeyboardTrigger::open(&path).unwrap();
+        let now = Instant::now();
+        assert!(k.poll(now).is_none());
+        std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        let mut w = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        std::io::Write::write_all(&mut w, &event(EV_KEY, KEY_SPACE, 1)).unwrap();
+        assert_eq!(k.poll(now), Some(Request::Session));
+        assert!(k.poll(now).is_none());
+        std::io::Write::write_all(&mut w, &event(EV_KEY, KEY_D, 1)).unwrap();
+        assert_eq!(k.poll(now), Some(Request::Diagnostics));
+    }
+
+    #[test]
+    fn missing_keyboard_says_how_to_fix() {
+        let e = KeyboardTrigger::open(Path::new("/nonexistent/event7")).err().unwrap().to_string();
+        assert!(e.contains("/nonexistent/event7") && e.contains("fix:"), "{e}");
+    }
+}

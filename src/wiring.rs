@@ -1,0 +1,346 @@
+//! Wiring: the only code that turns the configuration into parts (the camera or photo source,
+//! the screen, the triggers, the models, a whole booth), and the only place that knows which
+//! backends this build has (cargo features). Commands and the daemon ask here for parts and
+//! never name a backend themselves.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use embedded_graphics::pixelcolor::Rgb888;
+use embedded_graphics::prelude::*;
+use embedded_graphics::primitives::Rectangle;
+
+use crate::assets::SAMPLE_PHOTOS;
+use crate::booth::Booth;
+use crate::camera::{CameraError, FileSource, FrameSource};
+use crate::config::{CameraSource, Config, DisplayBackend, DisplayConfig};
+use crate::display::{Framebuffer, FramebufferError, HeadlessDisplay, HeadlessError, Screen};
+use crate::model::{Gate, Generator, ModelError, ModelSource};
+use crate::trigger::{KeyboardTrigger, SignalTrigger, TimerTrigger, Trigger};
+
+/// Whether this build drives SPI panels (feature `spi`).
+pub const HAS_SPI: bool = cfg!(feature = "spi");
+/// Whether this build reads a GPIO button (feature `gpio`).
+pub const HAS_GPIO: bool = cfg!(feature = "gpio");
+
+/// Opens the configured photo source (the demo's samples or `camera.path`).
+pub fn open_photo_source(config: &Config) -> Result<FileSource, CameraError> {
+    match config.camera.source {
+        CameraSource::Demo => Ok(FileSource::builtin(&SAMPLE_PHOTOS)),
+        CameraSource::Files => FileSource::open(&config.camera.path),
+        CameraSource::V4l2 => Err(CameraError::NotPhotos),
+    }
+}
+
+/// Opens the configured source, whatever it is.
+pub fn open_source(config: &Config) -> Result<Box<dyn FrameSource>, CameraError> {
+    match config.camera.source {
+        CameraSource::V4l2 => open_v4l2(config, false),
+        _ => Ok(Box::new(open_photo_source(config)?)),
+    }
+}
+
+/// The booth's camera: as [`open_source`], but a V4L2 camera that is missing or busy at start
+/// gives a source that keeps trying, so the booth comes up showing "camera lost" (and tells
+/// systemd so) rather than exiting into a restart loop.
+pub fn open_booth_source(config: &Config) -> Result<Box<dyn FrameSource>, CameraError> {
+    match config.camera.source {
+        CameraSource::V4l2 => open_v4l2(config, true),
+        _ => open_source(config),
+    }
+}
+
+#[cfg(feature = "v4l2")]
+fn v4l2_request(config: &Config, device: &Path) -> crate::camera::v4l2::Request {
+    let c = &config.camera;
+    crate::camera::v4l2::Request {
+        device: device.to_owned(),
+        format: c.format.pixel_format(),
+        width: c.width,
+        height: c.height,
+        fps: c.fps,
+        buffers: c.buffers,
+    }
+}
+
+#[cfg(feature = "v4l2")]
+fn open_v4l2(config: &Config, wait: bool) -> Result<Box<dyn FrameSource>, CameraError> {
+    use crate::camera::v4l2::V4l2Source;
+    let request = v4l2_request(config, &config.camera.device);
+    Ok(Box::new(if wait { V4l2Source::open_or_wait(request) } else { V4l2Source::open(request)? }))
+}
+
+#[cfg(not(feature = "v4l2"))]
+fn open_v4l2(_: &Config, _wait: bool) -> Result<Box<dyn FrameSource>, CameraError> {
+    Err(CameraError::NotBuilt("v4l2"))
+}
+
+/// The cameras' part of `comicbooth devices`: every V4L2 capture device under `dev_dir` with
+/// its formats and the choice the configured request would make, or why there are none.
+#[cfg(feature = "v4l2")]
+pub fn list_cameras(config: &Config, dev_dir: &Path) -> String {
+    use crate::camera::v4l2;
+    let cameras: Vec<_> = v4l2::discover(dev_dir)
+        .into_iter()
+        .map(|info| {
+            let choice = v4l2::choose(&info.formats, &v4l2_request(config, &info.path));
+            (info, choice)
+        })
+        .collect();
+    crate::camera::listing::cameras(&cameras)
+}
+
+/// The cameras' part of `comicbooth devices` in a build without V4L2.
+#[cfg(not(feature = "v4l2"))]
+pub fn list_cameras(_: &Config, _dev_dir: &Path) -> String {
+    "  v4l2      not in this build (rebuild with --features v4l2)\n".into()
+}
+
+/// The configured generator's source (`model.path`, or the built-in one).
+pub fn generator_source(config: &Config) -> ModelSource {
+    ModelSource::from_config(&config.model.path, crate::assets::GENERATOR)
+}
+
+/// The configured generator, loaded for `model.size` squares.
+pub fn load_generator(config: &Config) -> Result<Generator, ModelError> {
+    let side = config.model.size;
+    Generator::load(&generator_source(config), side, side, config.model.threads)
+}
+
+/// The configured gate, or `None` when `model.gate` is off.
+pub fn load_gate(config: &Config) -> Result<Option<Gate>, ModelError> {
+    let m = &config.model;
+    if !m.gate {
+        return Ok(None);
+    }
+    let source = ModelSource::from_config(&m.gate_path, crate::assets::GATE);
+    Gate::load(&source, m.gate_threshold, m.threads).map(Some)
+}
+
+/// Builds the configured triggers: SIGUSR1, the timer, the keyboard, the GPIO button.
+pub fn triggers(config: &Config) -> anyhow::Result<Vec<Box<dyn Trigger>>> {
+    let t = &config.trigger;
+    let mut out: Vec<Box<dyn Trigger>> = Vec::new();
+    if t.signal {
+        out.push(Box::new(SignalTrigger::install().context("installing the SIGUSR1 handler")?));
+    }
+    if t.timer_s > 0 {
+        out.push(Box::new(TimerTrigger::new(Duration::from_secs(t.timer_s as u64))));
+    }
+    if !t.keyboard.as_os_str().is_empty() {
+        out.push(Box::new(KeyboardTrigger::open(&t.keyboard)?));
+    }
+    if t.gpio_line >= 0 {
+        #[cfg(feature = "gpio")]
+        out.push(Box::new(crate::trigger::gpio::GpioTrigger::open(
+            &t.gpio_chip,
+            t.gpio_line as u32,
+            t.gpio_active_low,
+        )?));
+        #[cfg(not(feature = "gpio"))]
+        bail!(
+            "trigger.gpio_line is set, but this build has no GPIO support; fix: rebuild with `--features gpio` (or `booth`), or set trigger.gpio_line = -1"
+        );
+    }
+    Ok(out)
+}
+
+/// The booth `comicbooth run` drives: the configured camera, triggers, models, export folder and
+/// screen. Fails, naming the part and the fix, when one cannot be had.
+pub fn booth(config: &Config) -> anyhow::Result<Booth<ConfiguredScreen>> {
+    let source = open_booth_source(config)?;
+    tracing::info!(source = %source.describe(), "camera");
+    let triggers = triggers(config)?;
+    if triggers.is_empty() {
+        bail!(
+            "no trigger is configured, so no session could ever start; fix: set trigger.signal = true, trigger.timer_s, trigger.keyboard or trigger.gpio_line"
+        );
+    }
+    let generator = load_generator(config)?;
+    let gate = load_gate(config)?;
+    crate::export::create_dir(&config.export.dir)?;
+    let screen = ConfiguredScreen::open(&config.display)?;
+    tracing::info!(screen = %screen.describe(), "display");
+    Ok(Booth::new(
+        screen,
+        source,
+        config.camera.source == CameraSource::V4l2,
+        triggers,
+        generator,
+        gate,
+        config.animate.clone(),
+        config.booth.clone(),
+        config.export.clone(),
+    ))
+}
+
+/// What `comicbooth check` can say of the configured display without disturbing a running
+/// booth: the framebuffer mapped (not drawn on), an SPI panel's device nodes opened.
+pub fn probe_display(d: &DisplayConfig) -> anyhow::Result<String> {
+    match d.backend {
+        DisplayBackend::Headless => Ok(format!("headless {}x{}", d.width, d.height)),
+        DisplayBackend::Framebuffer => Ok(Framebuffer::open(&d.device, None)?.describe()),
+        DisplayBackend::Spi if HAS_SPI => {
+            for node in [&d.spi_device, &d.gpio_chip] {
+                std::fs::OpenOptions::new().read(true).write(true).open(node).with_context(|| {
+                    format!(
+                        "{}: cannot open it; fix: enable SPI (dtparam=spi=on) and add the user to the spi and gpio groups",
+                        node.display()
+                    )
+                })?;
+            }
+            Ok(format!("{:?} panel on {} (not initialised by check)", d.panel, d.spi_device.display()))
+        }
+        DisplayBackend::Spi => Err(spi_not_built()),
+    }
+}
+
+fn spi_not_built() -> anyhow::Error {
+    anyhow::anyhow!(
+        "display backend \"spi\" is not in this build; fix: rebuild with `--features spi` (or `booth`), or use \"framebuffer\" or \"headless\""
+    )
+}
+
+/// The screen `[display]` configures: one type over every backend this build has, so the
+/// booth and the benchmarks are written once for all of them.
+pub enum ConfiguredScreen {
+    /// In memory only (no hardware).
+    Headless(HeadlessDisplay),
+    /// A Linux framebuffer (HDMI, DRM or fbdev panels).
+    Framebuffer(Framebuffer),
+    /// An ST7789 or ILI9341 panel on SPI, and what it is (for reports).
+    #[cfg(feature = "spi")]
+    Spi(crate::display::spi::SpiPanel, String),
+}
+
+/// A [`ConfiguredScreen`]'s error: its backend's own.
+#[derive(Debug, thiserror::Error)]
+pub enum ScreenError {
+    /// From the headless screen.
+    #[error(transparent)]
+    Headless(#[from] HeadlessError),
+    /// From the framebuffer.
+    #[error(transparent)]
+    Framebuffer(#[from] FramebufferError),
+    /// From the SPI panel.
+    #[cfg(feature = "spi")]
+    #[error(transparent)]
+    Spi(#[from] crate::display::spi::SpiPanelError),
+}
+
+/// Runs `$body` with `$s` bound to the backend inside a [`ConfiguredScreen`].
+macro_rules! each_backend {
+    ($screen:expr, $s:ident => $body:expr) => {
+        match $screen {
+            ConfiguredScreen::Headless($s) => $body,
+            ConfiguredScreen::Framebuffer($s) => $body,
+            #[cfg(feature = "spi")]
+            ConfiguredScreen::Spi($s, _) => $body,
+        }
+    };
+}
+
+impl ConfiguredScreen {
+    /// Opens the display `[display]` configures.
+    pub fn open(d: &DisplayConfig) -> anyhow::Result<ConfiguredScreen> {
+        Ok(match d.backend {
+            DisplayBackend::Headless => ConfiguredScreen::Headless(HeadlessDisplay::new(d.width, d.height)),
+            DisplayBackend::Framebuffer => {
+                let console = (!d.console.as_os_str().is_empty()).then_some(d.console.as_path());
+                ConfiguredScreen::Framebuffer(Framebuffer::open(&d.device, console)?)
+            }
+            #[cfg(feature = "spi")]
+            DisplayBackend::Spi => {
+                use crate::display::spi::{SpiPanel, SpiPanelConfig};
+                let name = format!("{:?} SPI panel on {}", d.panel, d.spi_device.display());
+                ConfiguredScreen::Spi(SpiPanel::open(&SpiPanelConfig::from_config(d))?, name)
+            }
+            #[cfg(not(feature = "spi"))]
+            DisplayBackend::Spi => return Err(spi_not_built()),
+        })
+    }
+
+    /// What it is, for logs and reports.
+    pub fn describe(&self) -> String {
+        match self {
+            ConfiguredScreen::Headless(h) => {
+                let size = h.size();
+                format!("headless {}x{} (memory only)", size.width, size.height)
+            }
+            ConfiguredScreen::Framebuffer(fb) => fb.describe(),
+            #[cfg(feature = "spi")]
+            ConfiguredScreen::Spi(_, name) => name.clone(),
+        }
+    }
+}
+
+impl OriginDimensions for ConfiguredScreen {
+    fn size(&self) -> Size {
+        each_backend!(self, s => s.size())
+    }
+}
+
+impl DrawTarget for ConfiguredScreen {
+    type Color = Rgb888;
+    type Error = ScreenError;
+
+    fn draw_iter<I: IntoIterator<Item = Pixel<Rgb888>>>(&mut self, pixels: I) -> Result<(), ScreenError> {
+        each_backend!(self, s => s.draw_iter(pixels).map_err(Into::into))
+    }
+
+    fn fill_contiguous<I: IntoIterator<Item = Rgb888>>(
+        &mut self,
+        area: &Rectangle,
+        colors: I,
+    ) -> Result<(), ScreenError> {
+        each_backend!(self, s => s.fill_contiguous(area, colors).map_err(Into::into))
+    }
+
+    fn fill_solid(&mut self, area: &Rectangle, color: Rgb888) -> Result<(), ScreenError> {
+        each_backend!(self, s => s.fill_solid(area, color).map_err(Into::into))
+    }
+
+    fn clear(&mut self, color: Rgb888) -> Result<(), ScreenError> {
+        each_backend!(self, s => s.clear(color).map_err(Into::into))
+    }
+}
+
+impl Screen for ConfiguredScreen {
+    fn present(&mut self) -> Result<(), ScreenError> {
+        each_backend!(self, s => s.present().map_err(Into::into))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configured_headless_screen_draws_and_presents_through_the_enum() {
+        let d =
+            DisplayConfig { backend: DisplayBackend::Headless, width: 6, height: 4, ..Default::default() };
+        let mut screen = ConfiguredScreen::open(&d).unwrap();
+        assert_eq!(screen.size(), Size::new(6, 4));
+        screen.clear(Rgb888::BLUE).unwrap();
+        screen.fill_solid(&Rectangle::new(Point::new(1, 1), Size::new(2, 2)), Rgb888::RED).unwrap();
+        screen.present().unwrap();
+        let ConfiguredScreen::Headless(h) = &screen else { panic!("not headless") };
+        assert_eq!(h.presented(), 1);
+        assert_eq!(h.pixels().get_pixel(0, 0).0, [0, 0, 255]);
+        assert_eq!(h.pixels().get_pixel(2, 2).0, [255, 0, 0]);
+        assert!(screen.describe().starts_with("headless 6x4"));
+    }
+
+    #[test]
+    fn a_missing_framebuffer_is_an_error_naming_it() {
+        let d = DisplayConfig {
+            backend: DisplayBackend::Framebuffer,
+            device: "/nonexistent/fb9".into(),
+            ..Default::default()
+        };
+        let err = ConfiguredScreen::open(&d).err().expect("no such framebuffer");
+        assert!(format!("{err:#}").contains("/nonexistent/fb9"), "{err:#}");
+        assert!(format!("{:#}", probe_display(&d).unwrap_err()).contains("/nonexistent/fb9"));
+    }
+}
