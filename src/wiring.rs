@@ -88,7 +88,7 @@ pub fn list_cameras(config: &Config, dev_dir: &Path) -> String {
             (info, choice)
         })
         .collect();
-    crate::camera::listing::cameras(&cameras)
+    crate::camera::v4l2::listing::cameras(&cameras)
 }
 
 /// The cameras' part of `comicbooth devices` in a build without V4L2.

@@ -118,7 +118,7 @@ fn devices(device: &std::path::Path, expect_format: Option<&str>) -> Result<Stri
             (info, choice)
         })
         .collect();
-    print!("cameras:\n{}", comicbooth::camera::listing::cameras(&listed));
+    print!("cameras:\n{}", comicbooth::camera::v4l2::listing::cameras(&listed));
     let (info, choice) = listed
         .iter()
         .find(|(i, _)| i.path == device)

@@ -4,8 +4,6 @@
 mod capture;
 mod file;
 #[cfg(feature = "v4l2")]
-pub mod listing;
-#[cfg(feature = "v4l2")]
 pub mod v4l2;
 
 use std::borrow::Cow;

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::v4l2::{CameraInfo, Choice};
+use super::{CameraInfo, Choice};
 
 /// The cameras' section, one block per device.
 pub fn cameras(cameras: &[(CameraInfo, Option<Choice>)]) -> String {
