@@ -253,7 +253,7 @@ impl Net {
     ) -> Result<Net, ModelError> {
         let started = Instant::now();
         if !manifest.sha256.is_empty() {
-            let actual = hex(&Sha256::digest(bytes));
+            let actual = sha256_hex(bytes);
             if !actual.eq_ignore_ascii_case(&manifest.sha256) {
                 return Err(ModelError::Checksum { path: origin, expected: manifest.sha256, actual });
             }
@@ -629,13 +629,9 @@ fn dims(shape: &[usize]) -> String {
     shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("x")
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// sha256 of a byte slice as lowercase hex (as written in manifests).
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -44,7 +44,7 @@ pub fn open_source(config: &Config) -> Result<Box<dyn FrameSource>, CameraError>
 /// The booth's camera: as [`open_source`], but a V4L2 camera that is missing or busy at start
 /// gives a source that keeps trying, so the booth comes up showing "camera lost" (and tells
 /// systemd so) rather than exiting into a restart loop.
-pub fn open_booth_source(config: &Config) -> Result<Box<dyn FrameSource>, CameraError> {
+fn open_booth_source(config: &Config) -> Result<Box<dyn FrameSource>, CameraError> {
     match config.camera.source {
         CameraSource::V4l2 => open_v4l2(config, true),
         _ => open_source(config),

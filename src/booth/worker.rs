@@ -1,0 +1,155 @@
+//! The booth's worker thread: the generator runs here, so the main loop never waits for
+//! inference. Sessions (generate, animate, save) and stylized previews come in as [`Job`]s;
+//! progress and results go back as [`Outcome`]s.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use image::RgbImage;
+
+use crate::animate::{self, Animation};
+use crate::config::{AnimateConfig, ExportConfig, LoopMode};
+use crate::export;
+use crate::model::{Gate, Generator};
+
+/// What the booth asks of the worker.
+pub(super) enum Job {
+    Session { id: u64, frames: Vec<RgbImage> },
+    Preview(RgbImage),
+}
+
+/// What the worker hands back.
+pub(super) enum Outcome {
+    Progress { id: u64, done: usize, total: usize },
+    Done { id: u64, result: Result<(Animation, Result<PathBuf, String>), String> },
+    Preview(RgbImage),
+}
+
+/// The generator on its own thread: sessions (generate, animate, save) and previews.
+pub(super) struct Worker {
+    jobs: Option<Sender<Job>>,
+    pub(super) outcomes: Receiver<Outcome>,
+    thread: Option<JoinHandle<()>>,
+    pub(super) preview_busy: bool,
+    /// When the job in progress started; `None` while idle.
+    pub(super) busy_since: std::sync::Arc<std::sync::Mutex<Option<Instant>>>,
+}
+
+impl Worker {
+    pub(super) fn start(
+        generator: Generator,
+        gate: Option<Gate>,
+        animate: AnimateConfig,
+        export: ExportConfig,
+    ) -> Worker {
+        let (jobs, job_rx) = mpsc::channel::<Job>();
+        let (out_tx, outcomes) = mpsc::channel();
+        let busy_since = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let busy = std::sync::Arc::clone(&busy_since);
+        let set_busy = move |v: Option<Instant>| *busy.lock().unwrap_or_else(|p| p.into_inner()) = v;
+        let thread = std::thread::Builder::new()
+            .name("generator".into())
+            .spawn(move || {
+                for job in job_rx {
+                    set_busy(Some(Instant::now()));
+                    let sent = match job {
+                        Job::Preview(img) => match generator.run(&img) {
+                            Ok(comic) => out_tx.send(Outcome::Preview(comic)),
+                            Err(_) => out_tx.send(Outcome::Preview(img)),
+                        },
+                        Job::Session { id, frames } => {
+                            let models = (&generator, gate.as_ref());
+                            let result = session(models, &animate, &export, id, &frames, |done, total| {
+                                let _ = out_tx.send(Outcome::Progress { id, done, total });
+                            });
+                            out_tx.send(Outcome::Done { id, result })
+                        }
+                    };
+                    set_busy(None);
+                    if sent.is_err() {
+                        break;
+                    }
+                }
+            })
+            .expect("spawning the generator thread");
+        Worker { jobs: Some(jobs), outcomes, thread: Some(thread), preview_busy: false, busy_since }
+    }
+
+    pub(super) fn send(&self, job: Job) {
+        if let Some(j) = &self.jobs {
+            let _ = j.send(job);
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread after its current job.
+        self.jobs.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Makes one session's comic: one generator run per burst frame (a boomerang of the guests'
+/// movement), or line-boil time points of a single still; then saves the GIF and keeps the
+/// folder within its quota. A failed save (full disk) still returns the animation, so the
+/// guest sees their comic; only generation errors fail the session. A picture the gate finds
+/// already comic-style is shown untouched.
+fn session(
+    (generator, gate): (&Generator, Option<&Gate>),
+    config: &AnimateConfig,
+    export: &ExportConfig,
+    id: u64,
+    frames: &[RgbImage],
+    progress: impl Fn(usize, usize),
+) -> Result<(Animation, Result<PathBuf, String>), String> {
+    let label = format!("comic-{}-{id:03}", unix_seconds());
+    let points = if crate::model::already_comic(gate, &frames[0]) {
+        progress(1, 1);
+        frames.to_vec()
+    } else if frames.len() == 1 {
+        let total = config.time_points as usize;
+        let mut done = 0;
+        animate::time_points(&frames[0], config, |img| {
+            let out = generator.run(img);
+            done += 1;
+            progress(done, total);
+            out
+        })
+        .map_err(|e| e.to_string())?
+    } else {
+        let mut out = Vec::with_capacity(frames.len());
+        for (i, f) in frames.iter().enumerate() {
+            out.push(generator.run(f).map_err(|e| e.to_string())?);
+            progress(i + 1, frames.len());
+        }
+        out
+    };
+    let looped = AnimateConfig {
+        loop_mode: if frames.len() > 1 { LoopMode::Boomerang } else { config.loop_mode },
+        ..config.clone()
+    };
+    let anim = animate::assemble(&points, &looped, &label);
+    let path = export.dir.join(format!("{label}.gif"));
+    let saved = export::write_gif(&path, &anim).map(|()| path).map_err(|e| e.to_string());
+    if saved.is_ok() && export.quota_mb > 0 {
+        match export::prune(&export.dir, export.quota_mb as u64 * 1024 * 1024) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                deleted = n,
+                quota_mb = export.quota_mb,
+                "oldest comics deleted to stay within the quota"
+            ),
+            Err(e) => tracing::warn!("pruning {}: {e}", export.dir.display()),
+        }
+    }
+    Ok((anim, saved))
+}
+
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
