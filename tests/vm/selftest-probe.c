@@ -3,7 +3,8 @@
  *   - its arguments arrive intact;
  *   - /dev/video0 is vivid's capture device (VIDIOC_QUERYCAP);
  *   - /dev/fb0 is the bochs DRM framebuffer; it paints it a solid colour, prints
- *     SCREEN-READY and holds it for HOLD seconds so the host can take a QMP screendump;
+ *     SCREEN-READY and holds it until SIGUSR1 (the host sends it through run-guest.sh's
+ *     --control-socket once it has its QMP screendump), for at most HOLD seconds;
  *   - /sys is writable: unbinding vivid.0 makes the open fd fail with ENODEV and
  *     /dev/video0 go away; binding it again brings a working /dev/video0 back.
  * Exits 3 when everything held (an unusual status, to show it is passed through), and
@@ -16,6 +17,7 @@
 #include <fcntl.h>
 #include <linux/fb.h>
 #include <linux/videodev2.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +29,12 @@
 #include <unistd.h>
 
 static int failures;
+static volatile sig_atomic_t released;
+
+static void on_usr1(int sig) {
+	(void)sig;
+	released = 1;
+}
 
 #define CHECK(cond, ...)                                                                     \
 	do {                                                                                     \
@@ -75,6 +83,10 @@ static int querycap(int fd, struct v4l2_capability *cap) {
 
 int main(int argc, char **argv) {
 	int hold = argc > 1 ? atoi(argv[1]) : 0;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
 	for (int i = 0; i < argc; i++)
 		printf("argv[%d]=<%s>\n", i, argv[i]);
 
@@ -126,7 +138,11 @@ int main(int argc, char **argv) {
 				munmap(fb, len);
 				printf("SCREEN-READY %ux%u ff8000\n", var.xres, var.yres);
 				fflush(stdout);
-				sleep(hold);
+				double t0 = now();
+				while (!released && now() - t0 < hold)
+					usleep(20000);
+				printf("hold: %s after %.1f s\n", released ? "released by SIGUSR1" : "HOLD seconds passed",
+				       now() - t0);
 			}
 		}
 		close(ffd);
@@ -136,7 +152,7 @@ int main(int argc, char **argv) {
 	if (vfd >= 0) {
 		int r = write_file("/sys/bus/platform/drivers/vivid/unbind", "vivid.0");
 		CHECK(r == 0, "unbind vivid.0: %s", r == 0 ? "ok" : strerror(-r));
-		double gone = wait_path("/dev/video0", 0, 5);
+		double gone = wait_path("/dev/video0", 0, 60);
 		CHECK(gone >= 0, "/dev/video0 gone after unbind (%.2f s)", gone);
 		r = querycap(vfd, &cap);
 		int err = errno;
@@ -145,7 +161,7 @@ int main(int argc, char **argv) {
 		close(vfd);
 		r = write_file("/sys/bus/platform/drivers/vivid/bind", "vivid.0");
 		CHECK(r == 0, "bind vivid.0: %s", r == 0 ? "ok" : strerror(-r));
-		double back = wait_path("/dev/video0", 1, 10);
+		double back = wait_path("/dev/video0", 1, 60);
 		CHECK(back >= 0, "/dev/video0 back after bind (%.2f s)", back);
 		vfd = open("/dev/video0", O_RDWR);
 		r = vfd >= 0 ? querycap(vfd, &cap) : -1;
