@@ -71,6 +71,10 @@ enum What {
         /// Fail unless at least this many frames were dropped as driver-flagged errors.
         #[arg(long, default_value_t = 0)]
         expect_error_frames: u64,
+        /// End as soon as every action has run and every expectation holds (a frame came after
+        /// them); `--seconds` is then only the limit. Tests use it to wait for the event.
+        #[arg(long)]
+        until_expected: bool,
     },
 }
 
@@ -91,8 +95,9 @@ fn main() -> std::process::ExitCode {
                 capture(&step.device, &format, &size, frames, bars)
             }
             What::Devices { expect_format } => devices(&step.device, expect_format.as_deref()),
-            What::Stream { seconds, action, expect_reconnect, expect_error_frames } => {
-                stream(&step.device, seconds, &action, expect_reconnect, expect_error_frames)
+            What::Stream { seconds, action, expect_reconnect, expect_error_frames, until_expected } => {
+                let expect = Expect { reconnect: expect_reconnect, error_frames: expect_error_frames };
+                stream(&step.device, seconds, &action, expect, until_expected)
             }
         };
         match result {
@@ -271,12 +276,34 @@ fn set_control(device: &std::path::Path, name: &str, value: i64) -> Result<Strin
     Ok(format!("control {name:?} (id {:#x}) set", found.id))
 }
 
+/// What a `stream` step must see.
+#[derive(Clone, Copy)]
+struct Expect {
+    /// The camera lost and back.
+    reconnect: bool,
+    /// At least this many driver-flagged frames dropped.
+    error_frames: u64,
+}
+
+impl Expect {
+    /// Whether `s` shows everything expected (and at least one frame); `None` if so, else why not.
+    fn unmet(self, s: &comicbooth::camera::CaptureStats) -> Option<String> {
+        if self.reconnect && s.reconnects == 0 {
+            return Some("expected the camera to be lost and come back".into());
+        }
+        if s.dropped_error_flag < self.error_frames {
+            return Some(format!("expected at least {} error-flagged frames", self.error_frames));
+        }
+        (s.frames == 0).then(|| "no frames at all".into())
+    }
+}
+
 fn stream(
     device: &std::path::Path,
     seconds: u64,
     actions: &[String],
-    expect_reconnect: bool,
-    expect_error_frames: u64,
+    expect: Expect,
+    until_expected: bool,
 ) -> Result<String, String> {
     let mut plan = actions.iter().map(|a| parse_action(a)).collect::<Result<Vec<_>, _>>()?;
     plan.sort_by_key(|(at, _)| *at);
@@ -317,6 +344,10 @@ fn stream(
                     recovery_ms.push(from_action);
                 }
                 let _ = frame.sequence;
+                if until_expected && plan.peek().is_none() && expect.unmet(&cam.stats()).is_none() {
+                    println!("t={:.1}s everything expected was seen", start.elapsed().as_secs_f64());
+                    break;
+                }
             }
             Err(CameraError::Lost { reason, .. }) => {
                 if lost_since.is_none() {
@@ -334,14 +365,8 @@ fn stream(
     }
     let s = cam.stats();
     let summary = format!("stream {s:?} recovery_ms_after_action {recovery_ms:?}");
-    if expect_reconnect && s.reconnects == 0 {
-        return Err(format!("expected the camera to be lost and come back; {summary}"));
+    match expect.unmet(&s) {
+        Some(why) => Err(format!("{why}; {summary}")),
+        None => Ok(summary),
     }
-    if s.dropped_error_flag < expect_error_frames {
-        return Err(format!("expected at least {expect_error_frames} error-flagged frames; {summary}"));
-    }
-    if s.frames == 0 {
-        return Err(format!("no frames at all; {summary}"));
-    }
-    Ok(summary)
 }

@@ -33,12 +33,13 @@ fn vivid_capture_replug_and_fault_injection() {
         args.extend(["capture", "--format", format, "--size", size, "--bars", "then"].map(String::from));
     }
     // Unplug (unbind the driver while streaming) at 3 s, replug at 5 s: capture must resume in
-    // the same process.
+    // the same process. Each stream ends when what it expects was seen (120 s only a limit).
     args.extend(
         [
             "stream",
             "--seconds",
-            "14",
+            "120",
+            "--until-expected",
             "--action",
             &format!("3:write:{UNBIND}"),
             "--action",
@@ -49,7 +50,7 @@ fn vivid_capture_replug_and_fault_injection() {
         .map(String::from),
     );
     // Driver-flagged bad buffers: dropped and counted, never fatal.
-    let mut inject = vec!["stream".to_string(), "--seconds".into(), "6".into()];
+    let mut inject = vec!["stream".to_string(), "--seconds".into(), "120".into(), "--until-expected".into()];
     for t in ["1", "1.5", "2", "2.5"] {
         inject.extend(["--action".into(), format!("{t}:control:inject_v4l2_buf_flag_error=1")]);
     }
@@ -59,7 +60,7 @@ fn vivid_capture_replug_and_fault_injection() {
     let status = Command::new(repo("tests/vm/run-guest.sh"))
         .arg("--binary")
         .arg(env!("CARGO_BIN_EXE_comicbooth-camtest"))
-        .args(["--timeout", "420", "--out"])
+        .args(["--timeout", "600", "--out"])
         .arg(out.path())
         .arg("--")
         .args(&args)

@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
+use v4l::Device;
 use v4l::capability::Flags as CapFlags;
 use v4l::frameinterval::FrameIntervalEnum;
 use v4l::framesize::FrameSizeEnum;
 use v4l::video::Capture;
-use v4l::Device;
 
 use crate::camera::PixelFormat;
 

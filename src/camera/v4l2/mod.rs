@@ -24,8 +24,8 @@ use v4l::{Device, FourCC};
 
 use super::{CameraError, CaptureStats, DropReason, Frame, FrameSource, PixelFormat};
 
-use discover::{fps_of, list_formats};
 pub use discover::{CameraInfo, Choice, FormatInfo, Request, SizeInfo, choose, discover};
+use discover::{fps_of, list_formats};
 
 /// Timeouts in a row after which a camera counts as lost.
 const TIMEOUTS_BEFORE_LOST: u32 = 3;
