@@ -8,8 +8,9 @@
 //!    one 4:4:4 pixel, by byte averages within a level of the exact mean and without bias;
 //!    NV12's chroma plane is already at half size), so it costs one pass over the crop and
 //!    loses no chroma detail. Without halving, Y is used in place (NV12) and the chroma planes
-//!    keep their subsampling. The tap tables ([`taps`]) are made once per crop geometry and
-//!    the plane buffers reused, per thread (a camera's frames all have one geometry).
+//!    keep their subsampling. The tap tables ([`taps`](mod@taps)) are made once per crop
+//!    geometry and the plane buffers reused, per thread (a camera's frames all have one
+//!    geometry).
 //! 2. **Vertical.** Each output row is a 2-tap blend of two base rows per plane, over whole
 //!    rows.
 //! 3. **Horizontal.** 16 outputs at a time: a 16-byte table shuffle per 8 outputs gathers both
