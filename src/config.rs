@@ -210,9 +210,9 @@ pub struct DisplayConfig {
     pub spi_hz: u32,
     /// GPIO chip of the panel's control lines.
     pub gpio_chip: PathBuf,
-    /// Data/command line.
-    #[serde(deserialize_with = "gpio_line")]
-    pub dc_line: i32,
+    /// Data/command line (always wired: the panel cannot work without it).
+    #[serde(deserialize_with = "wired_gpio_line")]
+    pub dc_line: u32,
     /// Reset line (-1: not wired).
     #[serde(deserialize_with = "gpio_line")]
     pub reset_line: i32,
@@ -460,6 +460,18 @@ fn gpio_line<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
     }
 }
 
+/// A line that must be wired: -1 ("not wired") is refused, not taken for line 0.
+fn wired_gpio_line<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let v = i64::deserialize(d)?;
+    if (0..=1023).contains(&v) {
+        Ok(v as u32)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "{v} is out of range: this line must be wired, allowed are lines 0 to 1023 (the panel's DC pin, BCM numbering on a Pi)"
+        )))
+    }
+}
+
 fn spi_hz<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     let v = i64::deserialize(d)?;
     if (100_000..=125_000_000).contains(&v) {
@@ -643,6 +655,14 @@ mod tests {
         let err = parse("[model]\nsize = 256\n\n[animate]\ntime_points = 1\n").unwrap_err();
         assert!(err.contains("line 5, key `animate.time_points`"), "{err}");
         assert!(err.contains("from 2 to 32"), "{err}");
+    }
+
+    #[test]
+    fn an_unwired_dc_line_is_refused_not_taken_for_line_0() {
+        let err = parse("[display]\nbackend = \"spi\"\ndc_line = -1\n").unwrap_err();
+        assert!(err.contains("line 3, key `display.dc_line`"), "{err}");
+        assert!(err.contains("must be wired") && err.contains("0 to 1023"), "{err}");
+        assert_eq!(parse("[display]\ndc_line = 0\n").unwrap().display.dc_line, 0);
     }
 
     #[test]

@@ -16,6 +16,10 @@ use crate::service::Service;
 
 /// The booth's main-loop period: about 30 ticks a second.
 pub const TICK: Duration = Duration::from_millis(33);
+/// First wait before reopening a failing display; it doubles up to [`MAX_REOPEN`].
+const FIRST_REOPEN: Duration = Duration::from_secs(1);
+/// Longest wait between reopen attempts.
+const MAX_REOPEN: Duration = Duration::from_secs(30);
 
 /// Signals the daemon reacts to.
 struct Signals {
@@ -51,7 +55,9 @@ pub fn run(config: &Config, config_path: Option<&Path>, duration: Option<Duratio
     let mut config = config.clone();
     loop {
         let booth = crate::wiring::booth(&config)?;
-        match run_loop(booth, &signals, &mut service, deadline)? {
+        let display = config.display.clone();
+        let reopen = move |b: &mut Booth<_>| crate::wiring::ConfiguredScreen::reopen(b, &display);
+        match run_loop(booth, reopen, &signals, &mut service, deadline)? {
             LoopEnd::Stop => {
                 service.stopping();
                 return Ok(());
@@ -72,9 +78,10 @@ pub fn run(config: &Config, config_path: Option<&Path>, duration: Option<Duratio
 }
 
 /// Ticks the booth about 30 times a second, keeping systemd informed, until a signal or the
-/// deadline.
+/// deadline. A display that fails does not stop the booth ([`ScreenKeeper`]).
 fn run_loop<S: Screen>(
     mut booth: Booth<S>,
+    mut reopen: impl FnMut(&mut Booth<S>) -> anyhow::Result<()>,
     signals: &Signals,
     service: &mut Service,
     deadline: Option<Instant>,
@@ -83,6 +90,7 @@ where
     S::Error: std::error::Error + Send + Sync + 'static,
 {
     service.ready("attract: waiting for a guest");
+    let mut keeper = ScreenKeeper::default();
     loop {
         if signals.stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
             tracing::info!(saved = booth.saved.len(), "stopping");
@@ -93,10 +101,63 @@ where
             return Ok(LoopEnd::Reload);
         }
         let now = Instant::now();
-        booth.tick(now)?;
+        keeper.tick(&mut booth, now, &mut reopen);
         service.status(booth.phase().status());
         service.tick(now, booth.healthy(now));
         sleep_until_next(&booth, now);
+    }
+}
+
+/// Keeps the booth going through display faults (a flaky panel cable, a framebuffer that
+/// vanished): the booth's state moves on whether or not drawing works; a failing screen is
+/// logged once per fault, counted on the diagnostics screen, and reopened with backoff (1 s
+/// doubling to 30 s) until it draws again.
+#[derive(Debug, Default)]
+pub struct ScreenKeeper {
+    /// While failing: when to try reopening, and the wait after that.
+    fault: Option<(Instant, Duration)>,
+}
+
+impl ScreenKeeper {
+    /// Ticks `booth` at `now`; on a drawing error, `reopen` is called when the backoff is over.
+    pub fn tick<S: Screen>(
+        &mut self,
+        booth: &mut Booth<S>,
+        now: Instant,
+        reopen: &mut impl FnMut(&mut Booth<S>) -> anyhow::Result<()>,
+    ) where
+        S::Error: std::fmt::Display,
+    {
+        let err = match booth.tick(now) {
+            Ok(()) => {
+                if self.fault.take().is_some() {
+                    tracing::info!("display drawing again");
+                    booth.note_screen(None);
+                }
+                return;
+            }
+            Err(e) => e.to_string(),
+        };
+        booth.note_screen(Some(err.clone()));
+        let Some((due, wait)) = self.fault else {
+            tracing::error!("display failed: {err}; the booth goes on and reopens it in {FIRST_REOPEN:?}");
+            self.fault = Some((now + FIRST_REOPEN, FIRST_REOPEN));
+            return;
+        };
+        if now < due {
+            return;
+        }
+        let next = (wait * 2).min(MAX_REOPEN);
+        match reopen(booth) {
+            Ok(()) => tracing::info!("display reopened"),
+            Err(e) => tracing::warn!("display still failing ({e:#}); next try in {next:?}"),
+        }
+        self.fault = Some((now + next, next));
+    }
+
+    /// Whether the screen is failing now.
+    pub fn failing(&self) -> bool {
+        self.fault.is_some()
     }
 }
 
@@ -112,4 +173,110 @@ where
         wake = wake.min(due);
     }
     std::thread::sleep(wake.saturating_duration_since(Instant::now()));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    use embedded_graphics::pixelcolor::Rgb888;
+    use embedded_graphics::prelude::*;
+
+    use super::*;
+    use crate::assets::{GENERATOR, SAMPLE_PHOTOS};
+    use crate::camera::FileSource;
+    use crate::config::{AnimateConfig, BoothConfig, ExportConfig, StylizedPreview};
+    use crate::display::HeadlessDisplay;
+    use crate::model::{Generator, ModelSource};
+    use crate::trigger::ScriptedTrigger;
+
+    /// A screen whose every draw and present fails while `broken` is set, as a panel with a
+    /// loose cable does.
+    struct Flaky {
+        inner: HeadlessDisplay,
+        broken: Rc<Cell<bool>>,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("SPI write failed: loose cable")]
+    struct Loose;
+
+    impl OriginDimensions for Flaky {
+        fn size(&self) -> Size {
+            self.inner.size()
+        }
+    }
+
+    impl DrawTarget for Flaky {
+        type Color = Rgb888;
+        type Error = Loose;
+        fn draw_iter<I: IntoIterator<Item = Pixel<Rgb888>>>(&mut self, pixels: I) -> Result<(), Loose> {
+            if self.broken.get() {
+                return Err(Loose);
+            }
+            self.inner.draw_iter(pixels).map_err(|_| Loose)
+        }
+    }
+
+    impl Screen for Flaky {
+        fn present(&mut self) -> Result<(), Loose> {
+            if self.broken.get() { Err(Loose) } else { self.inner.present().map_err(|_| Loose) }
+        }
+    }
+
+    #[test]
+    fn a_failing_display_is_counted_reopened_with_backoff_and_the_booth_goes_on() {
+        let broken = Rc::new(Cell::new(false));
+        let flaky = || Flaky { inner: HeadlessDisplay::new(48, 32), broken: Rc::clone(&broken) };
+        let dir = tempfile::tempdir().unwrap();
+        let mut booth = Booth::new(
+            flaky(),
+            Box::new(FileSource::builtin(&SAMPLE_PHOTOS[..1])),
+            false,
+            vec![Box::new(ScriptedTrigger::new(vec![]))],
+            Generator::load(&ModelSource::Builtin(GENERATOR), 64, 64, 1).unwrap(),
+            None,
+            AnimateConfig::default(),
+            BoothConfig { stylized_preview: StylizedPreview::Off, ..Default::default() },
+            ExportConfig { dir: dir.path().into(), quota_mb: 0 },
+        );
+        let (mut keeper, reopens) = (ScreenKeeper::default(), Cell::new(0));
+        let mut reopen = |b: &mut Booth<Flaky>| {
+            reopens.set(reopens.get() + 1);
+            anyhow::ensure!(!broken.get(), "still broken");
+            b.replace_screen(flaky());
+            Ok(())
+        };
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        keeper.tick(&mut booth, at(0), &mut reopen);
+        assert!(!keeper.failing());
+        broken.set(true);
+        keeper.tick(&mut booth, at(33), &mut reopen);
+        keeper.tick(&mut booth, at(500), &mut reopen);
+        assert!(keeper.failing());
+        assert_eq!(reopens.get(), 0, "reopened before the first backoff was over");
+        keeper.tick(&mut booth, at(1100), &mut reopen);
+        assert_eq!(reopens.get(), 1);
+        // The wait doubled: nothing at 2.0 s, the next try after 3.1 s.
+        keeper.tick(&mut booth, at(2000), &mut reopen);
+        assert_eq!(reopens.get(), 1);
+        keeper.tick(&mut booth, at(3200), &mut reopen);
+        assert_eq!(reopens.get(), 2);
+        let rows = booth.diagnostics(at(3200));
+        let display = rows.iter().find(|r| r.0.starts_with("Display")).expect("a display row");
+        assert!(
+            display.0.contains("5 errors") && display.0.contains("loose cable") && !display.1,
+            "{display:?}"
+        );
+        // The cable is pushed back in: the next tick draws, and the booth says so.
+        broken.set(false);
+        keeper.tick(&mut booth, at(3300), &mut reopen);
+        assert!(!keeper.failing());
+        assert_eq!(booth.phase().name(), "attract");
+        let rows = booth.diagnostics(at(3300));
+        assert!(rows.iter().any(|r| r.0 == "Display: ok again after 5 errors" && r.1), "{rows:?}");
+        assert!(booth.screen().inner.presented() > 0);
+    }
 }

@@ -21,6 +21,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the booth: camera, display and triggers, until stopped (the systemd service).
+    /// Exits with 78 (EX_CONFIG) when the configuration cannot be used, which the unit does not
+    /// restart.
     Run {
         /// Stop cleanly after this many seconds (soak tests, screenshots).
         #[arg(long = "for", value_name = "SECONDS")]
@@ -89,10 +91,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let is_run = matches!(cli.command, Command::Run { .. });
     let mut config = match &cli.config {
         Some(path) => match Config::load(path) {
             Ok(c) => c,
-            Err(e) => return fail(e.into()),
+            Err(e) => return fail(e.into(), is_run),
         },
         None => Config::default(),
     };
@@ -135,7 +138,7 @@ fn main() -> ExitCode {
     };
     match done {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(e),
+        Err(e) => fail(e, is_run),
     }
 }
 
@@ -145,8 +148,13 @@ fn use_models(config: &mut Config, model: Option<PathBuf>, gate: Option<PathBuf>
     config.model.gate_path = gate.unwrap_or(std::mem::take(&mut config.model.gate_path));
 }
 
-/// Prints an error chain on one line and returns a failing exit code.
-fn fail(e: anyhow::Error) -> ExitCode {
+/// Prints an error chain on one line and returns a failing exit code: for `run`, 78
+/// (EX_CONFIG) when the configuration is at fault, which the unit does not restart.
+fn fail(e: anyhow::Error, is_run: bool) -> ExitCode {
     eprintln!("error: {e:#}");
-    ExitCode::FAILURE
+    if is_run && comicbooth::wiring::is_config_error(&e) {
+        ExitCode::from(comicbooth::wiring::EX_CONFIG)
+    } else {
+        ExitCode::FAILURE
+    }
 }

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::Rectangle;
@@ -18,6 +18,36 @@ use crate::config::{CameraSource, Config, DisplayBackend, DisplayConfig};
 use crate::display::{Framebuffer, FramebufferError, HeadlessDisplay, HeadlessError, Screen};
 use crate::model::{Gate, Generator, ModelError, ModelSource};
 use crate::trigger::{KeyboardTrigger, SignalTrigger, TimerTrigger, Trigger};
+
+/// A configuration that parses but cannot be built into a booth: no trigger, or a backend
+/// this build does not have. Like an invalid file, it will not fix itself on a restart, so
+/// `run` exits with [`EX_CONFIG`] for it.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}; fix: {fix}")]
+pub struct ConfigProblem {
+    /// What is wrong.
+    pub what: &'static str,
+    /// What to do.
+    pub fix: &'static str,
+}
+
+/// sysexits.h's EX_CONFIG: `run`'s exit status for a configuration it cannot use. The unit's
+/// `RestartPreventExitStatus=78` makes systemd fail once, clearly, instead of restarting the
+/// booth into the same error until its start limit.
+pub const EX_CONFIG: u8 = 78;
+
+/// Whether `e` comes from the configuration (an invalid file, or one naming a part this build
+/// or this booth cannot have) rather than from hardware or the disk.
+pub fn is_config_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.is::<crate::config::ConfigError>()
+            || c.is::<ConfigProblem>()
+            || matches!(
+                c.downcast_ref::<CameraError>(),
+                Some(CameraError::NotBuilt(_) | CameraError::NotPhotos)
+            )
+    })
+}
 
 /// Whether this build drives SPI panels (feature `spi`).
 pub const HAS_SPI: bool = cfg!(feature = "spi");
@@ -139,9 +169,11 @@ pub fn triggers(config: &Config) -> anyhow::Result<Vec<Box<dyn Trigger>>> {
             t.gpio_active_low,
         )?));
         #[cfg(not(feature = "gpio"))]
-        bail!(
-            "trigger.gpio_line is set, but this build has no GPIO support; fix: rebuild with `--features gpio` (or `booth`), or set trigger.gpio_line = -1"
-        );
+        return Err(ConfigProblem {
+            what: "trigger.gpio_line is set, but this build has no GPIO support",
+            fix: "rebuild with `--features gpio` (or `booth`), or set trigger.gpio_line = -1",
+        }
+        .into());
     }
     Ok(out)
 }
@@ -153,9 +185,11 @@ pub fn booth(config: &Config) -> anyhow::Result<Booth<ConfiguredScreen>> {
     tracing::info!(source = %source.describe(), "camera");
     let triggers = triggers(config)?;
     if triggers.is_empty() {
-        bail!(
-            "no trigger is configured, so no session could ever start; fix: set trigger.signal = true, trigger.timer_s, trigger.keyboard or trigger.gpio_line"
-        );
+        return Err(ConfigProblem {
+            what: "no trigger is configured, so no session could ever start",
+            fix: "set trigger.signal = true, trigger.timer_s, trigger.keyboard or trigger.gpio_line",
+        }
+        .into());
     }
     let generator = load_generator(config)?;
     let gate = load_gate(config)?;
@@ -197,9 +231,11 @@ pub fn probe_display(d: &DisplayConfig) -> anyhow::Result<String> {
 }
 
 fn spi_not_built() -> anyhow::Error {
-    anyhow::anyhow!(
-        "display backend \"spi\" is not in this build; fix: rebuild with `--features spi` (or `booth`), or use \"framebuffer\" or \"headless\""
-    )
+    ConfigProblem {
+        what: "display backend \"spi\" is not in this build",
+        fix: "rebuild with `--features spi` (or `booth`), or use \"framebuffer\" or \"headless\"",
+    }
+    .into()
 }
 
 /// The screen `[display]` configures: one type over every backend this build has, so the
@@ -212,6 +248,9 @@ pub enum ConfiguredScreen {
     /// An ST7789 or ILI9341 panel on SPI, and what it is (for reports).
     #[cfg(feature = "spi")]
     Spi(crate::display::spi::SpiPanel, String),
+    /// No device: the one that failed was let go before reopening it (a backend holds its
+    /// device exclusively). Every draw fails until a reopened screen takes its place.
+    Closed(Size),
 }
 
 /// A [`ConfiguredScreen`]'s error: its backend's own.
@@ -227,17 +266,25 @@ pub enum ScreenError {
     #[cfg(feature = "spi")]
     #[error(transparent)]
     Spi(#[from] crate::display::spi::SpiPanelError),
+    /// The display is closed while it is being reopened.
+    #[error("the display is closed, waiting to be reopened")]
+    Closed,
 }
 
-/// Runs `$body` with `$s` bound to the backend inside a [`ConfiguredScreen`].
+/// Runs `$body` with `$s` bound to the backend inside a [`ConfiguredScreen`]; a closed screen
+/// gives `$closed` (by default the [`ScreenError::Closed`] error).
 macro_rules! each_backend {
-    ($screen:expr, $s:ident => $body:expr) => {
+    ($screen:expr, $s:ident => $body:expr, closed $c:pat => $closed:expr) => {
         match $screen {
             ConfiguredScreen::Headless($s) => $body,
             ConfiguredScreen::Framebuffer($s) => $body,
             #[cfg(feature = "spi")]
             ConfiguredScreen::Spi($s, _) => $body,
+            ConfiguredScreen::Closed($c) => $closed,
         }
+    };
+    ($screen:expr, $s:ident => $body:expr) => {
+        each_backend!($screen, $s => $body, closed _ => Err(ScreenError::Closed))
     };
 }
 
@@ -261,6 +308,15 @@ impl ConfiguredScreen {
         })
     }
 
+    /// Reopens the display `d` configures in place of the booth's screen, letting go of the
+    /// old device first. Left [`ConfiguredScreen::Closed`] when it cannot be opened yet.
+    pub fn reopen(booth: &mut Booth<ConfiguredScreen>, d: &DisplayConfig) -> anyhow::Result<()> {
+        let size = booth.screen().size();
+        drop(booth.replace_screen(ConfiguredScreen::Closed(size)));
+        booth.replace_screen(ConfiguredScreen::open(d)?);
+        Ok(())
+    }
+
     /// What it is, for logs and reports.
     pub fn describe(&self) -> String {
         match self {
@@ -271,13 +327,14 @@ impl ConfiguredScreen {
             ConfiguredScreen::Framebuffer(fb) => fb.describe(),
             #[cfg(feature = "spi")]
             ConfiguredScreen::Spi(_, name) => name.clone(),
+            ConfiguredScreen::Closed(size) => format!("closed {}x{} (reopening)", size.width, size.height),
         }
     }
 }
 
 impl OriginDimensions for ConfiguredScreen {
     fn size(&self) -> Size {
-        each_backend!(self, s => s.size())
+        each_backend!(self, s => s.size(), closed size => *size)
     }
 }
 
@@ -330,6 +387,27 @@ mod tests {
         assert_eq!(h.pixels().get_pixel(0, 0).0, [0, 0, 255]);
         assert_eq!(h.pixels().get_pixel(2, 2).0, [255, 0, 0]);
         assert!(screen.describe().starts_with("headless 6x4"));
+    }
+
+    #[test]
+    fn config_problems_are_told_from_hardware_ones() {
+        let config = Config {
+            trigger: crate::config::TriggerConfig { signal: false, timer_s: 0, ..Default::default() },
+            ..Default::default()
+        };
+        let no_trigger = booth(&config).err().expect("a booth without triggers");
+        assert!(is_config_error(&no_trigger), "{no_trigger:#}");
+        let bad_file = anyhow::Error::new(
+            Config::parse("[animate]\ntime_points = 1\n", Path::new("b.toml")).unwrap_err(),
+        );
+        assert!(is_config_error(&bad_file.context("loading")));
+        let d = DisplayConfig {
+            backend: DisplayBackend::Framebuffer,
+            device: "/nonexistent/fb9".into(),
+            ..Default::default()
+        };
+        let missing = ConfiguredScreen::open(&d).err().expect("no such framebuffer");
+        assert!(!is_config_error(&missing), "a missing device is hardware, worth a restart: {missing:#}");
     }
 
     #[test]

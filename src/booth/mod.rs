@@ -141,6 +141,9 @@ struct Health {
     last_generate: Option<Duration>,
     /// Why the last save failed (cleared by the next good save): a full or read-only disk.
     save_problem: Option<String>,
+    /// Ticks whose drawing failed, and why the screen is failing now (`None` once it draws).
+    screen_errors: u64,
+    screen_problem: Option<String>,
     next_draw: Option<Instant>,
 }
 
@@ -180,6 +183,8 @@ where
             made: 0,
             last_generate: None,
             save_problem: None,
+            screen_errors: 0,
+            screen_problem: None,
             next_draw: None,
         };
         Booth {
@@ -210,6 +215,20 @@ where
     /// The screen (tests read its pixels).
     pub fn screen(&self) -> &S {
         &self.screen
+    }
+
+    /// Puts `screen` in place of the current one (a display reopened after a fault) and
+    /// returns the old one; the next tick draws the whole picture again.
+    pub fn replace_screen(&mut self, screen: S) -> S {
+        self.health.next_draw = None;
+        std::mem::replace(&mut self.screen, screen)
+    }
+
+    /// Records how drawing went for the diagnostics screen: `Some(why)` for a tick whose
+    /// drawing failed (counted), `None` once it draws again.
+    pub fn note_screen(&mut self, problem: Option<String>) {
+        self.health.screen_errors += problem.is_some() as u64;
+        self.health.screen_problem = problem;
     }
 
     /// When the next result frame is due, while a result is looping: the main loop wakes for
@@ -475,7 +494,11 @@ where
             (None, Err(e)) => (format!("Disk: {}: {e}", h.export_dir.display()), false),
         };
         let up = now.saturating_duration_since(h.started).as_secs();
-        vec![
+        let display = (h.screen_errors > 0).then(|| match &h.screen_problem {
+            Some(p) => (format!("Display failing ({} errors): {p}", h.screen_errors), false),
+            None => (format!("Display: ok again after {} errors", h.screen_errors), true),
+        });
+        let mut items = vec![
             (format!("Camera: {}", if connected { "ok" } else { "LOST" }), connected),
             (self.source.describe(), connected),
             (format!("Frames {} dropped {}", st.frames, dropped), true),
@@ -494,7 +517,9 @@ where
                 true,
             ),
             disk,
-            (format!("Up {}h{:02}m  v{}", up / 3600, up / 60 % 60, env!("CARGO_PKG_VERSION")), true),
-        ]
+        ];
+        items.extend(display);
+        items.push((format!("Up {}h{:02}m  v{}", up / 3600, up / 60 % 60, env!("CARGO_PKG_VERSION")), true));
+        items
     }
 }

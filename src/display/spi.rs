@@ -169,7 +169,7 @@ impl SpiPanelConfig {
             spi: d.spi_device.clone(),
             hz: d.spi_hz,
             gpio_chip: d.gpio_chip.clone(),
-            dc: d.dc_line.max(0) as u32,
+            dc: d.dc_line,
             reset: line(d.reset_line),
             backlight: line(d.backlight_line),
             size: (d.width.min(u16::MAX as u32) as u16, d.height.min(u16::MAX as u32) as u16),

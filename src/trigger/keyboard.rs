@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{Request, Trigger};
 
@@ -26,24 +26,65 @@ const KEY_SPACE: u16 = 57;
 const KEY_KPENTER: u16 = 96;
 const EV_KEY: u16 = 1;
 
+/// First wait before reopening a keyboard that went away; doubles up to [`MAX_REOPEN`].
+const FIRST_REOPEN: Duration = Duration::from_millis(500);
+/// Longest wait between reopen attempts: a replugged button works within this.
+const MAX_REOPEN: Duration = Duration::from_secs(4);
+
 /// Fires on a press of space or enter on an evdev keyboard (or a USB "big red button" that
-/// types one of them); D opens diagnostics.
+/// types one of them); D opens diagnostics. A keyboard that is unplugged (a read error such as
+/// ENODEV) is said once in the log and reopened with backoff until it is back.
 pub struct KeyboardTrigger {
-    file: File,
+    file: Option<File>,
     path: PathBuf,
     pending: Vec<u8>,
+    /// While the keyboard is gone: when to try again, and the wait after that.
+    reopen: Option<(Instant, Duration)>,
+}
+
+fn open_nonblocking(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)
 }
 
 impl KeyboardTrigger {
     /// Opens an evdev node without blocking.
     pub fn open(path: &Path) -> Result<KeyboardTrigger, KeyboardError> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(path)
-            .map_err(|cause| KeyboardError { path: path.into(), cause })?;
-        Ok(KeyboardTrigger { file, path: path.into(), pending: Vec::new() })
+        let file = open_nonblocking(path).map_err(|cause| KeyboardError { path: path.into(), cause })?;
+        Ok(KeyboardTrigger { file: Some(file), path: path.into(), pending: Vec::new(), reopen: None })
+    }
+
+    /// Whether the keyboard is there now (false from a failed read until it is reopened).
+    pub fn connected(&self) -> bool {
+        self.file.is_some()
+    }
+
+    /// Drops a keyboard whose read failed; the next try is due after the backoff.
+    fn lose(&mut self, now: Instant, e: &std::io::Error) {
+        tracing::warn!(device = %self.path.display(), "keyboard gone ({e}); trying to reopen it");
+        self.file = None;
+        self.pending.clear();
+        self.reopen = Some((now + FIRST_REOPEN, FIRST_REOPEN));
+    }
+
+    /// Tries to reopen a lost keyboard when its backoff is over.
+    fn try_reopen(&mut self, now: Instant) {
+        let Some((due, wait)) = self.reopen else { return };
+        if now < due {
+            return;
+        }
+        match open_nonblocking(&self.path) {
+            Ok(file) => {
+                tracing::info!(device = %self.path.display(), "keyboard back");
+                self.file = Some(file);
+                self.reopen = None;
+            }
+            Err(e) => {
+                tracing::debug!(device = %self.path.display(), "keyboard still gone: {e}");
+                let wait = (wait * 2).min(MAX_REOPEN);
+                self.reopen = Some((now + wait, wait));
+            }
+        }
     }
 
     /// The requests in a chunk of raw `input_event`s: key presses (not releases or
@@ -69,11 +110,12 @@ impl KeyboardTrigger {
 }
 
 impl Trigger for KeyboardTrigger {
-    fn poll(&mut self, _now: Instant) -> Option<Request> {
+    fn poll(&mut self, now: Instant) -> Option<Request> {
+        self.try_reopen(now);
         let mut buf = [0u8; 1024];
         let mut asked = None;
-        loop {
-            match self.file.read(&mut buf) {
+        while let Some(file) = self.file.as_mut() {
+            match file.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => {
                     self.pending.extend_from_slice(&buf[..n]);
@@ -84,17 +126,16 @@ impl Trigger for KeyboardTrigger {
                     self.pending.drain(..whole);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) => {
-                    tracing::warn!(device = %self.path.display(), "keyboard read failed: {e}");
-                    break;
-                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => self.lose(now, &e),
             }
         }
         asked
     }
 
     fn describe(&self) -> String {
-        format!("keyboard {} (space or enter; D: diagnostics)", self.path.display())
+        let state = if self.connected() { "" } else { ", gone: reopening" };
+        format!("keyboard {} (space or enter; D: diagnostics{state})", self.path.display())
     }
 }
 
@@ -130,9 +171,7 @@ mod tests {
     fn keyboard_reads_a_fifo_without_blocking() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("event0");
-        let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
-        // SAFETY: creating a FIFO at a path we own.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        mkfifo(&path);
         let mut k = KeyboardTrigger::open(&path).unwrap();
         let now = Instant::now();
         assert!(k.poll(now).is_none());
@@ -143,6 +182,54 @@ mod tests {
         assert!(k.poll(now).is_none());
         std::io::Write::write_all(&mut w, &event(EV_KEY, KEY_D, 1)).unwrap();
         assert_eq!(k.poll(now), Some(Request::Diagnostics));
+    }
+
+    fn mkfifo(path: &Path) {
+        let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: creating a FIFO at a path we own.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    }
+
+    #[test]
+    fn an_unplugged_keyboard_is_dropped_once_and_reopened_when_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("event0");
+        // A directory opens like a node but every read fails (EISDIR), as an unplugged
+        // keyboard's reads do (ENODEV).
+        std::fs::create_dir(&path).unwrap();
+        let mut k = KeyboardTrigger::open(&path).unwrap();
+        let t0 = Instant::now();
+        assert!(k.poll(t0).is_none());
+        assert!(!k.connected());
+        assert!(k.describe().contains("gone"), "{}", k.describe());
+        // Polls while it is gone and before the backoff is over touch nothing.
+        std::fs::remove_dir(&path).unwrap();
+        assert!(k.poll(t0 + FIRST_REOPEN / 2).is_none());
+        assert!(!k.connected());
+        // Still missing at the first try: the wait doubles.
+        assert!(k.poll(t0 + FIRST_REOPEN).is_none());
+        assert_eq!(k.reopen.map(|r| r.1), Some(FIRST_REOPEN * 2));
+        // Plugged back: the next due poll reopens it and presses count again.
+        mkfifo(&path);
+        let back = t0 + FIRST_REOPEN * 3;
+        assert!(k.poll(back).is_none());
+        assert!(k.connected());
+        let mut w = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        std::io::Write::write_all(&mut w, &event(EV_KEY, KEY_SPACE, 1)).unwrap();
+        assert_eq!(k.poll(back), Some(Request::Session));
+    }
+
+    #[test]
+    fn reopen_backoff_is_capped() {
+        let mut k = KeyboardTrigger::open(Path::new("/dev/null")).unwrap();
+        k.path = "/nonexistent/event7".into();
+        let mut now = Instant::now();
+        k.lose(now, &std::io::Error::from_raw_os_error(libc::ENODEV));
+        for _ in 0..10 {
+            now += MAX_REOPEN;
+            k.poll(now);
+        }
+        assert_eq!(k.reopen.map(|r| r.1), Some(MAX_REOPEN));
     }
 
     #[test]

@@ -166,6 +166,28 @@ fn bad_config_names_line_and_key() {
     assert!(e.contains("booth.toml, line 3, key `animate.fps`") && e.contains("unknown field"), "{e}");
 }
 
+/// `run` with a configuration it cannot use exits with 78 (EX_CONFIG), which the unit's
+/// `RestartPreventExitStatus=78` keeps from a restart loop; other commands keep exit code 1.
+#[test]
+fn run_with_a_bad_config_exits_78_and_the_unit_does_not_restart_it() {
+    let c = Case::new();
+    let out = c.path("out");
+    let bad = c.write("bad.toml", b"[display]\nbackend = \"spi\"\ndc_line = -1\n");
+    let no_trigger = c.write(
+        "quiet.toml",
+        format!("[trigger]\nsignal = false\n\n[export]\ndir = \"{}\"\n", out.display()).as_bytes(),
+    );
+    for (cfg, says) in [(&bad, "key `display.dc_line`"), (&no_trigger, "no trigger is configured")] {
+        let e = c.fails(&["--config", cfg.to_str().unwrap(), "run", "--for", "5"]);
+        assert!(e.contains(says), "{e}");
+        let run = comicbooth(&["--config", cfg.to_str().unwrap(), "run", "--for", "5"]);
+        assert_eq!(run.status.code(), Some(78), "{}", texts(&run).1);
+    }
+    assert_eq!(comicbooth(&["--config", bad.to_str().unwrap(), "demo"]).status.code(), Some(1));
+    let unit = std::fs::read_to_string(repo("systemd/comicbooth.service")).unwrap();
+    assert!(unit.lines().any(|l| l.trim() == "RestartPreventExitStatus=78"), "{unit}");
+}
+
 #[test]
 fn unknown_output_extension() {
     let c = Case::new();
