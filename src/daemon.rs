@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::booth::Booth;
-use crate::config::Config;
+use crate::config::{Config, DisplayConfig};
 use crate::display::Screen;
+use crate::retry::Retry;
 use crate::service::Service;
+use crate::wiring::ConfiguredScreen;
 
 /// The booth's main-loop period: about 30 ticks a second.
 pub const TICK: Duration = Duration::from_millis(33);
@@ -55,9 +57,7 @@ pub fn run(config: &Config, config_path: Option<&Path>, duration: Option<Duratio
     let mut config = config.clone();
     loop {
         let booth = crate::wiring::booth(&config)?;
-        let display = config.display.clone();
-        let reopen = move |b: &mut Booth<_>| crate::wiring::ConfiguredScreen::reopen(b, &display);
-        match run_loop(booth, reopen, &signals, &mut service, deadline)? {
+        match run_loop(booth, &config.display, &signals, &mut service, deadline) {
             LoopEnd::Stop => {
                 service.stopping();
                 return Ok(());
@@ -79,26 +79,24 @@ pub fn run(config: &Config, config_path: Option<&Path>, duration: Option<Duratio
 
 /// Ticks the booth about 30 times a second, keeping systemd informed, until a signal or the
 /// deadline. A display that fails does not stop the booth ([`ScreenKeeper`]).
-fn run_loop<S: Screen>(
-    mut booth: Booth<S>,
-    mut reopen: impl FnMut(&mut Booth<S>) -> anyhow::Result<()>,
+fn run_loop(
+    mut booth: Booth<ConfiguredScreen>,
+    display: &DisplayConfig,
     signals: &Signals,
     service: &mut Service,
     deadline: Option<Instant>,
-) -> anyhow::Result<LoopEnd>
-where
-    S::Error: std::error::Error + Send + Sync + 'static,
-{
+) -> LoopEnd {
     service.ready("attract: waiting for a guest");
     let mut keeper = ScreenKeeper::default();
+    let mut reopen = |b: &mut Booth<ConfiguredScreen>| ConfiguredScreen::reopen(b, display);
     loop {
         if signals.stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
             tracing::info!(saved = booth.saved.len(), "stopping");
-            return Ok(LoopEnd::Stop);
+            return LoopEnd::Stop;
         }
         if signals.reload.swap(false, Ordering::Relaxed) {
             tracing::info!("SIGHUP: reloading");
-            return Ok(LoopEnd::Reload);
+            return LoopEnd::Reload;
         }
         let now = Instant::now();
         keeper.tick(&mut booth, now, &mut reopen);
@@ -114,8 +112,8 @@ where
 /// doubling to 30 s) until it draws again.
 #[derive(Debug, Default)]
 pub struct ScreenKeeper {
-    /// While failing: when to try reopening, and the wait after that.
-    fault: Option<(Instant, Duration)>,
+    /// While failing: when to try reopening.
+    fault: Option<Retry>,
 }
 
 impl ScreenKeeper {
@@ -139,20 +137,20 @@ impl ScreenKeeper {
             Err(e) => e.to_string(),
         };
         booth.note_screen(Some(err.clone()));
-        let Some((due, wait)) = self.fault else {
+        let Some(retry) = self.fault.as_mut() else {
             tracing::error!("display failed: {err}; the booth goes on and reopens it in {FIRST_REOPEN:?}");
-            self.fault = Some((now + FIRST_REOPEN, FIRST_REOPEN));
+            self.fault = Some(Retry::after(now, FIRST_REOPEN, MAX_REOPEN));
             return;
         };
-        if now < due {
+        if !retry.is_due(now) {
             return;
         }
-        let next = (wait * 2).min(MAX_REOPEN);
+        // Until a tick draws, a reopened display counts as still failing: the wait doubles.
+        retry.failed(now);
         match reopen(booth) {
             Ok(()) => tracing::info!("display reopened"),
-            Err(e) => tracing::warn!("display still failing ({e:#}); next try in {next:?}"),
+            Err(e) => tracing::warn!("display still failing ({e:#}); next try in {:?}", retry.wait()),
         }
-        self.fault = Some((now + next, next));
     }
 
     /// Whether the screen is failing now.

@@ -20,6 +20,7 @@ pub mod export;
 pub mod logging;
 pub mod model;
 pub mod photo;
+pub mod retry;
 pub mod service;
 pub mod trigger;
 pub mod wiring;

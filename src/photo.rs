@@ -129,9 +129,7 @@ fn decode_other(bytes: &[u8], format: image::ImageFormat, path: &Path) -> Result
             Orientation::NoTransforms
         }
     };
-    let mut img = image::DynamicImage::from_decoder(decoder).map_err(fail)?;
-    img.apply_orientation(turn);
-    Ok(img.into_rgb8())
+    Ok(upright(image::DynamicImage::from_decoder(decoder).map_err(fail)?.into_rgb8(), turn))
 }
 
 /// The orientation an EXIF (TIFF) block gives, or none when it has no valid one.
@@ -148,6 +146,7 @@ fn orientation(exif: &[u8], path: &Path) -> Orientation {
     })
 }
 
+/// `rgb` turned as `turn` says (the one place a photo's orientation is applied).
 fn upright(rgb: RgbImage, turn: Orientation) -> RgbImage {
     if turn == Orientation::NoTransforms {
         return rgb;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{Request, Trigger};
+use crate::retry::Retry;
 
 /// Why a keyboard could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -38,8 +39,8 @@ pub struct KeyboardTrigger {
     file: Option<File>,
     path: PathBuf,
     pending: Vec<u8>,
-    /// While the keyboard is gone: when to try again, and the wait after that.
-    reopen: Option<(Instant, Duration)>,
+    /// While the keyboard is gone: when to try reopening it.
+    reopen: Option<Retry>,
 }
 
 fn open_nonblocking(path: &Path) -> std::io::Result<File> {
@@ -64,13 +65,13 @@ impl KeyboardTrigger {
         tracing::warn!(device = %self.path.display(), "keyboard gone ({e}); trying to reopen it");
         self.file = None;
         self.pending.clear();
-        self.reopen = Some((now + FIRST_REOPEN, FIRST_REOPEN));
+        self.reopen = Some(Retry::after(now, FIRST_REOPEN, MAX_REOPEN));
     }
 
     /// Tries to reopen a lost keyboard when its backoff is over.
     fn try_reopen(&mut self, now: Instant) {
-        let Some((due, wait)) = self.reopen else { return };
-        if now < due {
+        let Some(retry) = self.reopen.as_mut() else { return };
+        if !retry.is_due(now) {
             return;
         }
         match open_nonblocking(&self.path) {
@@ -81,8 +82,7 @@ impl KeyboardTrigger {
             }
             Err(e) => {
                 tracing::debug!(device = %self.path.display(), "keyboard still gone: {e}");
-                let wait = (wait * 2).min(MAX_REOPEN);
-                self.reopen = Some((now + wait, wait));
+                retry.failed(now);
             }
         }
     }
@@ -208,7 +208,7 @@ mod tests {
         assert!(!k.connected());
         // Still missing at the first try: the wait doubles.
         assert!(k.poll(t0 + FIRST_REOPEN).is_none());
-        assert_eq!(k.reopen.map(|r| r.1), Some(FIRST_REOPEN * 2));
+        assert_eq!(k.reopen.map(|r| r.wait()), Some(FIRST_REOPEN * 2));
         // Plugged back: the next due poll reopens it and presses count again.
         mkfifo(&path);
         let back = t0 + FIRST_REOPEN * 3;
@@ -229,7 +229,7 @@ mod tests {
             now += MAX_REOPEN;
             k.poll(now);
         }
-        assert_eq!(k.reopen.map(|r| r.1), Some(MAX_REOPEN));
+        assert_eq!(k.reopen.map(|r| r.wait()), Some(MAX_REOPEN));
     }
 
     #[test]

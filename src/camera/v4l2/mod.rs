@@ -23,6 +23,7 @@ use v4l::video::capture::Parameters;
 use v4l::{Device, FourCC};
 
 use super::{CameraError, CaptureStats, DropReason, Frame, FrameSource, PixelFormat};
+use crate::retry::Retry;
 
 pub use discover::{CameraInfo, Choice, FormatInfo, Request, SizeInfo, choose, discover};
 use discover::{fps_of, list_formats};
@@ -63,7 +64,7 @@ struct Live {
 
 enum State {
     Live(Box<Live>),
-    Lost { reason: String, next_try: Instant, backoff: Duration, since: Instant },
+    Lost { reason: String, retry: Retry, since: Instant },
 }
 
 /// A V4L2 camera as a [`FrameSource`].
@@ -102,8 +103,7 @@ impl V4l2Source {
                     request,
                     state: State::Lost {
                         reason: String::new(),
-                        next_try: Instant::now(),
-                        backoff: FIRST_BACKOFF,
+                        retry: Retry::after(Instant::now(), FIRST_BACKOFF, MAX_BACKOFF),
                         since: Instant::now(),
                     },
                     stats: CaptureStats::default(),
@@ -132,8 +132,7 @@ impl V4l2Source {
             &mut self.state,
             State::Lost {
                 reason: reason.clone(),
-                next_try: Instant::now() + FIRST_BACKOFF,
-                backoff: FIRST_BACKOFF,
+                retry: Retry::after(Instant::now(), FIRST_BACKOFF, MAX_BACKOFF),
                 since: Instant::now(),
             },
         );
@@ -144,11 +143,11 @@ impl V4l2Source {
     }
 
     fn try_reconnect(&mut self, timeout: Duration) -> Result<(), CameraError> {
-        let State::Lost { reason, next_try, backoff, since } = &mut self.state else { return Ok(()) };
+        let State::Lost { reason, retry, since } = &mut self.state else { return Ok(()) };
         let now = Instant::now();
-        if now < *next_try {
-            std::thread::sleep((*next_try - now).min(timeout));
-            if Instant::now() < *next_try {
+        if !retry.is_due(now) {
+            std::thread::sleep((retry.due() - now).min(timeout));
+            if !retry.is_due(Instant::now()) {
                 return Err(CameraError::Lost {
                     device: self.request.device.clone(),
                     reason: reason.clone(),
@@ -168,8 +167,7 @@ impl V4l2Source {
                 Ok(())
             }
             Err(e) => {
-                *backoff = (*backoff * 2).min(MAX_BACKOFF);
-                *next_try = Instant::now() + *backoff;
+                retry.failed(Instant::now());
                 *reason = e.to_string();
                 Err(CameraError::Lost { device: self.request.device.clone(), reason: reason.clone() })
             }
