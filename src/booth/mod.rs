@@ -495,8 +495,9 @@ where
         };
         let up = now.saturating_duration_since(h.started).as_secs();
         let display = (h.screen_errors > 0).then(|| match &h.screen_problem {
-            Some(p) => (format!("Display failing ({} errors): {p}", h.screen_errors), false),
-            None => (format!("Display: ok again after {} errors", h.screen_errors), true),
+            // Short first, so a 240 px panel shows the count before the reason is clipped.
+            Some(p) => (format!("Display: {} errors, {p}", h.screen_errors), false),
+            None => (format!("Display: ok, {} errors", h.screen_errors), true),
         });
         let mut items = vec![
             (format!("Camera: {}", if connected { "ok" } else { "LOST" }), connected),

@@ -166,8 +166,12 @@ pub fn diagnostics<S: Screen>(screen: &mut S, items: &[(String, bool)]) -> Resul
     screen.clear(INK)?;
     let (size, s) = (screen.size(), text_scale(screen.size()));
     lines(screen, &["Diagnostics"], 20 * s as i32, s, YELLOW, None)?;
+    // 24 px apart, closer when that would push the last line (10 px below its middle) off the
+    // screen: a ninth line (a failing display) still fits a 240x240 panel.
+    let room = (size.height / s) as i32 - 60;
+    let pitch = 24.min(room / (items.len() as i32 - 1).max(1));
     for (i, (text, ok)) in items.iter().enumerate() {
-        let y = (50 + 24 * i as i32) * s as i32;
+        let y = (50 + pitch * i as i32) * s as i32;
         let colour = if *ok { Rgb888::WHITE } else { FAULT };
         let clipped: String = text.chars().take((size.width / (10 * s)) as usize).collect();
         lines(screen, &[&clipped], y, s, colour, None)?;
@@ -233,5 +237,17 @@ mod tests {
         assert_eq!(d.pixels().get_pixel(240, 100).0, [0, 0, 255]);
         assert_eq!(d.pixels().get_pixel(2, 319 - 10).0, [YELLOW.r(), YELLOW.g(), YELLOW.b()]);
         assert_eq!(d.pixels().get_pixel(2, 100).0, [0, 0, 0]);
+    }
+
+    #[test]
+    fn a_ninth_diagnostics_line_still_fits_a_small_panel() {
+        let items: Vec<(String, bool)> = (0..9).map(|i| (format!("line {i}"), true)).collect();
+        let mut d = HeadlessDisplay::new(240, 240);
+        diagnostics(&mut d, &items).unwrap();
+        // Lines 22 px apart: the last one's middle at 226, all of it above the bottom edge.
+        let last = Rectangle::new(Point::new(0, 216), Size::new(240, 24));
+        assert!(count(&d, last, Rgb888::WHITE) > 0, "the ninth line is not on the screen");
+        let gap = Rectangle::new(Point::new(0, 214), Size::new(240, 2));
+        assert_eq!(count(&d, gap, Rgb888::WHITE), 0, "the last two lines touch");
     }
 }
