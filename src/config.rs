@@ -19,6 +19,8 @@ pub struct Config {
     pub camera: CameraConfig,
     /// The comic generator.
     pub model: ModelConfig,
+    /// How the comic is drawn at its saved size.
+    pub look: LookConfig,
     /// How the comic moves.
     pub animate: AnimateConfig,
     /// What shows the result.
@@ -152,6 +154,26 @@ impl Default for ModelConfig {
             gate_path: PathBuf::new(),
             gate_threshold: 0.999,
         }
+    }
+}
+
+/// `[look]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LookConfig {
+    /// Short side of the saved comic in pixels (the photo's own when smaller).
+    #[serde(deserialize_with = "look_size")]
+    pub size: u32,
+    /// Colours of the comic's palette; 0 keeps the generator's colours unflattened.
+    #[serde(deserialize_with = "colours")]
+    pub colours: u32,
+    /// Whether dark ink outlines are drawn.
+    pub ink: bool,
+}
+
+impl Default for LookConfig {
+    fn default() -> Self {
+        Self { size: 720, colours: 24, ink: true }
     }
 }
 
@@ -438,6 +460,8 @@ bounded_u32!(fps, 1, 240);
 bounded_u32!(buffers, 2, 32);
 bounded_u32!(model_size, 32, 2048);
 bounded_u32!(threads, 0, 256);
+bounded_u32!(look_size, 64, 4096);
+bounded_u32!(colours, 0, 255);
 bounded_u32!(time_points, 2, 32);
 bounded_u32!(frame_ms, 20, 5000);
 bounded_u32!(jitter_px, 0, 8);

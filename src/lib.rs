@@ -18,6 +18,7 @@ pub mod daemon;
 pub mod display;
 pub mod export;
 pub mod logging;
+pub mod look;
 pub mod model;
 pub mod photo;
 pub mod retry;

@@ -46,8 +46,8 @@ enum Command {
         input: PathBuf,
         /// Output .png/.jpg file, or a folder (created when missing).
         output: PathBuf,
-        /// Longest side of the output in pixels [default: model.size].
-        #[arg(long, value_name = "PIXELS", value_parser = clap::value_parser!(u32).range(32..=4096))]
+        /// Short side of the comic in pixels, at most the photo's own [default: look.size].
+        #[arg(long, value_name = "PIXELS", value_parser = clap::value_parser!(u32).range(64..=4096))]
         size: Option<u32>,
         /// Generator ONNX file to use instead of model.path.
         #[arg(long, value_name = "FILE")]
@@ -108,7 +108,7 @@ fn main() -> ExitCode {
         }
         Command::Stylize { input, output, size, model, gate } => {
             use_models(&mut config, model, gate);
-            let size = size.unwrap_or(config.model.size);
+            let size = size.unwrap_or(config.look.size);
             match commands::stylize::run(&config, &input, &output, size) {
                 Ok(report) => {
                     print!("{report}");

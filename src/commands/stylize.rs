@@ -10,6 +10,7 @@ use image::RgbImage;
 
 use crate::camera::{CameraError, FileSource};
 use crate::config::Config;
+use crate::look::Look;
 use crate::model::{Gate, Generator, ModelError, ModelFile};
 use crate::{export, model, photo, wiring};
 
@@ -71,14 +72,24 @@ impl Generators<'_> {
 }
 
 /// Stylizes one photo into `output`; returns whether the gate passed it through untouched.
-fn stylize_one(input: &Path, output: &Path, longest: u32, gens: &mut Generators) -> anyhow::Result<bool> {
+/// The generator runs at `model_side` on the long side; the look draws the comic at its
+/// output size from that.
+fn stylize_one(
+    input: &Path,
+    output: &Path,
+    look: &Look,
+    model_side: u32,
+    gens: &mut Generators,
+) -> anyhow::Result<bool> {
     let bytes = std::fs::read(input).map_err(|cause| CameraError::Read { path: input.into(), cause })?;
     let photo = photo::decode_photo(&bytes, input)?;
-    let size = fit_size(photo.width(), photo.height(), longest, gens.file.manifest.size_multiple);
-    let fitted: RgbImage =
-        image::imageops::resize(&photo, size.0, size.1, image::imageops::FilterType::Triangle);
-    let passed = model::already_comic(gens.gate.as_ref(), &fitted);
-    let comic = if passed { fitted } else { gens.get(size)?.run(&fitted)? };
+    let (w, h) = look.output_size(photo.width(), photo.height());
+    let fitted: RgbImage = image::imageops::resize(&photo, w, h, image::imageops::FilterType::Triangle);
+    let small_size = fit_size(w, h, model_side, gens.file.manifest.size_multiple);
+    let small = crate::convert::resize(&fitted, small_size.0, small_size.1);
+    let passed = model::already_comic(gens.gate.as_ref(), &small);
+    let comic =
+        if passed { fitted } else { look.draw(&fitted, &gens.get(small_size)?.run(&small)?, None).compose() };
     export::write_image(output, &comic)?;
     Ok(passed)
 }
@@ -108,17 +119,18 @@ fn pairs(input: &Path, output: &Path, is_dir: bool) -> anyhow::Result<Vec<(PathB
     Ok(vec![(input.into(), output.into())])
 }
 
-/// Turns `input` (a photo or a folder of them) into comic pictures at `longest` pixels on the
-/// long side.
-pub fn run(config: &Config, input: &Path, output: &Path, longest: u32) -> anyhow::Result<StylizeReport> {
+/// Turns `input` (a photo or a folder of them) into comic pictures whose short side is `short`
+/// pixels (the photo's own when smaller).
+pub fn run(config: &Config, input: &Path, output: &Path, short: u32) -> anyhow::Result<StylizeReport> {
     let meta = std::fs::metadata(input).map_err(|cause| CameraError::Read { path: input.into(), cause })?;
     let pairs = pairs(input, output, meta.is_dir())?;
     let file = wiring::generator_source(config).read()?;
     let gate = wiring::load_gate(config)?;
     let mut gens = Generators { file: &file, threads: config.model.threads, loaded: HashMap::new(), gate };
+    let look = Look { size: short, ..Look::from_config(&config.look) };
     let mut report = StylizeReport::default();
     for (i, o) in pairs {
-        match stylize_one(&i, &o, longest, &mut gens) {
+        match stylize_one(&i, &o, &look, config.model.size, &mut gens) {
             Ok(passed) => {
                 if passed {
                     report.passed_through.push(i.clone());
