@@ -7,6 +7,7 @@ use std::time::Duration;
 use image::RgbImage;
 
 use crate::config::{AnimateConfig, LoopMode};
+use crate::look::{Look, Palette};
 
 /// A looping animation: frames in play order, each shown for `frame_time`.
 #[derive(Debug, Clone)]
@@ -80,6 +81,39 @@ pub fn time_points<E>(
             Ok(shift(&generate(&nudged)?, -dx, -dy))
         })
         .collect()
+}
+
+/// The comic frames of one session at the output size. `frames` are the captured pictures at
+/// the output size: one still (animated by line boil, [`time_points`]) or a burst (one
+/// generator run each). The generator runs at `small` (its own size); the look draws every
+/// frame at the frames' size with one palette, fitted to the first, so flat colours stay put
+/// from frame to frame.
+pub fn comic_frames<E>(
+    frames: &[RgbImage],
+    small: (u32, u32),
+    config: &AnimateConfig,
+    look: &Look,
+    mut generate: impl FnMut(&RgbImage) -> Result<RgbImage, E>,
+) -> Result<Vec<RgbImage>, E> {
+    let shrink = |f: &RgbImage| crate::convert::resize(f, small.0, small.1);
+    let generated: Vec<(usize, RgbImage)> = if let [still] = frames {
+        time_points(&shrink(still), config, &mut generate)?.into_iter().map(|g| (0, g)).collect()
+    } else {
+        let mut out = Vec::with_capacity(frames.len());
+        for (i, f) in frames.iter().enumerate() {
+            out.push((i, generate(&shrink(f))?));
+        }
+        out
+    };
+    let mut palette: Option<Palette> = None;
+    Ok(generated
+        .iter()
+        .map(|(i, g)| {
+            let layers = look.draw(&frames[*i], g, palette.as_ref());
+            palette.get_or_insert_with(|| layers.palette.clone());
+            layers.compose()
+        })
+        .collect())
 }
 
 /// The play order of `n` time points in a loop.

@@ -235,7 +235,7 @@ mod tests {
             vec![Box::new(ScriptedTrigger::new(vec![]))],
             Generator::load(&ModelSource::Builtin(GENERATOR), 64, 64, 1).unwrap(),
             None,
-            AnimateConfig::default(),
+            (AnimateConfig::default(), crate::look::Look::from_config(&Default::default())),
             BoothConfig { stylized_preview: StylizedPreview::Off, ..Default::default() },
             ExportConfig { dir: dir.path().into(), quota_mb: 0 },
         );

@@ -85,19 +85,86 @@ pub fn write_image(path: &Path, img: &RgbImage) -> Result<(), ExportError> {
     atomic_write(path, |w| img.write_to(w, format).map_err(image_err))
 }
 
-/// Saves an animation as a looping GIF.
+/// Saves an animation as a looping GIF. Comic frames drawn by the look share one palette of
+/// under 256 colours: they are written exactly, with one global colour table and no
+/// quantiser. Other animations (a passed-through picture) are quantised frame by frame.
 pub fn write_gif(path: &Path, anim: &Animation) -> Result<(), ExportError> {
-    atomic_write(path, |w| {
-        // Speed 10 of 30: good colours at a fraction of the quantiser's slowest setting.
-        let mut enc = GifEncoder::new_with_speed(w.by_ref(), 10);
-        enc.set_repeat(Repeat::Infinite).map_err(image_err)?;
-        let delay = Delay::from_numer_denom_ms(anim.frame_time.as_millis() as u32, 1);
-        for f in &anim.frames {
-            let rgba = image::DynamicImage::ImageRgb8(f.clone()).into_rgba8();
-            enc.encode_frame(Frame::from_parts(rgba, 0, 0, delay)).map_err(image_err)?;
-        }
-        Ok(())
+    atomic_write(path, |w| match one_palette(&anim.frames) {
+        Some((palette, indexed)) => write_indexed_gif(w, anim, &palette, &indexed),
+        None => write_quantised_gif(w, anim),
     })
+}
+
+/// A loop's colours, and each frame as indices into them.
+type Indexed = (Vec<[u8; 3]>, Vec<Vec<u8>>);
+
+/// The colours of all `frames` and each frame as indices into them, if there are at most 256.
+fn one_palette(frames: &[RgbImage]) -> Option<Indexed> {
+    let mut index: std::collections::HashMap<[u8; 3], u8> = std::collections::HashMap::new();
+    let mut palette = Vec::new();
+    let mut indexed = Vec::with_capacity(frames.len());
+    for f in frames {
+        let mut out = Vec::with_capacity((f.width() * f.height()) as usize);
+        let mut last: Option<([u8; 3], u8)> = None;
+        for p in f.pixels() {
+            let i = match last {
+                Some((c, i)) if c == p.0 => i,
+                _ => {
+                    let i = match index.get(&p.0) {
+                        Some(&i) => i,
+                        None if palette.len() < 256 => {
+                            let i = palette.len() as u8;
+                            palette.push(p.0);
+                            index.insert(p.0, i);
+                            i
+                        }
+                        None => return None,
+                    };
+                    last = Some((p.0, i));
+                    i
+                }
+            };
+            out.push(i);
+        }
+        indexed.push(out);
+    }
+    Some((palette, indexed))
+}
+
+fn write_indexed_gif(
+    w: &mut dyn Write,
+    anim: &Animation,
+    palette: &[[u8; 3]],
+    frames: &[Vec<u8>],
+) -> io::Result<()> {
+    let (width, height) = anim.frames.first().map_or((1, 1), |f| (f.width() as u16, f.height() as u16));
+    let flat: Vec<u8> = palette.iter().flatten().copied().collect();
+    let mut enc = gif::Encoder::new(w, width, height, &flat).map_err(io::Error::other)?;
+    enc.set_repeat(gif::Repeat::Infinite).map_err(io::Error::other)?;
+    let delay = (anim.frame_time.as_millis() as u64).div_ceil(10).min(u16::MAX as u64) as u16;
+    for f in frames {
+        let frame = gif::Frame {
+            width,
+            height,
+            delay,
+            buffer: std::borrow::Cow::Borrowed(f),
+            ..gif::Frame::default()
+        };
+        enc.write_frame(&frame).map_err(io::Error::other)?;
+    }
+    Ok(())
+}
+
+fn write_quantised_gif(w: &mut dyn Write, anim: &Animation) -> io::Result<()> {
+    // Speed 10 of 30: good colours at a fraction of the quantiser's slowest setting.
+    let mut enc = GifEncoder::new_with_speed(w, 10);
+    enc.set_repeat(Repeat::Infinite).map_err(image_err)?;
+    let delay = Delay::from_numer_denom_ms(anim.frame_time.as_millis() as u32, 1);
+    for f in &anim.frames {
+        let rgba = image::DynamicImage::ImageRgb8(f.clone()).into_rgba8();
+        enc.encode_frame(Frame::from_parts(rgba, 0, 0, delay)).map_err(image_err)?;
+    }
+    Ok(())
 }
 
 /// Free space for an unprivileged writer on the file system holding `dir`, in bytes.

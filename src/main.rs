@@ -55,6 +55,10 @@ enum Command {
         /// Gate ONNX file to use instead of model.gate_path.
         #[arg(long, value_name = "FILE")]
         gate: Option<PathBuf>,
+        /// Also print the look's figures of each photo and its comic (flat share, colours
+        /// covering 90%, ink share).
+        #[arg(long)]
+        measure: bool,
     },
     /// List cameras (with formats and sizes), displays and GPIO chips.
     Devices {
@@ -106,10 +110,10 @@ fn main() -> ExitCode {
             use_models(&mut config, model, gate);
             commands::demo::run(&config).map(|r| print!("{r}"))
         }
-        Command::Stylize { input, output, size, model, gate } => {
+        Command::Stylize { input, output, size, model, gate, measure } => {
             use_models(&mut config, model, gate);
             let size = size.unwrap_or(config.look.size);
-            match commands::stylize::run(&config, &input, &output, size) {
+            match commands::stylize::run(&config, &input, &output, size, measure) {
                 Ok(report) => {
                     print!("{report}");
                     return if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE };

@@ -203,7 +203,7 @@ pub fn booth(config: &Config) -> anyhow::Result<Booth<ConfiguredScreen>> {
         triggers,
         generator,
         gate,
-        config.animate.clone(),
+        (config.animate.clone(), crate::look::Look::from_config(&config.look)),
         config.booth.clone(),
         config.export.clone(),
     ))

@@ -19,6 +19,7 @@ use crate::camera::{CameraError, FrameSource};
 use crate::config::{AnimateConfig, BoothConfig, ExportConfig, StylizedPreview};
 use crate::convert;
 use crate::display::{Screen, screens};
+use crate::look::Look;
 use crate::model::{Gate, Generator};
 use crate::trigger::{Request, Trigger};
 use worker::{Job, Outcome, Worker};
@@ -118,7 +119,10 @@ pub struct Booth<S: Screen> {
     triggers: Vec<Box<dyn Trigger>>,
     worker: Worker,
     config: BoothConfig,
+    /// The generator's square side (previews are captured at it).
     side: u32,
+    /// The comic's short side: burst frames are captured at it (or the camera's own, if less).
+    comic_side: u32,
     stylize_preview: bool,
     preview_every: Duration,
     phase: Phase,
@@ -161,7 +165,7 @@ where
         triggers: Vec<Box<dyn Trigger>>,
         generator: Generator,
         gate: Option<Gate>,
-        animate: AnimateConfig,
+        (animate, look): (AnimateConfig, Look),
         config: BoothConfig,
         export: ExportConfig,
     ) -> Booth<S> {
@@ -191,7 +195,8 @@ where
             screen,
             source,
             triggers,
-            worker: Worker::start(generator, gate, animate, export),
+            comic_side: look.size,
+            worker: Worker::start(generator, gate, (animate, look), export),
             config,
             side,
             stylize_preview,
@@ -386,9 +391,9 @@ where
             if i > 0 {
                 std::thread::sleep(Duration::from_millis(self.config.burst_gap_ms as u64));
             }
-            let side = self.side;
+            let side = self.comic_side;
             match crate::camera::capture_with(self.source.as_mut(), Duration::from_secs(3), |f| {
-                convert::frame_to_square(f, side)
+                convert::frame_to_square(f, side.min(f.width).min(f.height))
             }) {
                 Ok(Ok(img)) => frames.push(img),
                 Ok(Err(e)) => tracing::warn!("frame dropped: {e}"),

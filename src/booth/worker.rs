@@ -12,6 +12,7 @@ use image::RgbImage;
 use crate::animate::{self, Animation};
 use crate::config::{AnimateConfig, ExportConfig, LoopMode};
 use crate::export;
+use crate::look::Look;
 use crate::model::{Gate, Generator};
 
 /// What the booth asks of the worker.
@@ -41,7 +42,7 @@ impl Worker {
     pub(super) fn start(
         generator: Generator,
         gate: Option<Gate>,
-        animate: AnimateConfig,
+        (animate, look): (AnimateConfig, Look),
         export: ExportConfig,
     ) -> Worker {
         let (jobs, job_rx) = mpsc::channel::<Job>();
@@ -61,7 +62,8 @@ impl Worker {
                         },
                         Job::Session { id, frames } => {
                             let models = (&generator, gate.as_ref());
-                            let result = session(models, &animate, &export, id, &frames, |done, total| {
+                            let making = (&animate, &look, &export);
+                            let result = session(models, making, id, &frames, |done, total| {
                                 let _ = out_tx.send(Outcome::Progress { id, done, total });
                             });
                             out_tx.send(Outcome::Done { id, result })
@@ -94,40 +96,34 @@ impl Drop for Worker {
     }
 }
 
-/// Makes one session's comic: one generator run per burst frame (a boomerang of the guests'
-/// movement), or line-boil time points of a single still; then saves the GIF and keeps the
-/// folder within its quota. A failed save (full disk) still returns the animation, so the
+/// Makes one session's comic at the frames' size ([`animate::comic_frames`]): one generator
+/// run per burst frame (a boomerang of the guests' movement), or line-boil time points of a
+/// single still; then saves the GIF and keeps the folder within its quota. A failed save (full disk) still returns the animation, so the
 /// guest sees their comic; only generation errors fail the session. A picture the gate finds
 /// already comic-style is shown untouched.
 fn session(
     (generator, gate): (&Generator, Option<&Gate>),
-    config: &AnimateConfig,
-    export: &ExportConfig,
+    (config, look, export): (&AnimateConfig, &Look, &ExportConfig),
     id: u64,
     frames: &[RgbImage],
     progress: impl Fn(usize, usize),
 ) -> Result<(Animation, Result<PathBuf, String>), String> {
     let label = format!("comic-{}-{id:03}", unix_seconds());
-    let points = if crate::model::already_comic(gate, &frames[0]) {
+    let small = generator.size();
+    let first_small = crate::convert::resize(&frames[0], small.0, small.1);
+    let points = if crate::model::already_comic(gate, &first_small) {
         progress(1, 1);
         frames.to_vec()
-    } else if frames.len() == 1 {
-        let total = config.time_points as usize;
+    } else {
+        let total = if frames.len() == 1 { config.time_points as usize } else { frames.len() };
         let mut done = 0;
-        animate::time_points(&frames[0], config, |img| {
+        animate::comic_frames(frames, small, config, look, |img| {
             let out = generator.run(img);
             done += 1;
             progress(done, total);
             out
         })
         .map_err(|e| e.to_string())?
-    } else {
-        let mut out = Vec::with_capacity(frames.len());
-        for (i, f) in frames.iter().enumerate() {
-            out.push(generator.run(f).map_err(|e| e.to_string())?);
-            progress(i + 1, frames.len());
-        }
-        out
     };
     let looped = AnimateConfig {
         loop_mode: if frames.len() > 1 { LoopMode::Boomerang } else { config.loop_mode },

@@ -177,7 +177,7 @@ fn pacing(screen: ConfiguredScreen, generator: Generator, config: &Config) -> an
         vec![Box::new(trigger::ScriptedTrigger::new(vec![1]))],
         generator,
         None,
-        config.animate.clone(),
+        (config.animate.clone(), crate::look::Look::from_config(&config.look)),
         booth_config,
         ExportConfig { dir: dir.clone(), quota_mb: 0 },
     );

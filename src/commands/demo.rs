@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::camera::{FRAME_TIMEOUT, FrameSource};
 use crate::config::Config;
 use crate::display::{self, HeadlessDisplay};
+use crate::look::Look;
 use crate::{animate, convert, export, model, wiring};
 
 /// Time spent in each stage of the pipeline, summed over all pictures.
@@ -22,6 +23,8 @@ pub struct StageTimes {
     pub preprocess: Duration,
     /// Generator runs (every time point).
     pub generate: Duration,
+    /// Drawing the comic at its output size from the generator's pictures (the look).
+    pub draw: Duration,
     /// Ordering time points into loops.
     pub animate: Duration,
     /// Drawing on the display (headless: writing PNGs).
@@ -31,12 +34,13 @@ pub struct StageTimes {
 }
 
 impl StageTimes {
-    fn rows(&self) -> [(&'static str, Duration); 7] {
+    fn rows(&self) -> [(&'static str, Duration); 8] {
         [
             ("model load", self.model_load),
             ("capture", self.capture),
             ("preprocess", self.preprocess),
             ("generate", self.generate),
+            ("draw", self.draw),
             ("animate", self.animate),
             ("display", self.display),
             ("export", self.export),
@@ -128,14 +132,24 @@ pub fn run(config: &Config) -> anyhow::Result<DemoReport> {
     let mut outputs = Vec::new();
     for _ in 0..source.len() {
         let frame = timed(&mut times.capture, || source.next_frame(FRAME_TIMEOUT))?;
-        let square = timed(&mut times.preprocess, || convert::frame_to_square(&frame, side))?;
-        let points = timed(&mut times.generate, || {
-            if model::already_comic(gate.as_ref(), &square) {
+        let look = Look::from_config(&config.look);
+        let (square, small) = timed(&mut times.preprocess, || {
+            let square = convert::frame_to_square(&frame, look.size.min(frame.width).min(frame.height))?;
+            let small = convert::resize(&square, side, side);
+            Ok::<_, convert::FrameError>((square, small))
+        })?;
+        let mut generating = Duration::ZERO;
+        let points = timed(&mut times.draw, || {
+            if model::already_comic(gate.as_ref(), &small) {
                 Ok(vec![square.clone()])
             } else {
-                animate::time_points(&square, &config.animate, |i| generator.run(i))
+                animate::comic_frames(&[square], (side, side), &config.animate, &look, |i| {
+                    timed(&mut generating, || generator.run(i))
+                })
             }
         })?;
+        times.generate += generating;
+        times.draw -= generating;
         let anim = timed(&mut times.animate, || animate::assemble(&points, &config.animate, &frame.label));
         timed(&mut times.display, || {
             screen.start_sequence(&anim.label);

@@ -11,6 +11,7 @@ use image::RgbImage;
 use crate::camera::{CameraError, FileSource};
 use crate::config::Config;
 use crate::look::Look;
+use crate::look::measure::{Figures, measure as figures};
 use crate::model::{Gate, Generator, ModelError, ModelFile};
 use crate::{export, model, photo, wiring};
 
@@ -23,6 +24,8 @@ pub struct StylizeReport {
     pub failed: Vec<(PathBuf, String)>,
     /// Inputs the gate found already comic-style: written untouched (resized only).
     pub passed_through: Vec<PathBuf>,
+    /// With `--measure`: the look's figures of each photo (at the output size) and its comic.
+    pub figures: Vec<(PathBuf, Figures, Figures)>,
 }
 
 impl fmt::Display for StylizeReport {
@@ -34,6 +37,9 @@ impl fmt::Display for StylizeReport {
                 ""
             };
             writeln!(f, "{} -> {}{note}", i.display(), o.display())?;
+        }
+        for (i, photo, comic) in &self.figures {
+            writeln!(f, "{}: photo {photo}; comic {comic}", i.display())?;
         }
         for (i, e) in &self.failed {
             writeln!(f, "failed: {}: {e}", i.display())?;
@@ -71,16 +77,16 @@ impl Generators<'_> {
     }
 }
 
-/// Stylizes one photo into `output`; returns whether the gate passed it through untouched.
-/// The generator runs at `model_side` on the long side; the look draws the comic at its
-/// output size from that.
+/// Stylizes one photo into `output`; returns whether the gate passed it through untouched,
+/// and with `measure` the figures of the photo (at the output size) and of the comic. The
+/// generator runs at `model_side` on the long side; the look draws the comic at its output
+/// size from that.
 fn stylize_one(
     input: &Path,
     output: &Path,
-    look: &Look,
-    model_side: u32,
+    (look, model_side, measure): (&Look, u32, bool),
     gens: &mut Generators,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<(bool, Option<(Figures, Figures)>)> {
     let bytes = std::fs::read(input).map_err(|cause| CameraError::Read { path: input.into(), cause })?;
     let photo = photo::decode_photo(&bytes, input)?;
     let (w, h) = look.output_size(photo.width(), photo.height());
@@ -88,10 +94,13 @@ fn stylize_one(
     let small_size = fit_size(w, h, model_side, gens.file.manifest.size_multiple);
     let small = crate::convert::resize(&fitted, small_size.0, small_size.1);
     let passed = model::already_comic(gens.gate.as_ref(), &small);
-    let comic =
-        if passed { fitted } else { look.draw(&fitted, &gens.get(small_size)?.run(&small)?, None).compose() };
+    let comic = if passed {
+        fitted.clone()
+    } else {
+        look.draw(&fitted, &gens.get(small_size)?.run(&small)?, None).compose()
+    };
     export::write_image(output, &comic)?;
-    Ok(passed)
+    Ok((passed, measure.then(|| (figures(&fitted), figures(&comic)))))
 }
 
 /// (input, output) pairs: every photo of a folder into the output folder, or the one photo
@@ -121,7 +130,14 @@ fn pairs(input: &Path, output: &Path, is_dir: bool) -> anyhow::Result<Vec<(PathB
 
 /// Turns `input` (a photo or a folder of them) into comic pictures whose short side is `short`
 /// pixels (the photo's own when smaller).
-pub fn run(config: &Config, input: &Path, output: &Path, short: u32) -> anyhow::Result<StylizeReport> {
+/// With `measure`, the look's figures of each photo and comic are reported too.
+pub fn run(
+    config: &Config,
+    input: &Path,
+    output: &Path,
+    short: u32,
+    measure: bool,
+) -> anyhow::Result<StylizeReport> {
     let meta = std::fs::metadata(input).map_err(|cause| CameraError::Read { path: input.into(), cause })?;
     let pairs = pairs(input, output, meta.is_dir())?;
     let file = wiring::generator_source(config).read()?;
@@ -130,10 +146,13 @@ pub fn run(config: &Config, input: &Path, output: &Path, short: u32) -> anyhow::
     let look = Look { size: short, ..Look::from_config(&config.look) };
     let mut report = StylizeReport::default();
     for (i, o) in pairs {
-        match stylize_one(&i, &o, &look, config.model.size, &mut gens) {
-            Ok(passed) => {
+        match stylize_one(&i, &o, (&look, config.model.size, measure), &mut gens) {
+            Ok((passed, measured)) => {
                 if passed {
                     report.passed_through.push(i.clone());
+                }
+                if let Some((photo, comic)) = measured {
+                    report.figures.push((i.clone(), photo, comic));
                 }
                 report.written.push((i, o))
             }

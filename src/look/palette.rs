@@ -155,8 +155,8 @@ fn kmeans(points: &[([f32; 3], f32)], k: usize) -> Vec<[f32; 3]> {
         let mut acc = vec![([0.0f64; 3], 0.0f64); centres.len()];
         for (c, w) in points {
             let a = &mut acc[nearest(&centres, *c)];
-            for i in 0..3 {
-                a.0[i] += (c[i] * w) as f64;
+            for (sum, v) in a.0.iter_mut().zip(c) {
+                *sum += (v * w) as f64;
             }
             a.1 += *w as f64;
         }

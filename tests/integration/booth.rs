@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 use comicbooth::assets::SAMPLE_PHOTOS;
 use comicbooth::booth::Booth;
 use comicbooth::camera::{CameraError, FileSource, Frame, FrameSource};
-use comicbooth::config::{AnimateConfig, BoothConfig, ExportConfig, LoopMode, StylizedPreview};
+use comicbooth::config::{AnimateConfig, BoothConfig, ExportConfig, LookConfig, LoopMode, StylizedPreview};
 use comicbooth::display::HeadlessDisplay;
 use comicbooth::display::screens::{ALARM, FAULT, YELLOW};
+use comicbooth::look::Look;
 use comicbooth::model::{Generator, ModelSource};
 use comicbooth::trigger::{Request, ScriptedTrigger, Trigger};
 
@@ -57,7 +58,7 @@ fn booth(
         triggers,
         generator,
         None,
-        animate,
+        (animate, Look::from_config(&LookConfig::default())),
         config,
         ExportConfig { dir: dir.to_owned(), quota_mb: 100 },
     )

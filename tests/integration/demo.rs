@@ -5,6 +5,8 @@ use std::path::Path;
 use image::AnimationDecoder;
 use image::codecs::gif::GifDecoder;
 
+use comicbooth::look::measure::measure;
+
 use crate::util::{comicbooth, files_in, mean_abs_diff, texts};
 
 fn decode_gif(path: &Path) -> Vec<image::RgbImage> {
@@ -24,18 +26,19 @@ fn demo_writes_looping_gifs_and_screen_frames() {
     let run = comicbooth(&["demo", "--out", out.path().to_str().unwrap()]);
     let (stdout, stderr) = texts(&run);
     assert!(run.status.success(), "demo failed: {stderr}");
-    for stage in ["capture", "preprocess", "generate", "animate", "display", "export", "total"] {
+    for stage in ["capture", "preprocess", "generate", "draw", "animate", "display", "export", "total"] {
         assert!(stdout.contains(stage), "stage {stage} missing from:\n{stdout}");
     }
 
-    let names = ["astronaut", "grace_hopper", "chelsea", "coffee"];
-    for name in names {
+    // Each comic is the square of the photo's short side (all under look.size = 720).
+    let names = [("astronaut", 480), ("grace_hopper", 410), ("chelsea", 319), ("coffee", 320)];
+    for (name, side) in names {
         let gif = out.path().join(format!("{name}.gif"));
         assert!(stdout.contains(&gif.display().to_string()), "{stdout}");
         let frames = decode_gif(&gif);
         // 4 time points in a boomerang: 0 1 2 3 2 1.
         assert_eq!(frames.len(), 6, "{name}");
-        assert!(frames.iter().all(|f| f.dimensions() == (256, 256)));
+        assert!(frames.iter().all(|f| f.dimensions() == (side, side)), "{name}");
         // The loop's return leg repeats time points exactly.
         assert_eq!(frames[1], frames[5]);
         assert_eq!(frames[2], frames[4]);
@@ -46,10 +49,17 @@ fn demo_writes_looping_gifs_and_screen_frames() {
                 assert!(d > 0.3 && d < 25.0, "{name}: time points {i} and {j} differ by {d}");
             }
         }
-        // And the comic is not the photo.
-        let photo = input_photo(name, 256);
+        // And the comic is not the photo: it reads as drawn, with flat colour from a small
+        // palette and ink, where the photo has almost none.
+        let photo = input_photo(name, side);
         let d = mean_abs_diff(&frames[0], &photo);
         assert!(d > 8.0, "{name}: comic is too close to the photo ({d})");
+        let (drawn, shot) = (measure(&frames[0]), measure(&photo));
+        assert!(drawn.flat >= 0.25 && drawn.colours_90 <= 40 && drawn.ink >= 0.003, "{name}: {drawn}");
+        assert!(
+            shot.flat * 2.0 < drawn.flat && shot.colours_90 > 1000,
+            "{name}: photo {shot}, comic {drawn}"
+        );
     }
 
     // The headless screen showed each frame letterboxed on 480x320: black bars left and right.
@@ -78,7 +88,7 @@ fn demo_follows_the_config_file() {
         &config,
         format!(
             "[animate]\ntime_points = 3\nloop_mode = \"cycle\"\n\n[model]\nsize = 128\nthreads = 1\n\n\
-             [export]\ndir = \"{}\"\n",
+             [look]\nsize = 200\ncolours = 8\n\n[export]\ndir = \"{}\"\n",
             out.display()
         ),
     )
@@ -87,7 +97,12 @@ fn demo_follows_the_config_file() {
     assert!(run.status.success(), "{}", texts(&run).1);
     let frames = decode_gif(&out.join("coffee.gif"));
     assert_eq!(frames.len(), 3);
-    assert_eq!(frames[0].dimensions(), (128, 128));
+    assert_eq!(frames[0].dimensions(), (200, 200));
+    // One palette of 8 colours (and the ink) for the whole loop.
+    let mut colours: Vec<[u8; 3]> = frames.iter().flat_map(|f| f.pixels().map(|p| p.0)).collect();
+    colours.sort_unstable();
+    colours.dedup();
+    assert!(colours.len() <= 9, "{} colours", colours.len());
 }
 
 #[test]
