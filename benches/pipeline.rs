@@ -1,5 +1,6 @@
 //! Criterion benches of the pipeline's hot stages on one sample photo: preprocessing, the
-//! generator at the booth's default size, and GIF-free animation assembly. Run with
+//! generator at the booth's default size, animation assembly, the look at the comic's size
+//! (720x720) and a whole comic with its GIF. Run with
 //! `cargo bench --bench pipeline`; `comicbooth bench` times the model on a board without cargo.
 
 use std::hint::black_box;
@@ -7,8 +8,9 @@ use std::time::Duration;
 
 use comicbooth::assets::SAMPLE_PHOTOS;
 use comicbooth::camera::{FileSource, FrameSource};
-use comicbooth::config::AnimateConfig;
+use comicbooth::config::{AnimateConfig, LookConfig};
 use comicbooth::convert::{self, Layout, ValueRange};
+use comicbooth::look::Look;
 use comicbooth::model::{Gate, Generator, ModelSource};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -42,6 +44,40 @@ fn pipeline(c: &mut Criterion) {
     c.bench_function("4 time points (line boil) 256x256", |b| {
         b.iter(|| comicbooth::animate::time_points(black_box(&square), &config, |i| g.run(i)).unwrap())
     });
+
+    // The look at the comic's default size: a 720x720 photo (the sample, enlarged) drawn from
+    // the generator's 256x256 picture, with its own palette and with one shared by the loop.
+    let photo = convert::resize(&rgb, 720, 720);
+    let generated = g.run(&square).unwrap();
+    let look = Look::from_config(&LookConfig::default());
+    let first = look.draw(&photo, &generated, None);
+    c.bench_function("look: draw 720x720 from 256x256, palette fitted", |b| {
+        b.iter(|| look.draw(black_box(&photo), black_box(&generated), None))
+    });
+    c.bench_function("look: draw 720x720 from 256x256, shared palette", |b| {
+        b.iter(|| look.draw(black_box(&photo), black_box(&generated), Some(&first.palette)))
+    });
+    // A whole still comic at 720x720: 4 time points generated and drawn, then the GIF.
+    let dir = tempfile::tempdir().unwrap();
+    let gif = dir.path().join("comic.gif");
+    c.bench_function("whole comic 720x720: 4 time points, draw, GIF", |b| {
+        b.iter(|| {
+            let frames =
+                comicbooth::animate::comic_frames(&[photo.clone()], (256, 256), &config, &look, |i| g.run(i))
+                    .unwrap();
+            let anim = comicbooth::animate::assemble(&frames, &config, "bench");
+            comicbooth::export::write_gif(&gif, &anim).unwrap();
+        })
+    });
+    let frames =
+        comicbooth::animate::comic_frames(&[photo.clone()], (256, 256), &config, &look, |i| g.run(i))
+            .unwrap();
+    let anim = comicbooth::animate::assemble(&frames, &config, "bench");
+    c.bench_function("GIF 720x720, 6 frames, one palette", |b| {
+        b.iter(|| comicbooth::export::write_gif(&gif, black_box(&anim)).unwrap())
+    });
+    comicbooth::export::write_gif(&gif, &anim).unwrap();
+    println!("GIF 720x720, 6 frames: {} bytes", std::fs::metadata(&gif).unwrap().len());
 }
 
 criterion_group! {
