@@ -62,16 +62,23 @@ fn pipeline(c: &mut Criterion) {
     let gif = dir.path().join("comic.gif");
     c.bench_function("whole comic 720x720: 4 time points, draw, GIF", |b| {
         b.iter(|| {
-            let frames =
-                comicbooth::animate::comic_frames(&[photo.clone()], (256, 256), &config, &look, |i| g.run(i))
-                    .unwrap();
+            let frames = comicbooth::animate::comic_frames(
+                std::slice::from_ref(&photo),
+                (256, 256),
+                &config,
+                &look,
+                |i| g.run(i),
+            )
+            .unwrap();
             let anim = comicbooth::animate::assemble(&frames, &config, "bench");
             comicbooth::export::write_gif(&gif, &anim).unwrap();
         })
     });
     let frames =
-        comicbooth::animate::comic_frames(&[photo.clone()], (256, 256), &config, &look, |i| g.run(i))
-            .unwrap();
+        comicbooth::animate::comic_frames(std::slice::from_ref(&photo), (256, 256), &config, &look, |i| {
+            g.run(i)
+        })
+        .unwrap();
     let anim = comicbooth::animate::assemble(&frames, &config, "bench");
     c.bench_function("GIF 720x720, 6 frames, one palette", |b| {
         b.iter(|| comicbooth::export::write_gif(&gif, black_box(&anim)).unwrap())
