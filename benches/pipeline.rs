@@ -55,7 +55,7 @@ fn pipeline(c: &mut Criterion) {
         b.iter(|| look.draw(black_box(&photo), black_box(&generated), None))
     });
     c.bench_function("look: draw 720x720 from 256x256, shared palette", |b| {
-        b.iter(|| look.draw(black_box(&photo), black_box(&generated), Some(&first.palette)))
+        b.iter(|| look.draw(black_box(&photo), black_box(&generated), first.palette()))
     });
     // A whole still comic at 720x720: 4 time points generated and drawn, then the GIF.
     let dir = tempfile::tempdir().unwrap();

@@ -110,7 +110,9 @@ pub fn comic_frames<E>(
         .iter()
         .map(|(i, g)| {
             let layers = look.draw(&frames[*i], g, palette.as_ref());
-            palette.get_or_insert_with(|| layers.palette.clone());
+            if palette.is_none() {
+                palette = layers.palette().cloned();
+            }
             layers.compose()
         })
         .collect())

@@ -91,7 +91,8 @@ fn stylize_one(
     let photo = photo::decode_photo(&bytes, input)?;
     let (w, h) = look.output_size(photo.width(), photo.height());
     let fitted: RgbImage = image::imageops::resize(&photo, w, h, image::imageops::FilterType::Triangle);
-    let small_size = fit_size(w, h, model_side, gens.file.manifest.size_multiple);
+    // The generator never runs above the comic's own size.
+    let small_size = fit_size(w, h, model_side.min(w.max(h)), gens.file.manifest.size_multiple);
     let small = crate::convert::resize(&fitted, small_size.0, small_size.1);
     let passed = model::already_comic(gens.gate.as_ref(), &small);
     let comic = if passed {

@@ -1,7 +1,7 @@
 //! The comic look at the output size: the generator draws tone and colour at its small size;
 //! here they are brought to the saved comic's size with the photo as guide (guided filter),
 //! flattened onto one small palette and given ink outlines. The result stays in layers
-//! ([`Layers`]: palette indices and ink), so a loop can share one palette, the screens can
+//! ([`Layers`]: a [`Fill`] of palette indices, and ink), so a loop can share one palette, the screens can
 //! show the ink before the colour, and a GIF needs no quantiser.
 //!
 //! Cost at 720x720 is a few box and Gaussian filters and one table lookup per pixel; the
@@ -21,22 +21,42 @@ pub use palette::Palette;
 /// The ink's colour: a warm near-black, as printed comics use.
 pub const INK: [u8; 3] = [24, 20, 28];
 
-/// A comic picture in layers: every pixel is a palette colour, unless ink covers it.
+/// The colour under the ink.
+#[derive(Debug, Clone)]
+pub enum Fill {
+    /// Flat cel colour: one palette index per pixel, row-major.
+    Flat {
+        /// The colours `index` points into.
+        palette: Palette,
+        /// One palette index per pixel.
+        index: Vec<u8>,
+    },
+    /// The generator's own colours, unflattened (`look.colours = 0`), one RGB per pixel.
+    Shaded(Vec<[u8; 3]>),
+}
+
+/// A comic picture in layers: the fill, and ink on top of it.
 #[derive(Debug, Clone)]
 pub struct Layers {
     /// Width in pixels.
     pub width: u32,
     /// Height in pixels.
     pub height: u32,
-    /// The colours `colour` indexes.
-    pub palette: Palette,
-    /// One palette index per pixel, row-major.
-    pub colour: Vec<u8>,
+    /// The colour under the ink.
+    pub fill: Fill,
     /// 255 where ink covers the pixel, 0 elsewhere.
     pub ink: Vec<u8>,
 }
 
 impl Layers {
+    /// The palette of a flat fill (what the next frames of a loop share).
+    pub fn palette(&self) -> Option<&Palette> {
+        match &self.fill {
+            Fill::Flat { palette, .. } => Some(palette),
+            Fill::Shaded(_) => None,
+        }
+    }
+
     /// Colour with the ink on top: the finished picture.
     pub fn compose(&self) -> RgbImage {
         self.picture(true, true)
@@ -47,19 +67,23 @@ impl Layers {
         self.picture(false, true)
     }
 
-    /// The flat colour alone, without ink.
+    /// The colour alone, without ink.
     pub fn colour_only(&self) -> RgbImage {
         self.picture(true, false)
     }
 
     fn picture(&self, colour: bool, ink: bool) -> RgbImage {
-        let colours = self.palette.colours();
-        let mut raw = Vec::with_capacity(self.colour.len() * 3);
-        for (&i, &k) in self.colour.iter().zip(&self.ink) {
+        let n = self.ink.len();
+        let fill = |i: usize| match &self.fill {
+            Fill::Flat { palette, index } => palette.colours()[index[i] as usize],
+            Fill::Shaded(rgb) => rgb[i],
+        };
+        let mut raw = Vec::with_capacity(n * 3);
+        for (i, &k) in self.ink.iter().enumerate() {
             let c = if ink && k != 0 {
                 INK
             } else if colour {
-                colours[i as usize]
+                fill(i)
             } else {
                 [255, 255, 255]
             };
@@ -102,31 +126,27 @@ impl Look {
     /// an earlier frame (a loop shares one); otherwise they are fitted to this picture.
     pub fn draw(&self, photo: &RgbImage, generated: &RgbImage, palette: Option<&Palette>) -> Layers {
         let (w, h) = photo.dimensions();
-        let guide = luminance(photo);
-        let guide_small = luminance(&crate::convert::resize(photo, generated.width(), generated.height()));
-        // The local linear model's window: 2 samples at the generator's size; eps in luminance
-        // squared: edges of about 5% contrast or more are followed.
-        let planes: Vec<Plane> = (0..3)
-            .map(|c| guided::guided_upsample(&channel(generated, c), &guide_small, &guide, 2, 2.5e-3))
-            .collect();
-        let pixels: Vec<[u8; 3]> = (0..(w * h) as usize)
+        let (wu, hu) = (w as usize, h as usize);
+        let planes: Vec<Plane> = if generated.dimensions() == (w, h) {
+            // The generator ran at the output size: nothing to bring up.
+            (0..3).map(|c| channel(generated, c)).collect()
+        } else {
+            let guide = luminance(photo);
+            let guide_small =
+                luminance(&crate::convert::resize(photo, generated.width(), generated.height()));
+            // The local linear model's window: 2 samples at the generator's size; eps in
+            // luminance squared: edges of about 5% contrast or more are followed.
+            (0..3)
+                .map(|c| guided::guided_upsample(&channel(generated, c), &guide_small, &guide, 2, 2.5e-3))
+                .collect()
+        };
+        let pixels: Vec<[u8; 3]> = (0..wu * hu)
             .map(|i| [0, 1, 2].map(|c| (planes[c].data[i] * 255.0).round().clamp(0.0, 255.0) as u8))
             .collect();
-        let palette = match (palette, self.colours) {
-            (Some(p), _) => p.clone(),
-            (None, 0) => Palette::from_colours(vec![[0, 0, 0]]),
-            // Every 4th pixel of every 2nd row is plenty for the histogram.
-            (None, k) => Palette::fit(
-                pixels.chunks(2 * w as usize).flat_map(|r| r.iter().step_by(4)).copied(),
-                k as usize,
-            ),
-        };
-        let colour: Vec<u8> = pixels.iter().map(|&c| palette.index(c)).collect();
-        let colour = palette::majority(&colour, w as usize, h as usize);
         let ink = if self.ink {
             let l = Plane {
-                width: w as usize,
-                height: h as usize,
+                width: wu,
+                height: hu,
                 data: planes[0]
                     .data
                     .iter()
@@ -139,26 +159,22 @@ impl Look {
             // full scale against the surround inks; pieces under 16 px (at 720) are texture.
             let scale = (w.min(h) as f32 / 720.0).max(0.75);
             let mut ink = ink::outlines(&l, scale, 0.005);
-            ink::drop_specks(&mut ink, w as usize, h as usize, (16.0 * scale * scale) as usize);
+            ink::drop_specks(&mut ink, wu, hu, (16.0 * scale * scale) as usize);
             ink
         } else {
-            vec![0; (w * h) as usize]
+            vec![0; wu * hu]
         };
-        if self.colours == 0 && palette.colours().len() == 1 {
-            // No flattening: keep the upsampled colours, ink on top.
-            return Layers::unflattened(w, h, &pixels, ink);
-        }
-        Layers { width: w, height: h, palette, colour, ink }
-    }
-}
-
-impl Layers {
-    /// Layers for a picture that is not flattened: its own colours become the palette when
-    /// there are few enough; otherwise the nearest of 255 fitted ones.
-    fn unflattened(w: u32, h: u32, pixels: &[[u8; 3]], ink: Vec<u8>) -> Layers {
-        let palette = Palette::fit(pixels.iter().copied(), 255);
-        let colour = pixels.iter().map(|&c| palette.index(c)).collect();
-        Layers { width: w, height: h, palette, colour, ink }
+        let palette = match (palette, self.colours) {
+            (Some(p), _) => p.clone(),
+            (None, 0) => return Layers { width: w, height: h, fill: Fill::Shaded(pixels), ink },
+            // Every 4th pixel of every 2nd row is plenty for the histogram.
+            (None, k) => {
+                Palette::fit(pixels.chunks(2 * wu).flat_map(|r| r.iter().step_by(4)).copied(), k as usize)
+            }
+        };
+        let index: Vec<u8> = pixels.iter().map(|&c| palette.index(c)).collect();
+        let index = palette::majority(&index, wu, hu);
+        Layers { width: w, height: h, fill: Fill::Flat { palette, index }, ink }
     }
 }
 
@@ -218,7 +234,7 @@ mod tests {
         assert!((70..90).any(|x| ink_at(x, 96)), "no ink around the rim");
         assert!(!ink_at(128, 96) && !ink_at(10, 10));
         // Sharing the palette gives the same colours.
-        let again = look.draw(&photo, &small, Some(&layers.palette));
+        let again = look.draw(&photo, &small, layers.palette());
         assert_eq!(again.compose(), comic);
     }
 }
