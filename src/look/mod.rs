@@ -135,46 +135,69 @@ impl Look {
             let guide_small =
                 luminance(&crate::convert::resize(photo, generated.width(), generated.height()));
             // The local linear model's window: 2 samples at the generator's size; eps in
-            // luminance squared: edges of about 5% contrast or more are followed.
-            (0..3)
-                .map(|c| guided::guided_upsample(&channel(generated, c), &guide_small, &guide, 2, 2.5e-3))
-                .collect()
+            // luminance squared: edges of about 5% contrast or more are followed. One thread
+            // per channel: the board's cores are idle while the look draws.
+            let (guide, guide_small) = (&guide, &guide_small);
+            std::thread::scope(|s| {
+                let jobs: Vec<_> = (0..3)
+                    .map(|c| {
+                        s.spawn(move || {
+                            guided::guided_upsample(&channel(generated, c), guide_small, guide, 2, 2.5e-3)
+                        })
+                    })
+                    .collect();
+                jobs.into_iter().map(|j| j.join().expect("guided filter thread")).collect()
+            })
         };
         let pixels: Vec<[u8; 3]> = (0..wu * hu)
             .map(|i| [0, 1, 2].map(|c| (planes[c].data[i] * 255.0).round().clamp(0.0, 255.0) as u8))
             .collect();
-        let ink = if self.ink {
-            let l = Plane {
-                width: wu,
-                height: hu,
-                data: planes[0]
-                    .data
-                    .iter()
-                    .zip(&planes[1].data)
-                    .zip(&planes[2].data)
-                    .map(|((r, g), b)| 0.299 * r + 0.587 * g + 0.114 * b)
-                    .collect(),
-            };
-            // Lines about 2 px wide at 720 px, wider on larger comics; a darkening of 0.5% of
-            // full scale against the surround inks; pieces under 16 px (at 720) are texture.
-            let scale = (w.min(h) as f32 / 720.0).max(0.75);
-            let mut ink = ink::outlines(&l, scale, 0.005);
-            ink::drop_specks(&mut ink, wu, hu, (16.0 * scale * scale) as usize);
-            ink
-        } else {
-            vec![0; wu * hu]
+        // The ink (from the colour's luminance) and the flat fill are independent: both at once.
+        let (ink, fill) = std::thread::scope(|s| {
+            let ink = s.spawn(|| self.ink_layer(&planes, wu, hu));
+            let fill = self.fill(pixels, palette, wu, hu);
+            (ink.join().expect("ink thread"), fill)
+        });
+        Layers { width: w, height: h, fill, ink }
+    }
+
+    /// Ink outlines from the luminance of the colour `planes`: lines about 2 px wide at 720 px,
+    /// wider on larger comics; a darkening of 0.5% of full scale against the surround inks;
+    /// pieces under 16 px (at 720) are texture and go.
+    fn ink_layer(&self, planes: &[Plane], w: usize, h: usize) -> Vec<u8> {
+        if !self.ink {
+            return vec![0; w * h];
+        }
+        let l = Plane {
+            width: w,
+            height: h,
+            data: planes[0]
+                .data
+                .iter()
+                .zip(&planes[1].data)
+                .zip(&planes[2].data)
+                .map(|((r, g), b)| 0.299 * r + 0.587 * g + 0.114 * b)
+                .collect(),
         };
+        let scale = (w.min(h) as f32 / 720.0).max(0.75);
+        let mut ink = ink::outlines(&l, scale, 0.005);
+        ink::drop_specks(&mut ink, w, h, (16.0 * scale * scale) as usize);
+        ink
+    }
+
+    /// The flat fill of `pixels`: onto `palette`, or one fitted to them (every 4th pixel of
+    /// every 2nd row is plenty for the histogram), then a majority clean-up; or the pixels as
+    /// they are when `colours` is 0 and no palette is given.
+    fn fill(&self, pixels: Vec<[u8; 3]>, palette: Option<&Palette>, w: usize, h: usize) -> Fill {
         let palette = match (palette, self.colours) {
             (Some(p), _) => p.clone(),
-            (None, 0) => return Layers { width: w, height: h, fill: Fill::Shaded(pixels), ink },
-            // Every 4th pixel of every 2nd row is plenty for the histogram.
+            (None, 0) => return Fill::Shaded(pixels),
             (None, k) => {
-                Palette::fit(pixels.chunks(2 * wu).flat_map(|r| r.iter().step_by(4)).copied(), k as usize)
+                Palette::fit(pixels.chunks(2 * w).flat_map(|r| r.iter().step_by(4)).copied(), k as usize)
             }
         };
         let index: Vec<u8> = pixels.iter().map(|&c| palette.index(c)).collect();
-        let index = palette::majority(&index, wu, hu);
-        Layers { width: w, height: h, fill: Fill::Flat { palette, index }, ink }
+        Fill::Flat { index: palette::majority(&index, w, h), palette }
     }
 }
 
