@@ -99,7 +99,7 @@ enum Screen {
     Countdown,
     /// The caption band of a result.
     Caption {
-        /// The comic filter's saturated blue where vivid's 75% blue bar is.
+        /// The comic's saturated colours where vivid's 75% bars are.
         comic: bool,
     },
     Other,
@@ -123,10 +123,12 @@ fn classify(img: &image::RgbImage) -> Screen {
         return Screen::Countdown;
     }
     if caption {
-        // vivid's 75% blue bar is 188; the comic filter pushes it past 235.
-        let saturated_blue =
-            count(img, 0, h / 2, w, h / 2 + 1, |p| p[2] > 235 && p[0] < 30 && p[1] < 30) > 20;
-        return Screen::Caption { comic: saturated_blue };
+        // vivid's bars are 75% colours (no channel above 191); the comic pushes its saturated
+        // bars (magenta, red, blue) past 230 with another channel under 30.
+        let saturated = count(img, 0, h / 2, w, h / 2 + 1, |p| {
+            p.iter().max().is_some_and(|&m| m > 230) && p.iter().min().is_some_and(|&m| m < 30)
+        }) > 20;
+        return Screen::Caption { comic: saturated };
     }
     Screen::Other
 }

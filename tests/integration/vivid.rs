@@ -71,7 +71,7 @@ fn vivid_capture_replug_and_fault_injection() {
     println!("{}", steps.join("\n"));
     assert!(status.success(), "guest run failed ({status}); serial log:\n{log}");
     let expected = CAPTURES.len() + 3;
-    assert!(log.contains("would capture YUYV 640x480"), "{log}");
+    assert!(log.contains("would capture YUYV 1280x720"), "{log}");
     let passed = steps.iter().filter(|l| l.contains(" PASS ")).count();
     assert_eq!(passed, expected, "serial log:\n{log}");
 }
