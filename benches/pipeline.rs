@@ -1,6 +1,6 @@
 //! Criterion benches of the pipeline's hot stages on one sample photo: preprocessing, the
-//! generator at the booth's default size, animation assembly, the look at the comic's size
-//! (720x720) and a whole comic with its GIF. Run with
+//! generator at the booth's default size, the look at the comic's size (720x720), the still's
+//! effects and a whole comic with its GIF. Run with
 //! `cargo bench --bench pipeline`; `comicbooth bench` times the model on a board without cargo.
 
 use std::hint::black_box;
@@ -41,9 +41,6 @@ fn pipeline(c: &mut Criterion) {
     });
     let g = Generator::load(&ModelSource::Builtin(comicbooth::assets::GENERATOR), 256, 256, 0).unwrap();
     let config = AnimateConfig::default();
-    c.bench_function("4 time points (line boil) 256x256", |b| {
-        b.iter(|| comicbooth::animate::time_points(black_box(&square), &config, |i| g.run(i)).unwrap())
-    });
 
     // The look at the comic's default size: a 720x720 photo (the sample, enlarged) drawn from
     // the generator's 256x256 picture, with its own palette and with one shared by the loop.
@@ -57,10 +54,11 @@ fn pipeline(c: &mut Criterion) {
     c.bench_function("look: draw 720x720 from 256x256, shared palette", |b| {
         b.iter(|| look.draw(black_box(&photo), black_box(&generated), first.palette()))
     });
-    // A whole still comic at 720x720: 4 time points generated and drawn, then the GIF.
+    // A whole still comic at 720x720: generated and drawn once, moved into 8 frames by the
+    // effects (boil, halftone, zoom), then the GIF of the 14-frame boomerang.
     let dir = tempfile::tempdir().unwrap();
     let gif = dir.path().join("comic.gif");
-    c.bench_function("whole comic 720x720: 4 time points, draw, GIF", |b| {
+    c.bench_function("whole still comic 720x720: generate, draw, 8 frames of effects, GIF", |b| {
         b.iter(|| {
             let frames = comicbooth::animate::comic_frames(
                 std::slice::from_ref(&photo),
@@ -80,11 +78,11 @@ fn pipeline(c: &mut Criterion) {
         })
         .unwrap();
     let anim = comicbooth::animate::assemble(&frames, &config, "bench");
-    c.bench_function("GIF 720x720, 6 frames, one palette", |b| {
+    c.bench_function("GIF 720x720, 14 frames, one palette", |b| {
         b.iter(|| comicbooth::export::write_gif(&gif, black_box(&anim)).unwrap())
     });
     comicbooth::export::write_gif(&gif, &anim).unwrap();
-    println!("GIF 720x720, 6 frames: {} bytes", std::fs::metadata(&gif).unwrap().len());
+    println!("GIF 720x720, 14 frames: {} bytes", std::fs::metadata(&gif).unwrap().len());
 }
 
 criterion_group! {

@@ -189,18 +189,36 @@ pub struct AnimateConfig {
     /// How long each frame shows, in milliseconds.
     #[serde(deserialize_with = "frame_ms")]
     pub frame_ms: u32,
-    /// How far each time point's input is nudged, in pixels (line boil).
+    /// How far the ink lines wander in line boil, in pixels.
     #[serde(deserialize_with = "jitter_px")]
     pub jitter_px: u32,
-    /// Sensor-like noise added to each time point's input, as a fraction of full scale.
-    #[serde(deserialize_with = "noise")]
-    pub noise: f32,
+    /// The designed motions a still gets.
+    pub effects: Vec<Effect>,
 }
 
 impl Default for AnimateConfig {
     fn default() -> Self {
-        Self { time_points: 4, loop_mode: LoopMode::Boomerang, frame_ms: 150, jitter_px: 1, noise: 0.02 }
+        Self {
+            time_points: 8,
+            loop_mode: LoopMode::Boomerang,
+            frame_ms: 100,
+            jitter_px: 1,
+            effects: vec![Effect::Boil, Effect::Halftone, Effect::Zoom],
+        }
     }
+}
+
+/// `animate.effects`: a still's designed motion. They compose; each is seeded, so the same
+/// picture always moves the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Effect {
+    /// Line boil: the ink redrawn with a small jitter, three variants in turn.
+    Boil,
+    /// Halftone dots over the shadow tones, drifting.
+    Halftone,
+    /// A slow zoom and pan over the loop.
+    Zoom,
 }
 
 /// `animate.loop_mode`
@@ -535,10 +553,6 @@ fn bounded_f32<'de, D: Deserializer<'de>>(d: D, lo: f64, hi: f64) -> Result<f32,
     }
 }
 
-fn noise<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
-    bounded_f32(d, 0.0, 0.2)
-}
-
 fn gate_threshold<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
     bounded_f32(d, 0.5, 1.0)
 }
@@ -698,16 +712,16 @@ mod tests {
 
     #[test]
     fn wrong_type_is_an_error() {
-        let err = parse("[animate]\nnoise = \"lots\"\n").unwrap_err();
-        assert!(err.contains("key `animate.noise`"), "{err}");
+        let err = parse("[animate]\njitter_px = \"lots\"\n").unwrap_err();
+        assert!(err.contains("key `animate.jitter_px`"), "{err}");
     }
 
     #[test]
     fn values_are_read() {
-        let c = parse("[animate]\ntime_points = 6\nloop_mode = \"cycle\"\nnoise = 0.0\n").unwrap();
+        let c = parse("[animate]\ntime_points = 6\nloop_mode = \"cycle\"\neffects = [\"zoom\"]\n").unwrap();
         assert_eq!(c.animate.time_points, 6);
         assert_eq!(c.animate.loop_mode, LoopMode::Cycle);
-        assert_eq!(c.animate.noise, 0.0);
+        assert_eq!(c.animate.effects, vec![Effect::Zoom]);
         assert_eq!(c.model, ModelConfig::default());
     }
 }

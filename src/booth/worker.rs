@@ -97,8 +97,8 @@ impl Drop for Worker {
 }
 
 /// Makes one session's comic at the frames' size ([`animate::comic_frames`]): one generator
-/// run per burst frame (a boomerang of the guests' movement), or line-boil time points of a
-/// single still; then saves the GIF and keeps the folder within its quota. A failed save (full disk) still returns the animation, so the
+/// run per burst frame (a boomerang of the guests' movement), or one for a still, which the
+/// effects then move; then saves the GIF and keeps the folder within its quota. A failed save (full disk) still returns the animation, so the
 /// guest sees their comic; only generation errors fail the session. A picture the gate finds
 /// already comic-style is shown untouched.
 fn session(
@@ -115,7 +115,8 @@ fn session(
         progress(1, 1);
         frames.to_vec()
     } else {
-        let total = if frames.len() == 1 { config.time_points as usize } else { frames.len() };
+        // A still is generated once; a burst once per frame.
+        let total = frames.len();
         let mut done = 0;
         animate::comic_frames(frames, small, config, look, |img| {
             let out = generator.run(img);

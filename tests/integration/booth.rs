@@ -43,8 +43,12 @@ fn booth(
 ) -> Booth<HeadlessDisplay> {
     let generator =
         Generator::load(&ModelSource::Builtin(comicbooth::assets::GENERATOR), 128, 128, 1).unwrap();
-    let animate =
-        AnimateConfig { time_points: 3, loop_mode: LoopMode::Boomerang, ..AnimateConfig::default() };
+    let animate = AnimateConfig {
+        time_points: 3,
+        loop_mode: LoopMode::Boomerang,
+        frame_ms: 150,
+        ..AnimateConfig::default()
+    };
     let config = BoothConfig {
         countdown_s: 2,
         show_s: 3,

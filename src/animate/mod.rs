@@ -1,0 +1,85 @@
+//! Motion for a comic: the frames of one session, ordered into a loop. A burst gives one
+//! frame per picture taken (the guests' own movement); a still is generated and drawn once,
+//! then moved by designed effects ([`effects`]: line boil, drifting halftone, a slow zoom),
+//! so consecutive frames visibly differ while the picture stays the same. Pure functions
+//! over RGB images; the generator is passed in.
+
+pub mod effects;
+
+use std::time::Duration;
+
+use image::RgbImage;
+
+use crate::config::{AnimateConfig, LoopMode};
+use crate::look::{Look, Palette};
+
+/// A looping animation: frames in play order, each shown for `frame_time`.
+#[derive(Debug, Clone)]
+pub struct Animation {
+    /// Frames in play order (a boomerang repeats time points on the way back).
+    pub frames: Vec<RgbImage>,
+    /// How long each frame stays on screen.
+    pub frame_time: Duration,
+    /// Short name (the captured photo's label), used in output names.
+    pub label: String,
+}
+
+/// The comic frames of one session at the output size. `frames` are the captured pictures at
+/// the output size: one still (generated once, then moved by `config.effects` into
+/// `config.time_points` frames) or a burst (one generator run each, drawn with one palette,
+/// fitted to the first, so flat colours stay put from frame to frame). The generator runs at
+/// `small` (its own size); the look draws at the frames' size.
+pub fn comic_frames<E>(
+    frames: &[RgbImage],
+    small: (u32, u32),
+    config: &AnimateConfig,
+    look: &Look,
+    mut generate: impl FnMut(&RgbImage) -> Result<RgbImage, E>,
+) -> Result<Vec<RgbImage>, E> {
+    let shrink = |f: &RgbImage| crate::convert::resize(f, small.0, small.1);
+    if let [still] = frames {
+        let layers = look.draw(still, &generate(&shrink(still))?, None);
+        return Ok(effects::still_frames(&layers, config));
+    }
+    let mut palette: Option<Palette> = None;
+    let mut out = Vec::with_capacity(frames.len());
+    for f in frames {
+        let layers = look.draw(f, &generate(&shrink(f))?, palette.as_ref());
+        if palette.is_none() {
+            palette = layers.palette().cloned();
+        }
+        out.push(layers.compose());
+    }
+    Ok(out)
+}
+
+/// The play order of `n` time points in a loop.
+pub fn play_order(n: usize, mode: LoopMode) -> Vec<usize> {
+    let forward = 0..n;
+    match mode {
+        LoopMode::Cycle => forward.collect(),
+        // 0 1 2 3 2 1: the loop restarts at 0, so neither end is shown twice in a row.
+        LoopMode::Boomerang => forward.chain((1..n.saturating_sub(1)).rev()).collect(),
+    }
+}
+
+/// Orders time points into a looping [`Animation`].
+pub fn assemble(points: &[RgbImage], config: &AnimateConfig, label: &str) -> Animation {
+    Animation {
+        frames: play_order(points.len(), config.loop_mode).into_iter().map(|i| points[i].clone()).collect(),
+        frame_time: Duration::from_millis(config.frame_ms as u64),
+        label: label.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn play_orders() {
+        assert_eq!(play_order(4, LoopMode::Cycle), vec![0, 1, 2, 3]);
+        assert_eq!(play_order(4, LoopMode::Boomerang), vec![0, 1, 2, 3, 2, 1]);
+        assert_eq!(play_order(2, LoopMode::Boomerang), vec![0, 1]);
+    }
+}
