@@ -324,15 +324,55 @@ pub enum DisplayBackend {
 pub struct ExportConfig {
     /// Folder the animations are written to (created when missing).
     pub dir: PathBuf,
-    /// Megabytes of GIFs kept; the oldest are deleted past it (0: no limit).
+    /// Megabytes of comics kept; the oldest comics (all their files) are deleted past it
+    /// (0: no limit).
     #[serde(deserialize_with = "quota_mb")]
     pub quota_mb: u32,
+    /// The files written for each comic.
+    #[serde(deserialize_with = "formats")]
+    pub formats: Vec<Format>,
 }
 
 impl Default for ExportConfig {
     fn default() -> Self {
-        Self { dir: PathBuf::from("comicbooth-out"), quota_mb: 2048 }
+        Self {
+            dir: PathBuf::from("comicbooth-out"),
+            quota_mb: 2048,
+            formats: vec![Format::Gif, Format::Webp],
+        }
     }
+}
+
+/// `export.formats`: an animation file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// Animated GIF: plays everywhere; one colour table for the loop.
+    Gif,
+    /// Animated WebP: smaller, full colour; plays in every current browser and phone.
+    Webp,
+}
+
+impl Format {
+    /// The file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Gif => "gif",
+            Format::Webp => "webp",
+        }
+    }
+}
+
+/// At least one format, each at most once.
+fn formats<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Format>, D::Error> {
+    let v = Vec::<Format>::deserialize(d)?;
+    if v.is_empty() {
+        return Err(serde::de::Error::custom("no format: name at least one of \"gif\", \"webp\""));
+    }
+    if v.iter().enumerate().any(|(i, f)| v[..i].contains(f)) {
+        return Err(serde::de::Error::custom("a format is named twice"));
+    }
+    Ok(v)
 }
 
 /// `[booth]`

@@ -66,7 +66,17 @@ impl Worker {
                             let result = session(models, making, id, &frames, |done, total| {
                                 let _ = out_tx.send(Outcome::Progress { id, done, total });
                             });
-                            out_tx.send(Outcome::Done { id, result })
+                            // The guest sees the comic as soon as its first file is saved;
+                            // the other formats are written after.
+                            let rest = match &result {
+                                Ok((anim, Ok(_))) => Some(anim.clone()),
+                                _ => None,
+                            };
+                            let sent = out_tx.send(Outcome::Done { id, result });
+                            if let Some(anim) = rest {
+                                save_the_rest(&export, &anim);
+                            }
+                            sent
                         }
                     };
                     set_busy(None);
@@ -98,8 +108,9 @@ impl Drop for Worker {
 
 /// Makes one session's comic at the frames' size ([`animate::comic_frames`]): one generator
 /// run per burst frame (a boomerang of the guests' movement), or one for a still, which the
-/// effects then move; then saves the GIF and keeps the folder within its quota. A failed save (full disk) still returns the animation, so the
-/// guest sees their comic; only generation errors fail the session. A picture the gate finds
+/// effects then move; then saves it in the first of `export.formats` (the rest follow in
+/// [`save_the_rest`]). A failed save (full disk) still returns the animation, so the guest
+/// sees their comic; only generation errors fail the session. A picture the gate finds
 /// already comic-style is shown untouched.
 fn session(
     (generator, gate): (&Generator, Option<&Gate>),
@@ -131,9 +142,20 @@ fn session(
         ..config.clone()
     };
     let anim = animate::assemble(&points, &looped, &label);
-    let path = export.dir.join(format!("{label}.gif"));
-    let saved = export::write_gif(&path, &anim).map(|()| path).map_err(|e| e.to_string());
-    if saved.is_ok() && export.quota_mb > 0 {
+    // The first format (the GIF by default) names the comic on the result screen.
+    let saved = export::write_animation(&export.dir, &anim, &export.formats[..1])
+        .map(|paths| paths.into_iter().next().unwrap_or_default())
+        .map_err(|e| e.to_string());
+    Ok((anim, saved))
+}
+
+/// Writes a saved comic's other formats, then keeps the folder within its quota. A failure
+/// (a full disk) is logged: the comic is already saved in its first format.
+fn save_the_rest(export: &ExportConfig, anim: &Animation) {
+    if let Err(e) = export::write_animation(&export.dir, anim, &export.formats[1..]) {
+        tracing::warn!("{e}");
+    }
+    if export.quota_mb > 0 {
         match export::prune(&export.dir, export.quota_mb as u64 * 1024 * 1024) {
             Ok(0) => {}
             Ok(n) => tracing::info!(
@@ -144,7 +166,6 @@ fn session(
             Err(e) => tracing::warn!("pruning {}: {e}", export.dir.display()),
         }
     }
-    Ok((anim, saved))
 }
 
 fn unix_seconds() -> u64 {

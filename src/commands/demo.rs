@@ -70,8 +70,8 @@ fn timed<T>(slot: &mut Duration, f: impl FnOnce() -> T) -> T {
 pub struct DemoOutput {
     /// The photo's label.
     pub label: String,
-    /// The looping GIF.
-    pub gif: PathBuf,
+    /// The animation files (one per `export.formats`, GIF first by default).
+    pub files: Vec<PathBuf>,
     /// Frames in the loop.
     pub frames: usize,
     /// PNGs of what the (headless) screen showed, `<label>-NNN.png`.
@@ -104,7 +104,8 @@ impl fmt::Display for DemoReport {
             self.threads
         )?;
         for o in &self.outputs {
-            writeln!(f, "  {:<14} {} ({} frames)", o.label, o.gif.display(), o.frames)?;
+            let files: Vec<String> = o.files.iter().map(|p| p.display().to_string()).collect();
+            writeln!(f, "  {:<14} {} ({} frames)", o.label, files.join(", "), o.frames)?;
         }
         if let Some(o) = self.outputs.first() {
             writeln!(f, "  screen frames: {}/<photo>-NNN.png", o.screen_dir.display())?;
@@ -113,7 +114,7 @@ impl fmt::Display for DemoReport {
     }
 }
 
-/// Runs the demo into `export.dir` (GIFs) and `export.dir/screen` (what the screen showed).
+/// Runs the demo into `export.dir` (animations, in every `export.formats`) and `export.dir/screen` (what the screen showed).
 pub fn run(config: &Config) -> anyhow::Result<DemoReport> {
     let mut times = StageTimes::default();
     let out = &config.export.dir;
@@ -155,12 +156,11 @@ pub fn run(config: &Config) -> anyhow::Result<DemoReport> {
             screen.start_sequence(&anim.label);
             anim.frames.iter().try_for_each(|f| display::show(&mut screen, f))
         })?;
-        let gif = out.join(format!("{}.gif", anim.label));
-        timed(&mut times.export, || export::write_gif(&gif, &anim))?;
-        tracing::info!(photo = %anim.label, gif = %gif.display(), frames = anim.frames.len(), "comic saved");
+        let files = timed(&mut times.export, || export::write_animation(out, &anim, &config.export.formats))?;
+        tracing::info!(photo = %anim.label, files = ?files, frames = anim.frames.len(), "comic saved");
         outputs.push(DemoOutput {
             label: anim.label,
-            gif,
+            files,
             frames: anim.frames.len(),
             screen_dir: screen_dir.clone(),
         });

@@ -64,7 +64,7 @@ fn booth(
         None,
         (animate, Look::from_config(&LookConfig::default())),
         config,
-        ExportConfig { dir: dir.to_owned(), quota_mb: 100 },
+        ExportConfig { dir: dir.to_owned(), quota_mb: 100, ..Default::default() },
     )
 }
 

@@ -39,6 +39,14 @@ fn demo_writes_looping_gifs_and_screen_frames() {
         let frames = decode_gif(&gif);
         // 8 time points in a boomerang: 0 1 .. 7 6 .. 1.
         assert_eq!(frames.len(), 14, "{name}");
+        // The same loop as a lossless animated WebP, saved beside it.
+        let webp = gif.with_extension("webp");
+        assert!(stdout.contains(&webp.display().to_string()), "{stdout}");
+        let reader = std::io::BufReader::new(std::fs::File::open(&webp).unwrap());
+        let webp_frames =
+            image::codecs::webp::WebPDecoder::new(reader).unwrap().into_frames().collect_frames().unwrap();
+        assert_eq!(webp_frames.len(), 14, "{name}.webp");
+        assert!(webp_frames.iter().all(|f| f.buffer().dimensions() == (side, side)), "{name}.webp");
         assert!(frames.iter().all(|f| f.dimensions() == (side, side)), "{name}");
         // The loop's return leg repeats time points exactly.
         assert_eq!(frames[1], frames[13]);
