@@ -36,7 +36,7 @@ fn pipeline(c: &mut Criterion) {
     }
     // The gate ships as f32 only (models/train/nets.py, StatsGate: nothing to quantize).
     let gate = Gate::load(&ModelSource::File("models/comic_gate.f32.onnx".into()), 0.9, 1).unwrap();
-    c.bench_function("gate f32 128x128, 1 thread", |b| {
+    c.bench_function("gate f32 256x256, 1 thread", |b| {
         b.iter(|| gate.comic_probability(black_box(&square)).unwrap())
     });
     let g = Generator::load(&ModelSource::Builtin(comicbooth::assets::GENERATOR), 256, 256, 0).unwrap();

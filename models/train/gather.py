@@ -10,28 +10,31 @@ them); nothing is downloaded from anywhere else. Writes:
     OUT_DIR/cartoons/{train,heldout}/NAME.png  clip art flattened on white, long side 160
     OUT_DIR/sources.tsv                        split, kind, file, package, licence, sha256
 
+(look_comics.py adds OUT_DIR/look-comics/: the product's own comics of the photos, for the
+gate's comic class; it needs the generator and `comicbooth`, so make_models.sh runs it later.)
+
 Held-out photos and cartoons are never trained on: they measure the gate's accuracy and the
 generator's held-out loss, and fill the report's contact sheet. The gate-only photos came
 later (the gate needed more photos than the 15 the generator was trained on); keeping them
 out of photos/ leaves the generator's training set, held-out figures and int8 calibration as
 they were.
+
+Reserved for evaluation, never gathered: every picture of python3-sklearn (china.jpg,
+flower.jpg), python3-scipy (face, ascent), plasma-workspace-wallpapers, mate-backgrounds and
+opencv-doc. The gate is measured on them (look comics made from them, and the photos
+themselves) by models/train/eval_gate.py.
 """
 
 import argparse
-import bz2
 import hashlib
-import pickle
 import sys
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 SKIMAGE = Path("/usr/lib/python3/dist-packages/skimage/data")
 BACKGROUNDS = Path("/usr/share/backgrounds")
 OPENCLIPART = Path("/usr/share/openclipart/png")
-SCIPY_MISC = Path("/usr/lib/python3/dist-packages/scipy/misc")
-SKLEARN_IMAGES = Path("/usr/lib/python3/dist-packages/sklearn/datasets/images")
 REPO = Path(__file__).resolve().parents[2]
 
 # (path, Debian package, licence as the package's copyright file states it)
@@ -58,17 +61,13 @@ PHOTOS = [
 ]
 HELDOUT_PHOTOS = {"coffee.png", "rocket.jpg", "friends_by_Aitzol_Berasategi.jpg", "Wine_by_Jakkub_Mede.jpg"}
 
-# Photos for the gate only (photo vs comic): every other permissively licensed photograph found
-# in Debian packages. Licences as the package states them (skimage: the docstrings of
-# skimage/data/_fetchers.py; scipy: debian/copyright and scipy.misc's docstrings; sklearn:
-# sklearn/datasets/images/README.txt). Grey photos are photos too: they are read as RGB.
-# Left out: lomiri's CC-BY-SA files, ukui-wallpapers (CC-BY-SA-3.0), gnome-backgrounds
-# (illustrations; CC-BY-SA), skimage's motorcycle pair and ihc/coins (no licence stated).
+# Photos for the gate only (photo vs comic): the other permissively licensed photographs of
+# skimage (licences: the docstrings of skimage/data/_fetchers.py). Grey photos are photos too:
+# they are read as RGB. Left out: lomiri's CC-BY-SA files, ukui-wallpapers (CC-BY-SA-3.0),
+# gnome-backgrounds (illustrations; CC-BY-SA), skimage's motorcycle pair and ihc/coins (no
+# licence stated); scikit-learn's china/flower and SciPy's face/ascent (used here until the
+# look stage came) are reserved for evaluation with the packages named in the docstring.
 GATE_PHOTOS = [
-    (SKLEARN_IMAGES / "china.jpg", "python3-sklearn", "CC-BY-2.0 (danielbuechele, sklearn/datasets/images/README.txt)"),
-    (SKLEARN_IMAGES / "flower.jpg", "python3-sklearn", "CC-BY-2.0 (vultilion, sklearn/datasets/images/README.txt)"),
-    (SCIPY_MISC / "face.dat", "python3-scipy", "public domain (raccoon-procyon-lotor.jpg, public-domain-image.com; scipy.misc.face)"),
-    (SCIPY_MISC / "ascent.dat", "python3-scipy", "public domain (debian/copyright: scipy/misc/ascent.dat)"),
     (SKIMAGE / "camera.png", "python3-skimage", "CC0-1.0 (Lav Varshney)"),
     (SKIMAGE / "hubble_deep_field.jpg", "python3-skimage", "public domain (NASA)"),
     (SKIMAGE / "retina.jpg", "python3-skimage", "CC0-1.0 (Mikael Häggström, Wikimedia Commons)"),
@@ -77,8 +76,8 @@ GATE_PHOTOS = [
     (SKIMAGE / "grass.png", "python3-skimage", "CC0-1.0 (linolafett, DeviantArt Grass-01)"),
     (SKIMAGE / "gravel.png", "python3-skimage", "CC0-1.0 (CC0Textures Gravel04)"),
 ]
-# Held out: a colour street scene, an animal close-up and a grey portrait.
-HELDOUT_GATE_PHOTOS = {"china.jpg", "face.dat", "camera.png"}
+# Held out: a grey portrait.
+HELDOUT_GATE_PHOTOS = {"camera.png"}
 PHOTO_SHORT_SIDE = 512
 CARTOON_LONG_SIDE = 160
 
@@ -87,18 +86,8 @@ def sha256(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def open_photo(path):
-    """A photo as an RGB PIL image; scipy keeps its two as compressed raw arrays."""
-    if path.name == "face.dat":  # what scipy.misc.face() reads: bz2 of 768x1024x3 uint8
-        return Image.fromarray(np.frombuffer(bz2.decompress(path.read_bytes()), np.uint8).reshape(768, 1024, 3))
-    if path.name == "ascent.dat":  # what scipy.misc.ascent() reads: a pickled 512x512 array
-        with open(path, "rb") as f:
-            return Image.fromarray(np.array(pickle.load(f)).astype(np.uint8)).convert("RGB")
-    return Image.open(path).convert("RGB")
-
-
 def photo(path):
-    im = open_photo(path)
+    im = Image.open(path).convert("RGB")
     scale = PHOTO_SHORT_SIDE / min(im.size)
     return im.resize((round(im.width * scale), round(im.height * scale)), Image.LANCZOS)
 

@@ -20,11 +20,16 @@ COMMANDS = """models/train/make_models.sh (which runs, in order:
   models/train/setup.sh
   python3 models/train/gather.py DATA
   python3 models/train/train.py generator DATA RUN --minutes 95
-  python3 models/train/train.py gate DATA RUN --minutes 5   (the stats gate: about 1 minute)
-  python3 models/train/export.py RUN OUT
+  python3 models/train/export.py RUN OUT generator
   .venv/bin/python models/train/quantize.py DATA OUT
-  .venv/bin/python models/train/report.py DATA RUN OUT models/report
-  .venv/bin/python models/train/manifest.py DATA RUN OUT --commit <recipe commit>)"""
+  .venv/bin/python models/train/manifest.py DATA RUN OUT --commit <recipe commit> --only comic_generator
+  cargo build --release --locked
+  python3 models/train/look_comics.py DATA   (the look's comics of the photos: comicbooth stylize, gate off)
+  python3 models/train/train.py gate DATA RUN --minutes 5   (the stats gate: 2 to 3 minutes)
+  python3 models/train/export.py RUN OUT gate
+  .venv/bin/python models/train/manifest.py DATA RUN OUT --commit <recipe commit> --only comic_gate
+  python3 models/train/eval_gate.py DATA OUT/comic_gate.f32.onnx   (the packages reserved for evaluation)
+  .venv/bin/python models/train/report.py DATA RUN OUT models/report)"""
 
 FORMS = {
     "f32": "float32 weights and activations",
@@ -44,21 +49,25 @@ ROLES = {
     ),
     "comic_gate": dict(
         role="gate",
-        what="Is the picture already comic-style? Input: 1x3x128x128 float32 RGB, 0.0 to 1.0. "
+        what="Is the picture already comic-style? Input: 1x3x256x256 float32 RGB, 0.0 to 1.0. "
         "Output: 1x1 logit (sigmoid > 0.5: comic). 21 fixed picture statistics weighed by a "
         "logistic regression (models/train/nets.py, StatsGate).",
         forms=("f32",),
         output_range="[-inf, inf]",
         size_multiple=16,
-        native_size=128,
+        native_size=256,
     ),
 }
 
 
-def sources_summary(data):
+def sources_summary(data, role):
+    """(kind, package, licence) -> files. The look comics (made by comicbooth from the listed
+    photos with the generator's output) count for the gate only."""
     counts = collections.Counter()
     for line in (Path(data) / "sources.tsv").read_text().splitlines()[1:]:
         split, kind, _file, package, licence, _sha = line.split("\t")
+        if kind == "look-comic" and role != "gate":
+            continue
         counts[(kind, package, licence.split(" (")[0])] += 1
     return counts
 
@@ -73,14 +82,16 @@ def main():
     ap.add_argument("--commit", required=True, help="git commit of models/train used for the run")
     ap.add_argument("--only", choices=sorted(ROLES), help="write this model's manifests only (a model retrained alone)")
     args = ap.parse_args()
-    sources = sources_summary(args.data)
-    data_lines = "\n".join(
-        f'  {{ kind = "{k}", package = "{p}", licence = "{lic}", files = {n} }},'
-        for (k, p, lic), n in sorted(sources.items())
-    )
     for stem, info in ROLES.items():
         if args.only and stem != args.only:
             continue
+        data_lines = "\n".join(
+            f'  {{ kind = "{k}", package = "{p}", licence = "{lic}", files = {n} }},'
+            for (k, p, lic), n in sorted(sources_summary(args.data, info["role"]).items())
+        )
+        derived = ("# look-comic files are derived pictures: comicbooth stylize (the look stage, gate off) of the\n"
+                   "# listed photos, with that photo's package and licence (look_comics.py).\n"
+                   if info["role"] == "gate" else "")
         stage = "generator" if info["role"] == "generator" else "gate"
         figures = json.loads((args.run / f"{stage}.json").read_text())
         for form in info["forms"]:
@@ -88,9 +99,11 @@ def main():
             path = args.dir / f"{stem}.{form}.onnx"
             sha = hashlib.sha256(path.read_bytes()).hexdigest()
             opset = next(o.version for o in onnx.load(str(path)).opset_import if o.domain in ("", "ai.onnx"))
-            native = f"native_size = {info['native_size']}\n" if info["native_size"] else ""
+            # The gate's side is the one it was trained at (train.py --gate-side, in RUN/gate.json).
+            side = figures.get("side", info["native_size"]) if info["role"] == "gate" else info["native_size"]
+            native = f"native_size = {side}\n" if side else ""
             text = f"""# Manifest of {path.name}, written by models/train/manifest.py.
-# {info["what"]}
+# {info["what"].replace("256x256", f"{side}x{side}")}
 # Form: {form_text}.
 # comicbooth reads the fields above [provenance] at load time and refuses a mismatch.
 name = "{stem.replace('_', '-')}-{form}"
@@ -110,7 +123,7 @@ recipe_commit = "{args.commit}"
 training_commands = \"\"\"
 {COMMANDS}\"\"\"
 # Every training file with its package, licence and sha256: models/report/training-data.tsv.
-training_data = [
+{derived}training_data = [
 {data_lines}
 ]
 tools = "Debian bookworm python3-torch 1.13.1, python3-numpy 1.24.2, python3-pil 9.4.0; onnx 1.23.2, onnxruntime 1.32.0 (models/requirements.txt)"

@@ -78,7 +78,7 @@ class Gate(nn.Module):
     """Photo (0) or already comic (1): one logit from a 1x3x128x128 RGB picture in 0..1.
 
     Strided plain convolutions, then global average pooling: any size that is a multiple of 16
-    works, but it is trained and shipped for 128x128.
+    works; it was trained and shipped for 128x128 (no longer shipped: StatsGate).
     """
 
     def __init__(self, c=16):
@@ -102,7 +102,8 @@ class Gate(nn.Module):
 
 class StatsGate(nn.Module):
     """Photo (0) or already comic (1): one logit from a 1x3xHxW RGB picture in 0..1 (trained
-    and shipped for 128x128). The gate that ships.
+    and shipped for 256x256, the generator's input size; the first StatsGate was 128x128, where
+    the look's comics lose their flat fills). The gate that ships.
 
     The picture is summed up in FEATURES, 21 fixed statistics of what sets a comic apart from
     a photograph, and a logistic regression weighs them (`classify`, the only trained part:

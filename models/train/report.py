@@ -1,6 +1,6 @@
 """The models' report: contact sheet, flicker figure, gate accuracy (models/report/).
 
-    .venv/bin/python models/train/report.py DATA RUN MODELS_DIR REPORT_DIR
+    .venv/bin/python models/train/report.py DATA RUN MODELS_DIR REPORT_DIR [--gate-only]
 
 Runs the shipped ONNX files with onnxruntime (the reference runtime of the golden tests):
 - contact_sheet.png: 12 photos (the 4 held-out ones first), each as input, teacher, f32
@@ -12,11 +12,16 @@ Runs the shipped ONNX files with onnxruntime (the reference runtime of the golde
   (held-out photos, held-out clip art and the teacher's output of held-out photos), and, where
   RUN has it, on gate-heldout-v1.npz (the previous gate's 600 held-out pictures, from 4 photos
   that are still held out) so that gates trained on different photos compare on one set;
-- metrics.json and report.md with all the figures.
+  the share of the look's held-out comics it passes (gate-heldout-look.npz), and eval_gate.py's
+  figures on the packages reserved for evaluation (RUN/gate-eval.json) where RUN has them;
+- metrics.json and report.md with all the figures. --gate-only redoes the gate's part alone
+  (the generator's figures stay as metrics.json has them).
 """
 
+import argparse
 import io
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -60,10 +65,12 @@ def gate_probabilities(sess, xs):
 
 
 def camera_degradations(sess, npz):
-    """Share of the held-out photo views the gate calls comic at three thresholds, as they are
-    and after JPEG compression, Gaussian blur and sensor noise (at the gate's 128x128)."""
+    """Share of the held-out photo views the gate calls comic at each threshold, as they are
+    and after JPEG compression, Gaussian blur and sensor noise (at the gate's input size; the
+    blur's sigma is given at 128x128 and scaled with it)."""
     held = np.load(npz)
     photos = [Image.fromarray(a.transpose(1, 2, 0)) for a in held["x"][held["y"][:, 0] == 0]]
+    scale = held["x"].shape[-1] / 128
 
     def jpeg(im, quality):
         buf = io.BytesIO()
@@ -75,8 +82,8 @@ def camera_degradations(sess, npz):
         "none": lambda im: im,
         "JPEG quality 50": lambda im: jpeg(im, 50),
         "JPEG quality 20": lambda im: jpeg(im, 20),
-        "blur sigma 0.8 px": lambda im: im.filter(ImageFilter.GaussianBlur(0.8)),
-        "blur sigma 1.5 px (badly out of focus)": lambda im: im.filter(ImageFilter.GaussianBlur(1.5)),
+        "blur sigma 0.8 px": lambda im: im.filter(ImageFilter.GaussianBlur(0.8 * scale)),
+        "blur sigma 1.5 px (badly out of focus)": lambda im: im.filter(ImageFilter.GaussianBlur(1.5 * scale)),
         "sensor noise sigma 0.01": lambda im: Image.fromarray(np.clip(
             np.asarray(im, np.float32) + rng.normal(0, 2.55, (im.height, im.width, 3)), 0, 255).round().astype(np.uint8)),
     }
@@ -84,13 +91,21 @@ def camera_degradations(sess, npz):
     for name, degrade in cases.items():
         xs = np.stack([(np.asarray(degrade(im), np.float32) / 255).transpose(2, 0, 1) for im in photos])
         probs = gate_probabilities(sess, xs)
-        result[name] = {str(t): round(float((probs >= t).mean()), 4) for t in (0.5, 0.99, 0.999)}
+        result[name] = {str(t): round(float((probs >= t).mean()), 4) for t in THRESHOLDS}
     return result
 
 
-def main():
-    data, run_dir, models, out = (Path(a) for a in sys.argv[1:5])
-    out.mkdir(parents=True, exist_ok=True)
+THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99, 0.999)
+
+
+def default_threshold():
+    """model.gate_threshold's default, as src/default-config.toml has it."""
+    text = (Path(__file__).resolve().parents[2] / "src/default-config.toml").read_text()
+    return float(re.search(r"^gate_threshold = ([0-9.]+)", text, re.M).group(1))
+
+
+def generator_figures(data, models, out):
+    """The contact sheet (written to `out`) and the generator's figures."""
     g32, g8 = session(models / "comic_generator.f32.onnx"), session(models / "comic_generator.int8.onnx")
     photos = sorted((data / "photos" / "heldout").glob("*.png")) + sorted((data / "photos" / "train").glob("*.png"))
     photos = photos[:12]
@@ -117,8 +132,17 @@ def main():
         for name, fn in (("teacher", teacher.comic), ("f32", lambda f: run(g32, f)), ("int8", lambda f: run(g8, f))):
             outs = [fn(f) for f in frames]
             flicker[name] += [float(np.abs(outs[i + 1] - outs[i]).mean()) for i in range(len(outs) - 1)]
-    flicker = {k: round(float(np.mean(v)), 5) for k, v in flicker.items()}
+    return dict(
+        heldout_l1_f32_to_teacher=round(float(np.mean(l1_teacher)), 5),
+        l1_int8_to_f32=round(float(np.mean(l1_int8)), 5),
+        flicker_mean_abs_diff_consecutive_frames={k: round(float(np.mean(v)), 5) for k, v in flicker.items()},
+        contact_sheet_photos=[p.name + (" (held out)" if p.name in heldout else "") for p in photos],
+    )
 
+
+def gate_figures(run_dir, models):
+    """The shipped gate's figures on the held-out sets train.py saved in RUN, and
+    eval_gate.py's on the reserved packages (RUN/gate-eval.json) where RUN has them."""
     gate_sess = session(models / "comic_gate.f32.onnx")  # the gate ships as f32 only
 
     def score_gate(npz):
@@ -132,31 +156,150 @@ def main():
         thresholds = {
             str(t): dict(photos_passed=round(float((prob[ys == 0] >= t).mean()), 4),
                          comics_passed=round(float((prob[ys == 1] >= t).mean()), 4))
-            for t in (0.5, 0.8, 0.9, 0.95, 0.99, 0.999)
+            for t in THRESHOLDS
         }
         return {"f32": dict(accuracy=round(float((pred == ys).mean()), 4), confusion=confusion,
-                            thresholds=thresholds)}, ys
+                            thresholds=thresholds)}
 
-    gate, ys = score_gate(run_dir / "gate-heldout.npz")
-    camera = camera_degradations(gate_sess, run_dir / "gate-heldout.npz")
-    gate_v1 = score_gate(run_dir / "gate-heldout-v1.npz")[0] if (run_dir / "gate-heldout-v1.npz").exists() else None
+    figures = dict(gate_training=json.loads((run_dir / "gate.json").read_text()),
+                   gate_heldout=score_gate(run_dir / "gate-heldout.npz"),
+                   gate_photos_judged_comic_under_camera_degradations=camera_degradations(
+                       gate_sess, run_dir / "gate-heldout.npz"))
+    if (run_dir / "gate-heldout-v1.npz").exists():
+        figures["gate_heldout_v1_set"] = score_gate(run_dir / "gate-heldout-v1.npz")
+    if (run_dir / "gate-heldout-look.npz").exists():
+        looks = np.load(run_dir / "gate-heldout-look.npz")["x"].astype(np.float32) / 255
+        prob = gate_probabilities(gate_sess, looks)
+        figures["gate_heldout_look_comic_views_passed"] = {str(t): round(float((prob >= t).mean()), 4) for t in THRESHOLDS}
+    if (run_dir / "gate-eval.json").exists():
+        figures["gate_eval"] = json.loads((run_dir / "gate-eval.json").read_text())
+    return figures
 
-    generator = json.loads((run_dir / "generator.json").read_text())
-    gate_train = json.loads((run_dir / "gate.json").read_text())
-    metrics = dict(
-        generator=generator,
-        heldout_l1_f32_to_teacher=round(float(np.mean(l1_teacher)), 5),
-        l1_int8_to_f32=round(float(np.mean(l1_int8)), 5),
-        flicker_mean_abs_diff_consecutive_frames=flicker,
-        gate_training=gate_train,
-        gate_heldout=gate,
-        gate_photos_judged_comic_under_camera_degradations=camera,
-        **({"gate_heldout_v1_set": gate_v1} if gate_v1 else {}),
-        contact_sheet_photos=[p.name + (" (held out)" if p.name in heldout else "") for p in photos],
-    )
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+
+def gate_markdown(metrics):
+    """The report's gate section."""
+    gate, gate_train = metrics["gate_heldout"], metrics["gate_training"]
+    gate_v1, camera = metrics.get("gate_heldout_v1_set"), metrics["gate_photos_judged_comic_under_camera_degradations"]
+    looks, ev = metrics.get("gate_heldout_look_comic_views_passed"), metrics.get("gate_eval")
+    side = gate_train.get("side", 128)
+    default = metrics.get("gate_default_threshold")
     c32 = gate["f32"]["confusion"]
     weights = gate_train.get("weights", {})
+    md = f"""## Gate ("already comic?")
+Held-out set: 600 pictures at {side}x{side} (crops of the {gate_train.get("heldout_photos", "held-out")} held-out photos; held-out clip art and the
+teacher's output of held-out photos as comic), none seen in training. The gate is
+`nets.StatsGate` ({gate_train.get("parameters", "?")} parameters): 21 fixed picture statistics
+of its {side}x{side} input and a logistic regression on them, trained on {gate_train.get("views", "?")} views of
+{gate_train.get("train_photos", "?")} photos, clip art, teacher outputs and {gate_train.get("train_look_comics", 0)} look comics in
+{gate_train.get("minutes", "?")} minutes (C {gate_train.get("C", "?")}, cross-validated training
+accuracy {gate_train.get("cv_accuracy", "?")}). It ships as f32 only: it has no convolution to
+quantize.
+
+| model | accuracy | photo as photo | photo as comic | comic as photo | comic as comic |
+|---|---|---|---|---|---|
+| f32 | {gate["f32"]["accuracy"]:.3f} | {c32[0][0]} | {c32[0][1]} | {c32[1][0]} | {c32[1][1]} |
+"""
+    if gate_v1:
+        md += """
+The first report's held-out set (`gate-heldout-v1.npz`: the same draw from the generator's 4
+held-out photos alone):
+
+| model | accuracy | photo as photo | photo as comic | comic as photo | comic as comic |
+|---|---|---|---|---|---|
+""" + "".join(
+            f"| {form} | {v['accuracy']:.3f} | {v['confusion'][0][0]} | {v['confusion'][0][1]} | "
+            f"{v['confusion'][1][0]} | {v['confusion'][1][1]} |\n" for form, v in gate_v1.items())
+
+    def count(group, name, t):
+        v = ev[group][name]
+        return f"{v['passed'][str(t)]}/{v['pictures']}"
+
+    md += f"""
+`model.gate_threshold` (f32 gate; default {default}): share of held-out photos passed through
+untouched (a guest would get no comic), and of comic pictures recognised. Views: the held-out
+set above; look comics: the look's comics of the held-out photos (`comicbooth stylize`, gate
+off), 300 views, a third of them whole as stylize shows them to the gate.
+"""
+    head = "| threshold | photos passed through | comics (clip art, teacher) passed | look comics (views) passed |"
+    rule = "|---|---|---|---|"
+    if ev:
+        md += ("Whole pictures, as `comicbooth stylize` decides (`eval_gate.py`): the held-out photos and their\n"
+               "look comics, and the photos of the packages reserved for evaluation (never in the recipe) and\n"
+               "their look comics.\n")
+        head += " held-out look comics | reserved look comics | held-out photos | reserved photos | the same as JPEG q50 |"
+        rule += "---|---|---|---|---|"
+    md += "\n" + head + "\n" + rule + "\n"
+    for t, v in gate["f32"]["thresholds"].items():
+        md += f"| {t} | {v['photos_passed']:.1%} | {v['comics_passed']:.1%} |"
+        md += f" {looks[t]:.1%} |" if looks else " |"
+        if ev:
+            md += "".join(f" {count('sets', k, t)} |" for k in
+                          ("heldout_look_comics", "reserved_look_comics", "heldout_photos", "reserved_photos",
+                           "reserved_photos_jpeg50"))
+        md += "\n"
+    if ev:
+        named = ev["named"]
+        md += f"""
+The reserved packages: opencv-doc (examples/data: messi5, baboon, fruits, butterfly, home,
+squirrel_cls), mate-backgrounds (the 12 nature photographs), plasma-workspace-wallpapers (its 11
+photographs), python3-sklearn (china, flower), python3-scipy (face, ascent). The 11 named when the
+look came (the 6 opencv ones, mate LadyBird and GreenMeadow, sklearn's two and plasma Autumn,
+which is a painting, not a photo) on their own:
+
+| threshold | look comics passed | photos passed | plasma Autumn (a painting) passed | its look comic passed |
+|---|---|---|---|---|
+""" + "".join(
+            f"| {t} | {count('named', 'reserved_look_comics', t)} | {count('named', 'reserved_photos', t)} | "
+            f"{count('named', 'reserved_paintings', t)} | {count('named', 'reserved_painting_look_comics', t)} |\n"
+            for t in THRESHOLDS)
+        probs = ev["probabilities"]
+        missed = sorted((p, n) for n, p in probs["reserved_look_comics"].items() if default and p < default)
+        highest = sorted(((p, n) for n, p in probs["reserved_photos"].items()), reverse=True)[:3]
+        if default:
+            md += (f"\nAt {default}, the reserved look comics the gate stylizes again: "
+                   + (", ".join(f"{n} ({p:.3f})" for p, n in missed) or "none")
+                   + ". The reserved photos it rates most comic: " + ", ".join(f"{n} ({p:.3f})" for p, n in highest)
+                   + ". Plasma's paintings: " + ", ".join(f"{n} ({p:.3f})" for n, p in probs["reserved_paintings"].items())
+                   + "; their look comics: "
+                   + ", ".join(f"{n} ({p:.3f})" for n, p in probs["reserved_painting_look_comics"].items()) + ".\n")
+    if weights:
+        md += """
+The statistics and their weights (per unit of the statistic; the logit is their weighted sum
+plus a bias; a positive weight pushes towards comic):
+
+| statistic | weight |
+|---|---|
+""" + "".join(f"| {k} | {v} |\n" for k, v in weights.items())
+    md += (
+        f"\nHeld-out photos (the 300 above) degraded as a poor camera would, and the share of them\n"
+        f"the gate then calls comic (passed through untouched; the default threshold is {default}).\n"
+        f"Blur sigmas are at 128x128, scaled to the gate's {side}x{side}:\n\n"
+        "| degradation | " + " | ".join(f"at {t}" for t in THRESHOLDS) + " |\n|---|" + "---|" * len(THRESHOLDS) + "\n"
+        + "".join(f"| {k} | " + " | ".join(f"{v[str(t)]:.1%}" for t in THRESHOLDS) + " |\n" for k, v in camera.items())
+    )
+    return md
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name in ("data", "run", "models", "out"):
+        ap.add_argument(name, type=Path)
+    ap.add_argument("--gate-only", action="store_true",
+                    help="redo the gate's figures only (a gate retrained alone); the generator's stay as "
+                         "OUT/metrics.json has them, and the contact sheet as it is")
+    args = ap.parse_args()
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    if args.gate_only:
+        metrics = json.loads((out / "metrics.json").read_text())
+        for key in [k for k in metrics if k.startswith("gate_")]:
+            del metrics[key]
+    else:
+        metrics = dict(generator=json.loads((args.run / "generator.json").read_text()),
+                       **generator_figures(args.data, args.models, out))
+    metrics.update(gate_figures(args.run, args.models), gate_default_threshold=default_threshold())
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    generator, flicker = metrics["generator"], metrics["flicker_mean_abs_diff_consecutive_frames"]
     md = f"""# Model report
 
 Made by `models/train/report.py` from the training run's checkpoints and the shipped ONNX
@@ -181,50 +324,7 @@ sigma 0.02, and a 2% gain jitter); mean absolute difference between consecutive 
 | generator f32 | {flicker["f32"]} |
 | generator int8 | {flicker["int8"]} |
 
-## Gate ("already comic?")
-Held-out set: {len(ys)} pictures (crops of the {gate_train.get("heldout_photos", "held-out")} held-out photos; held-out clip art and the
-teacher's output of held-out photos as comic), none seen in training. The gate is
-`nets.StatsGate` ({gate_train.get("parameters", "?")} parameters): 21 fixed picture statistics
-and a logistic regression on them, trained on {gate_train.get("views", "?")} views of
-{gate_train.get("train_photos", "?")} photos, clip art and teacher outputs in
-{gate_train.get("minutes", "?")} minutes (C {gate_train.get("C", "?")}, cross-validated training
-accuracy {gate_train.get("cv_accuracy", "?")}). It ships as f32 only: it has no convolution to
-quantize.
-
-| model | accuracy | photo as photo | photo as comic | comic as photo | comic as comic |
-|---|---|---|---|---|---|
-| f32 | {gate["f32"]["accuracy"]:.3f} | {c32[0][0]} | {c32[0][1]} | {c32[1][0]} | {c32[1][1]} |
-""" + ("" if not gate_v1 else f"""
-The first report's held-out set (`gate-heldout-v1.npz`: the same draw from the generator's 4
-held-out photos alone):
-
-| model | accuracy | photo as photo | photo as comic | comic as photo | comic as comic |
-|---|---|---|---|---|---|
-""" + "".join(
-        f"| {form} | {v['accuracy']:.3f} | {v['confusion'][0][0]} | {v['confusion'][0][1]} | "
-        f"{v['confusion'][1][0]} | {v['confusion'][1][1]} |\n" for form, v in gate_v1.items()
-    )) + f"""
-
-`model.gate_threshold` (f32 gate): share of held-out photos passed through untouched, and of
-comic pictures recognised:
-
-| threshold | photos passed through | comics passed through |
-|---|---|---|
-""" + "".join(
-        f"| {t} | {v['photos_passed']:.1%} | {v['comics_passed']:.1%} |\n" for t, v in gate["f32"]["thresholds"].items()
-    ) + ("" if not weights else """
-The statistics and their weights (per unit of the statistic; the logit is their weighted sum
-plus a bias; a positive weight pushes towards comic):
-
-| statistic | weight |
-|---|---|
-""" + "".join(f"| {k} | {v} |\n" for k, v in weights.items()))
-    md += (
-        "\nHeld-out photos (the 300 above) degraded as a poor camera would, and the share of them\n"
-        "the gate then calls comic (passed through untouched at the default threshold, 0.999):\n\n"
-        "| degradation | comic at 0.5 | at 0.99 | at 0.999 |\n|---|---|---|---|\n"
-        + "".join(f"| {k} | {v['0.5']:.1%} | {v['0.99']:.1%} | {v['0.999']:.1%} |\n" for k, v in camera.items())
-    )
+""" + gate_markdown(metrics)
     latency = out / "tract-latency.txt"
     if latency.exists():
         md += f"""

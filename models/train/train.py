@@ -3,9 +3,12 @@
     python3 models/train/train.py generator DATA RUN --minutes 95
     python3 models/train/train.py gate DATA RUN --minutes 5
 
-The gate stage fits the shipped gate (nets.StatsGate: fixed statistics and a logistic
-regression, about a minute) by default; `--gate-kind cnn` trains the first, learned-filter gate
-(nets.Gate) for comparison.
+The gate stage fits the shipped gate (nets.StatsGate: fixed statistics of a 256x256 picture
+and a logistic regression, 2 to 3 minutes) by default; `--gate-kind cnn` trains the first,
+learned-filter gate (nets.Gate) for comparison. Its comic class is clip art, teacher outputs
+and the look's comics of the training photos (DATA/look-comics/, look_comics.py), half of these
+seen whole as `comicbooth stylize` shows them to the gate; its photo class the generator's
+training photos and the gate-only ones (DATA/gate-photos/).
 
 DATA is what gather.py wrote; RUN is a folder for checkpoints, logs and metrics. Both stages
 checkpoint every few minutes and resume from RUN when started again (a stopped session loses
@@ -277,7 +280,8 @@ def save_generator(run, g, d, opt_g, opt_d, step, elapsed, rng, heldout, final=F
 
 # The gate ---------------------------------------------------------------------------------
 
-GATE_SIDE = 128
+GATE_SIDE = 256  # the side of the gate's square input; --gate-side (the manifest's native_size)
+GATE_THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99, 0.999)
 
 
 def gate_view(rng, img, augment):
@@ -340,27 +344,81 @@ def camera_look(rng, v, strength):
     return v.astype(np.float32)
 
 
-def gate_examples(rng, photos, clips, n, augment=None):
-    """n (picture, label) pairs: half photos, half comic (clip art or the teacher's output of
-    a photo). augment (training only, --augment): camera_look strengths for (photo, clip art,
-    teacher output), with whole-frame views; the held-out set is drawn without it."""
+def whole_view(img):
+    """The whole picture as `comicbooth stylize` shows it to the gate: fitted into 256 pixels
+    on its long side (sides multiples of 4, the generator's input), then squashed to
+    GATE_SIDE x GATE_SIDE, both resized bilinearly with a filter as wide as the step down (as
+    src/convert/resize.rs does)."""
+    h, w = img.shape[:2]
+    s = 256 / max(h, w)
+    size = (max(4, int(w * s) // 4 * 4), max(4, int(h * s) // 4 * 4))
+    pil = Image.fromarray((np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8))
+    pil = pil.resize(size, Image.BILINEAR).resize((GATE_SIDE, GATE_SIDE), Image.BILINEAR)
+    return np.asarray(pil, dtype=np.float32) / 255.0
+
+
+def look_view(rng, img, whole):
+    """A view of a look comic (or, for balance, of a photo): with probability `whole` the
+    whole picture as stylize shows it (whole_view, flipped half the time), else a crop as
+    gate_view draws one (a picture too small to crop is always seen whole)."""
+    if (whole and rng.random() < whole) or min(img.shape[:2]) < GATE_SIDE:
+        v = whole_view(img)
+        return v[:, ::-1] if rng.random() < 0.5 else v
+    return gate_view(rng, img, None)
+
+
+def gate_examples(rng, photos, clips, n, augment=None, looks=None, whole=0.0, mix=(1, 1, 1)):
+    """n (picture, label) pairs: half photos, half comic: clip art and the teacher's output of
+    a photo (a quarter each), or, with `looks` (the look's comics, look_comics.py), clip art,
+    teacher outputs and look comics in the proportions `mix`. `whole`: share of the photo and
+    look-comic views that show the whole picture as `comicbooth stylize` does (whole_view; 0
+    draws the same pictures as before look comics came). augment (training only, --augment):
+    camera_look strengths for (photo, clip art, teacher output), with whole-frame views; the
+    held-out set is drawn without it."""
     xs, ys = [], []
+    kinds = [k for k, m in zip(("clip", "teacher", "look"), mix) for _ in range(m)] if looks else ["clip", "teacher"]
     for i in range(n):
+        kind = kinds[(i // 2) % len(kinds)]
         if i % 2 == 0:
             img, _ = photos[rng.randrange(len(photos))]
-            v = gate_view(rng, img, augment)
+            v = look_view(rng, img, whole) if whole else gate_view(rng, img, augment)
             xs.append(camera_look(rng, v, augment[0]) if augment else v)
             ys.append(0.0)
-        elif i % 4 == 1:
+        elif kind == "clip":
             v = crop(rng, clips[rng.randrange(len(clips))], GATE_SIDE)[0]
             xs.append(camera_look(rng, v, augment[1]) if augment else v)
             ys.append(1.0)
-        else:
+        elif kind == "teacher":
             img, target = photos[rng.randrange(len(photos))]
             v = gate_view(rng, target, augment)
             xs.append(camera_look(rng, v, augment[2]) if augment else v)
             ys.append(1.0)
+        else:
+            xs.append(look_view(rng, looks[rng.randrange(len(looks))], whole))
+            ys.append(1.0)
     return to_batch(xs), torch.tensor(ys).unsqueeze(1)
+
+
+def gate_cartoons(data, split):
+    """The clip art as the gate sees it: as cartoons() gives it for a 128 px gate, enlarged by
+    GATE_SIDE / 128 for a larger one (stylize enlarges a picture smaller than model.size the
+    same way, bilinearly)."""
+    clips = cartoons(data, split)
+    if GATE_SIDE <= 128:
+        return clips
+    scale = GATE_SIDE / 128
+    out = []
+    for c in clips:
+        pil = Image.fromarray((c * 255 + 0.5).astype(np.uint8))
+        pil = pil.resize((round(pil.width * scale), round(pil.height * scale)), Image.BILINEAR)
+        out.append(np.asarray(pil, dtype=np.float32) / 255.0)
+    return out
+
+
+def look_comics(data, split):
+    """The look's comics of the photos of `split` (DATA/look-comics/, look_comics.py); none
+    where DATA has none."""
+    return [load_rgb(p) for p in sorted((data / "look-comics" / split).glob("*.png"))]
 
 
 def gate_photos(args):
@@ -385,7 +443,7 @@ def train_gate(args):
     gate = Gate(args.gate_width)
     opt = torch.optim.Adam(gate.parameters(), lr=args.lr)
     run.log(
-        f"gate: {params(gate)} parameters, {macs(gate, GATE_SIDE, GATE_SIDE) / 1e6:.1f} MMAC at 128x128; "
+        f"gate: {params(gate)} parameters, {macs(gate, GATE_SIDE, GATE_SIDE) / 1e6:.1f} MMAC at {GATE_SIDE}x{GATE_SIDE}; "
         f"{len(train) // len(PHOTO_SCALES)} train and {len(heldout) // len(PHOTO_SCALES)} held-out photos, "
         f"{len(clips)} train and {len(clips_heldout)} held-out cartoons; augment {args.augment}"
     )
@@ -404,35 +462,41 @@ def train_gate(args):
         step += 1
         if step % 50 == 0:
             run.log(f"step {step}: loss {loss.item():.4f}")
-    run.save(dict(gate=gate.state_dict(), step=step, kind="cnn", width=args.gate_width))
-    metrics = dict(steps=step, minutes=round((time.time() - started) / 60, 1),
+    run.save(dict(gate=gate.state_dict(), step=step, kind="cnn", width=args.gate_width, side=GATE_SIDE))
+    metrics = dict(steps=step, side=GATE_SIDE, minutes=round((time.time() - started) / 60, 1),
                    kind="cnn", width=args.gate_width, train_photos=len(train) // len(PHOTO_SCALES), augment=args.augment,
-                   parameters=params(gate), mmac_128=round(macs(gate, GATE_SIDE, GATE_SIDE) / 1e6, 1))
+                   parameters=params(gate), mmac=round(macs(gate, GATE_SIDE, GATE_SIDE) / 1e6, 1))
     evaluate_gate(run, gate, heldout, clips_heldout, metrics, heldout_v1)
 
 
 def train_stats_gate(args):
-    """The shipped gate (nets.StatsGate): its fixed statistics of --views training views (half
-    photos, a quarter clip art, a quarter teacher outputs, as for the CNN; --photo-blur of the
-    photos blurred, as an out-of-focus camera sees them), then a logistic
-    regression on them (standardised; C by 5-fold cross-validation on the training views),
-    folded into the gate's one linear layer."""
+    """The shipped gate (nets.StatsGate): its fixed statistics of --views training views at
+    GATE_SIDE (half photos; half comics: clip art, teacher outputs and look comics in the
+    proportions --comic-mix, 1:1:2; --whole of the photo and look-comic views whole, as stylize
+    shows a picture to the gate; --photo-blur of the photos blurred, as an out-of-focus camera
+    sees them), then a logistic regression on them (standardised; C by 5-fold cross-validation
+    on the training views), folded into the gate's one linear layer."""
     from sklearn.linear_model import LogisticRegressionCV  # python3-sklearn (setup.sh)
 
     run = Run(args.run, "gate")
     rng = random.Random(args.seed)
     train, heldout, heldout_v1 = gate_photos(args)
-    clips, clips_heldout = cartoons(args.data, "train"), cartoons(args.data, "heldout")
+    clips, clips_heldout = gate_cartoons(args.data, "train"), gate_cartoons(args.data, "heldout")
+    looks = look_comics(args.data, "train") if args.looks else []
     gate = StatsGate()
-    run.log(f"stats gate: {len(StatsGate.FEATURES)} statistics, {len(train) // len(PHOTO_SCALES)} train photos, "
-            f"{len(clips)} train cartoons, {args.views} views")
+    run.log(f"stats gate at {GATE_SIDE}x{GATE_SIDE}: {len(StatsGate.FEATURES)} statistics, "
+            f"{len(train) // len(PHOTO_SCALES)} train photos, "
+            f"{len(clips)} train cartoons, {len(looks)} look comics, {args.views} views, whole {args.whole}")
     started = time.time()
     feats, labels = [], []
     with torch.no_grad():
         for start in range(0, args.views, 200):  # chunks of 200 views: memory stays small
-            x, y = gate_examples(rng, train, clips, min(200, args.views - start), augment=args.augment)
+            x, y = gate_examples(rng, train, clips, min(200, args.views - start), augment=args.augment,
+                                 looks=looks, whole=args.whole if looks else 0.0, mix=args.comic_mix)
             if args.photo_blur:
                 x = blur_some_photos(rng, x, y, args.photo_blur)
+            if args.photo_jpeg:
+                x = jpeg_some_photos(rng, x, y, args.photo_jpeg)
             feats.append(gate.features(x).numpy())
             labels.append(y.numpy()[:, 0])
     f, y = np.concatenate(feats).astype(np.float64), np.concatenate(labels)
@@ -445,34 +509,66 @@ def train_stats_gate(args):
         gate.classify.bias.copy_(torch.tensor([lr.intercept_[0] - (w * mu).sum()], dtype=torch.float32))
     train_accuracy = float(((gate.classify(torch.tensor(f, dtype=torch.float32)) > 0).numpy()[:, 0] == y).mean())
     cv_accuracy = float(lr.scores_[1.0].mean(axis=0).max())
-    run.save(dict(gate=gate.state_dict(), kind="stats"))
-    metrics = dict(kind="stats", minutes=round((time.time() - started) / 60, 1), views=len(y),
-                   train_photos=len(train) // len(PHOTO_SCALES), C=float(lr.C_[0]),
+    run.save(dict(gate=gate.state_dict(), kind="stats", side=GATE_SIDE))
+    metrics = dict(kind="stats", side=GATE_SIDE, minutes=round((time.time() - started) / 60, 1), views=len(y),
+                   train_photos=len(train) // len(PHOTO_SCALES), train_look_comics=len(looks),
+                   photo_blur=args.photo_blur, photo_jpeg=args.photo_jpeg,
+                   whole_views=args.whole if looks else 0.0, comic_mix=args.comic_mix if looks else None,
+                   C=float(lr.C_[0]),
                    train_accuracy=round(train_accuracy, 4), cv_accuracy=round(cv_accuracy, 4),
                    parameters=params(gate), weights=dict(zip(StatsGate.FEATURES, [round(float(v), 4) for v in w])))
     run.log(f"C {lr.C_[0]}, train accuracy {train_accuracy:.3f}, cross-validated {cv_accuracy:.3f}")
-    evaluate_gate(run, gate, heldout, clips_heldout, metrics, heldout_v1)
+    evaluate_gate(run, gate, heldout, clips_heldout, metrics, heldout_v1, look_comics(args.data, "heldout"))
 
 
-def blur_some_photos(rng, x, y, share):
-    """x (Nx3xHxW in 0..1) with `share` of its photos (label 0) blurred by a Gaussian of 0.3 to
-    2 pixels: an out-of-focus camera is still a photo, and its smooth areas must not read as
-    a comic's flat fills. Comics are left sharp."""
+def jpeg_some_photos(rng, x, y, share):
+    """x with `share` of its photos (label 0) JPEG-compressed at quality 20 to 90, at the
+    gate's size: a camera's MJPEG frame or a compressed photo file is still a photo, and
+    JPEG's flattened 8x8 blocks must not read as a comic's fills. Comics are left as they are."""
     x = x.clone()
     for i in range(len(x)):
         if y[i, 0] == 0 and rng.random() < share:
-            im = Image.fromarray((x[i].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8))
-            im = im.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 2.0)))
+            buf = io.BytesIO()
+            Image.fromarray((x[i].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)).save(
+                buf, "JPEG", quality=rng.randint(20, 90))
+            im = Image.open(buf).convert("RGB")
             x[i] = torch.from_numpy(np.asarray(im, dtype=np.float32) / 255).permute(2, 0, 1)
     return x
 
 
-def evaluate_gate(run, gate, heldout, clips_heldout, metrics, heldout_v1=None):
+def blur_some_photos(rng, x, y, share):
+    """x (Nx3xHxW in 0..1) with `share` of its photos (label 0) blurred by a Gaussian of 0.3 to
+    2 pixels at 128x128 (scaled with GATE_SIDE): an out-of-focus camera is still a photo, and
+    its smooth areas must not read as a comic's flat fills. Comics are left sharp."""
+    x = x.clone()
+    for i in range(len(x)):
+        if y[i, 0] == 0 and rng.random() < share:
+            im = Image.fromarray((x[i].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8))
+            im = im.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 2.0) * GATE_SIDE / 128))
+            x[i] = torch.from_numpy(np.asarray(im, dtype=np.float32) / 255).permute(2, 0, 1)
+    return x
+
+
+def evaluate_gate(run, gate, heldout, clips_heldout, metrics, heldout_v1=None, looks_heldout=None):
     """Held-out evaluation on a fixed set: never-seen photos, clip art and teacher outputs.
     Writes RUN/gate-heldout.npz (the report scores the exported gate on the same pictures) and RUN/gate.json (metrics with the held-out figures). With `heldout_v1` (the
     generator's 4 held-out photos, the first report's set), also RUN/gate-heldout-v1.npz: the
-    same draw from those photos alone, so gates compare with the first one on its own set."""
+    same draw from those photos alone, so gates compare with the first one on its own set.
+    With `looks_heldout` (the look's comics of the held-out photos), also
+    RUN/gate-heldout-look.npz: 300 views of them (a third the whole comic as stylize shows it,
+    the rest crops as the teacher outputs get) and the share the gate passes at each
+    threshold."""
     gate.eval()
+    if looks_heldout:
+        rng = random.Random(4321)
+        x = to_batch([look_view(rng, looks_heldout[i % len(looks_heldout)], 1 / 3) for i in range(300)])
+        x = (x.numpy() * 255 + 0.5).astype(np.uint8)
+        np.savez_compressed(run.folder / "gate-heldout-look.npz", x=x, y=np.ones((len(x), 1), np.float32))
+        with torch.no_grad():
+            prob = torch.sigmoid(gate(torch.from_numpy(x.astype(np.float32) / 255)))[:, 0].numpy()
+        passed = {str(t): round(float((prob >= t).mean()), 4) for t in GATE_THRESHOLDS}
+        metrics.update(heldout_look_comics=len(looks_heldout), heldout_look_passed=passed)
+        run.log(f"held-out look comics ({len(looks_heldout)}, 300 views) passed at thresholds {passed}")
 
     def draw(photos, name):
         x, y = gate_examples(random.Random(1234), photos, clips_heldout, 600)
@@ -498,15 +594,19 @@ def rescore_gate(args):
     """Stage gate-heldout: the held-out set and figures of the trained gate in RUN/gate.pt
     again, from DATA's held-out photos (for a gate trained before the held-out set grew); the
     training figures in gate.json stay."""
+    global GATE_SIDE
     run = Run(args.run, "gate")
-    gate = load_gate(run.load(), args.gate_width)
+    state = run.load()
+    gate, GATE_SIDE = load_gate(state, args.gate_width), state.get("side", 128)
     _, heldout, heldout_v1 = gate_photos(args)
     metrics = json.loads((args.run / "gate.json").read_text())
     run.log(f"gate-heldout: the trained gate on {len(heldout) // len(PHOTO_SCALES)} held-out photos")
-    evaluate_gate(run, gate, heldout, cartoons(args.data, "heldout"), metrics, heldout_v1)
+    evaluate_gate(run, gate, heldout, gate_cartoons(args.data, "heldout"), metrics, heldout_v1,
+                  look_comics(args.data, "heldout"))
 
 
 def main():
+    global GATE_SIDE
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("stage", choices=["generator", "temporal", "gate", "gate-heldout"])
     ap.add_argument("data", type=Path)
@@ -516,19 +616,34 @@ def main():
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--gate-photos", action="store_true", help="gate: train on DATA/gate-photos/train too")
+    ap.add_argument("--gate-photos", action=argparse.BooleanOptionalAction, default=True,
+                    help="gate: train on DATA/gate-photos/train too (default; --no-gate-photos: the 11 photos only)")
     ap.add_argument("--augment", type=lambda v: [float(a) for a in v.split(",")], default=None,
                     help="gate: camera_look strengths for photo,clipart,teacher (e.g. 1,0.5,1); off by default")
     ap.add_argument("--gate-width", type=int, default=16, help="gate: channels of its first conv (nets.Gate)")
     ap.add_argument("--gate-kind", choices=["stats", "cnn"], default="stats",
                     help="gate: stats (nets.StatsGate, shipped) or cnn (nets.Gate, the first one)")
     ap.add_argument("--views", type=int, default=6000, help="stats gate: training views")
+    ap.add_argument("--gate-side", type=int, default=GATE_SIDE,
+                    help="gate: side of its square input, the manifest's native_size (default %(default)s)")
     ap.add_argument("--photo-blur", type=float, default=0.25,
                     help="stats gate: share of training photos blurred (an out-of-focus camera)")
+    ap.add_argument("--photo-jpeg", type=float, default=0.0,
+                    help="stats gate: share of training photos JPEG-compressed (quality 20 to 90)")
+    ap.add_argument("--looks", action=argparse.BooleanOptionalAction, default=True,
+                    help="stats gate: show it the look's comics of the training photos (DATA/look-comics/train, "
+                         "look_comics.py) among its comic views (default; --no-looks: clip art and teacher only)")
+    ap.add_argument("--comic-mix", type=lambda v: [int(a) for a in v.split(",")], default=[1, 1, 2],
+                    help="stats gate with look comics: proportions of clip art, teacher outputs and look comics "
+                         "in its comic views (default 1,1,2: half the comics are look comics)")
+    ap.add_argument("--whole", type=float, default=0.5,
+                    help="stats gate with look comics: share of photo and look-comic views showing the whole "
+                         "picture as stylize does")
     ap.add_argument("--w-temp", type=float, default=4.0, help="temporal stage: weight of the shifted twin")
     ap.add_argument("--w-still", type=float, default=2.0, help="temporal stage: weight of the still (noise-only) twin")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    GATE_SIDE = args.gate_side
     if args.stage == "generator":
         args.lr = args.lr or 2e-3
         train_generator(args)

@@ -4,7 +4,7 @@
 The reference runtime is onnxruntime (CPU provider). The input is a fixed synthetic picture
 (gradients, a disc and stripes, so the filter has flat areas and edges) of 1x3x64x80: not
 square, so a height/width mix-up fails the test; the gate gets the same picture at its
-native 128x128. Files are raw little-endian f32, NCHW:
+native 256x256 (its manifest's native_size). Files are raw little-endian f32, NCHW:
 
   NAME.input.f32    the input
   NAME.output.f32   onnxruntime's output of models/NAME.onnx
@@ -12,7 +12,7 @@ native 128x128. Files are raw little-endian f32, NCHW:
 for NAME in comic_filter (the hand-weighted fixture, in tests/fixtures/), comic_generator.f32,
 comic_generator.int8 and comic_gate.f32 (the gate ships as f32 only); and
 comic_gate.f32.photo: the gate on a real photo (assets/photos/coffee.jpg, its centre square
-resized to 128x128 and rounded to 8 bits, as a camera frame would be), whose reference logit
+resized to 256x256 and rounded to 8 bits, as a camera frame would be), whose reference logit
 says "photo" where the synthetic picture's says "comic".
 
 Run from the repository root:  python3 tests/golden/make_golden.py
@@ -32,7 +32,7 @@ MODELS = {
     "comic_filter": (64, 80),
     "comic_generator.f32": (64, 80),
     "comic_generator.int8": (64, 80),
-    "comic_gate.f32": (128, 128),
+    "comic_gate.f32": (256, 256),
 }
 
 
@@ -62,7 +62,7 @@ def main() -> None:
     here = pathlib.Path(__file__).resolve().parent
     stale = []
     cases = [(name, name, synthetic_input(h, w)) for name, (h, w) in MODELS.items()]
-    cases.append(("comic_gate.f32.photo", "comic_gate.f32", photo_input(root, 128)))
+    cases.append(("comic_gate.f32.photo", "comic_gate.f32", photo_input(root, 256)))
     for name, model, x in cases:
         folder = root / ("tests/fixtures" if model == "comic_filter" else "models")
         sess = ort.InferenceSession(str(folder / f"{model}.onnx"), providers=["CPUExecutionProvider"])

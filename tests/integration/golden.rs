@@ -7,7 +7,8 @@ use comicbooth::model::{Gate, Generator, ModelSource};
 use crate::util::repo;
 
 const GENERATOR_SHAPE: [usize; 4] = [1, 3, 64, 80];
-const GATE_SHAPE: [usize; 4] = [1, 3, 128, 128];
+/// The gate's native size (its manifest's native_size).
+const GATE_SHAPE: [usize; 4] = [1, 3, 256, 256];
 
 fn read_f32(path: &str) -> Vec<f32> {
     let bytes = std::fs::read(repo(path)).unwrap();
