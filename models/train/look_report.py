@@ -3,6 +3,8 @@
 photos the models never saw, beside the photos themselves and a set of real comic art.
 
     .venv/bin/python models/train/look_report.py            # about 2 minutes on 2 cores
+    .venv/bin/python models/train/look_report.py --model target/train/out/comic_generator.f32.onnx \
+        --report target/train/look-candidate   # a candidate generator (its manifest beside it), same build
 
 It fetches the evaluation photos from Debian (the packages kept for evaluation: nothing is
 ever trained on them), runs `comicbooth stylize --measure` (release build) once per way of
@@ -16,6 +18,7 @@ Ways of drawing, all with the gate off:
   flat       guided + one 24-colour palette, no ink
   look       the shipped look: guided + palette + ink (the defaults of [look])
 """
+import argparse
 import json
 import re
 import subprocess
@@ -91,10 +94,12 @@ def fetch_photos():
     return photos, refs
 
 
-def stylize(inputs, way, config_text):
-    out = WORK / "out" / way
+def stylize(inputs, way, config_text, model=None, tag=""):
+    if model:  # a generator file other than the built-in one (its manifest .toml beside it)
+        config_text = config_text.replace("[model]\n", f'[model]\npath = "{Path(model).resolve()}"\n', 1)
+    out = WORK / f"out{tag}" / way
     out.mkdir(parents=True, exist_ok=True)
-    config = WORK / f"{way}.toml"
+    config = WORK / f"{way}{tag}.toml"
     config.write_text(config_text)
     started = time.monotonic()
     run = subprocess.run(
@@ -149,12 +154,18 @@ def contact_sheet(photos, outs, names, path):
 
 
 def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", help="generator ONNX file to draw with instead of the built-in one")
+    ap.add_argument("--report", type=Path, default=REPORT, help="where look.md, look.json and the sheet go")
+    args = ap.parse_args()
+    tag = "-" + Path(args.model).parent.name if args.model else ""
+    report = args.report
     if not BIN.exists():
         subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT, check=True)
     photos, refs = fetch_photos()
     results, outs, seconds = {}, {}, {}
     for way, text in WAYS.items():
-        outs[way], results[way], seconds[way] = stylize(photos, way, text)
+        outs[way], results[way], seconds[way] = stylize(photos, way, text, args.model, tag)
     _, reference, _ = stylize(refs, "reference", WAYS["before"])
     names = [n for _, _, n in EVAL]
     lines = [
@@ -166,6 +177,7 @@ def main():
         "flat = 5x5 neighbourhood varying under 3 levels in every channel; ink = dark pixels with a",
         "light one within 2 px). Aim: at least 30% flat, at most 40 colours.",
         "",
+        *([f"Generator: `{Path(args.model).name}` given with --model (not the built-in one).", ""] if args.model else []),
         "| photo | package | size | photo | before (256 px) | generator at size | guided | flat | look (shipped) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -191,13 +203,13 @@ def main():
         "(256 px, enlarged), the generator alone at the comic's size, the shipped look.",
         "",
     ]
-    REPORT.mkdir(parents=True, exist_ok=True)
-    (REPORT / "look.md").write_text("\n".join(lines))
-    (REPORT / "look.json").write_text(json.dumps(
+    report.mkdir(parents=True, exist_ok=True)
+    (report / "look.md").write_text("\n".join(lines))
+    (report / "look.json").write_text(json.dumps(
         {"ways": results, "median": med, "median_photo": med_photo, "reference_median": ref,
          "reference": reference, "seconds": seconds}, indent=1, sort_keys=True))
-    contact_sheet(photos, outs, SHEET, REPORT / "look_contact_sheet.jpg")
-    print((REPORT / "look.md").read_text())
+    contact_sheet(photos, outs, SHEET, report / "look_contact_sheet.jpg")
+    print((report / "look.md").read_text())
 
 
 if __name__ == "__main__":

@@ -15,12 +15,18 @@ checkpoint every few minutes and resume from RUN when started again (a stopped s
 at most one interval). Training time, not an iteration count, is the budget: the learning
 rate follows a cosine over the time given, so a slower machine trains fewer steps, not longer.
 
-Generator loss, per batch of 128x128 photo crops x with teacher targets T(x):
+Generator loss, per batch of 128x128 photo crops x with teacher targets T(x) (teacher.py:
+flat cel regions and XDoG ink):
     L1(G(x), T(x))                                  paired supervision by the teacher
   + W_ADV * (D(G(x)) - 1)^2                         LSGAN: look like real comic pictures
   + W_TEMP * L1(G(x') - shift(G(x)))                temporal coherence: x' is x moved by a few
                                                     pixels with sensor-like noise and gain
-D sees teacher outputs and openclipart pictures as real, G's outputs as fake.
+D sees teacher outputs and openclipart pictures as real; G's outputs as fake, and, CartoonGAN's
+edge-promoting trick (Chen et al., CVPR 2018), edge-blurred copies of the same real pictures
+as fake too (edge_blur: the band around their edges dilated and Gaussian-blurred), so that D
+punishes soft edges and G draws crisp ones. Photos of people are drawn PEOPLE_WEIGHT times as
+often as the others, also with exposure and colour variants (people_variants): a booth sees
+people.
 """
 
 import argparse
@@ -41,7 +47,9 @@ from nets import Discriminator, Gate, Generator, StatsGate, load_gate, macs, par
 
 CROP = 128
 BATCH = 8
-W_ADV = 0.02
+W_ADV = 0.04
+PEOPLE = {"astronaut", "grace_hopper"}  # training photos of people (gather.py: few are licensed)
+PEOPLE_WEIGHT = 3
 W_TEMP = 1.0
 MAX_SHIFT = 3
 NOISE = 0.02
@@ -60,22 +68,54 @@ def resize(img, short):
     return np.asarray(pil.resize((round(w * s), round(h * s)), Image.LANCZOS), dtype=np.float32) / 255.0
 
 
-def photo_pairs(data, split, cache, folder="photos"):
-    """(photo, teacher) pairs at each training scale; teacher outputs cached as .npy."""
+def people_variants(img):
+    """Exposure and colour variants of a photo of people (a booth's light varies): darker and
+    warmer, brighter and cooler. Named so that the teacher cache keeps them."""
+    return {
+        "dark-warm": np.clip((img * np.array([1.0, 0.93, 0.82], np.float32) * 0.8) ** 1.15, 0, 1),
+        "bright-cool": np.clip((img * np.array([0.94, 1.0, 1.06], np.float32)) ** 0.75, 0, 1),
+    }
+
+
+def photo_pairs(data, split, cache, folder="photos", variants=False):
+    """(photo, teacher) pairs at each training scale; teacher outputs cached as .npy. With
+    `variants` (training), photos of people (PEOPLE) come PEOPLE_WEIGHT times, the last times
+    as people_variants."""
     pairs = []
     cache.mkdir(parents=True, exist_ok=True)
     for path in sorted((data / folder / split).glob("*.png")):
         full = load_rgb(path)
         for short in PHOTO_SCALES:
             img = resize(full, short) if short != min(full.shape[:2]) else full
-            cached = cache / f"{path.stem}-{short}.npy"
-            if cached.exists():
-                target = np.load(cached)
-            else:
-                target = teacher.comic(img)
-                np.save(cached, target)
-            pairs.append((img, target))
+            images = {"": img}
+            if variants and path.stem in PEOPLE:
+                images.update(list(people_variants(img).items())[: PEOPLE_WEIGHT - 1])
+            for name, im in images.items():
+                cached = cache / f"{path.stem}-{short}{'-' + name if name else ''}.npy"
+                if cached.exists():
+                    target = np.load(cached)
+                else:
+                    target = teacher.comic(im)
+                    np.save(cached, target)
+                pairs.append((im.astype(np.float32), target))
     return pairs
+
+
+def edge_blur(x, sigma=1.5, threshold=0.08, band=5):
+    """CartoonGAN's edge-promoted fakes: Nx3xHxW pictures with the band around their edges
+    (luminance steps above `threshold`, dilated to `band` pixels) replaced by a Gaussian blur
+    of the picture: the same picture with soft edges."""
+    y = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    gx = F.pad((y[..., :, 1:] - y[..., :, :-1]).abs(), (0, 1, 0, 0))
+    gy = F.pad((y[..., 1:, :] - y[..., :-1, :]).abs(), (0, 0, 0, 1))
+    edges = (torch.max(gx, gy) > threshold).float()
+    edges = F.max_pool2d(edges, band, stride=1, padding=band // 2)
+    r = int(math.ceil(3 * sigma))
+    k = torch.exp(-torch.arange(-r, r + 1, dtype=torch.float32) ** 2 / (2 * sigma**2))
+    k = (k / k.sum()).view(1, 1, 1, -1).repeat(3, 1, 1, 1)
+    blurred = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), k, groups=3)
+    blurred = F.conv2d(F.pad(blurred, (0, 0, r, r), mode="replicate"), k.transpose(2, 3), groups=3)
+    return edges * blurred + (1 - edges) * x
 
 
 def cartoons(data, split, side=CROP + 32):
@@ -156,7 +196,7 @@ def train_generator(args, stage="generator", w_temp=W_TEMP, w_still=0.0):
     rng = random.Random(args.seed)
     torch.manual_seed(args.seed)
     cache = args.run / "teacher-cache"
-    train = photo_pairs(args.data, "train", cache)
+    train = photo_pairs(args.data, "train", cache, variants=True)
     heldout = photo_pairs(args.data, "heldout", cache)
     clips = cartoons(args.data, "train")
     g, d = Generator(), Discriminator()
@@ -224,12 +264,17 @@ def train_generator(args, stage="generator", w_temp=W_TEMP, w_still=0.0):
         real = to_batch(
             [crop(rng, clips[rng.randrange(len(clips))], CROP)[0] for _ in range(BATCH // 2)] + ts[: BATCH // 2]
         )
+        # Edge-promoted fakes: other clip art and the other teacher targets, edges blurred.
+        with torch.no_grad():
+            soft = edge_blur(to_batch(
+                [crop(rng, clips[rng.randrange(len(clips))], CROP)[0] for _ in range(BATCH // 2)] + ts[BATCH // 2 :]
+            ))
 
         out = g(torch.cat([x, x2] + ([to_batch(x3s)] if w_still else [])))
         fake, fake2, fake3 = out[:BATCH], out[BATCH : 2 * BATCH], out[2 * BATCH :]
         # D step (LSGAN).
         opt_d.zero_grad()
-        loss_d = ((d(real) - 1) ** 2).mean() + (d(fake.detach()) ** 2).mean()
+        loss_d = ((d(real) - 1) ** 2).mean() + (d(fake.detach()) ** 2).mean() + (d(soft) ** 2).mean()
         loss_d.backward()
         opt_d.step()
         # G step.
