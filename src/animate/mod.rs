@@ -1,9 +1,10 @@
 //! Motion for a comic: the frames of one session, ordered into a loop. A burst gives one
-//! frame per picture taken (the guests' own movement); a still is generated and drawn once,
+//! frame per picture taken (the guests' own movement, made steady by [`burst`]); a still is generated and drawn once,
 //! then moved by designed effects ([`effects`]: line boil, drifting halftone, a slow zoom),
 //! so consecutive frames visibly differ while the picture stays the same. Pure functions
 //! over RGB images; the generator is passed in.
 
+pub mod burst;
 pub mod effects;
 
 use std::time::Duration;
@@ -26,9 +27,11 @@ pub struct Animation {
 
 /// The comic frames of one session at the output size. `frames` are the captured pictures at
 /// the output size: one still (generated once, then moved by `config.effects` into
-/// `config.time_points` frames) or a burst (one generator run each, drawn with one palette,
-/// fitted to the first, so flat colours stay put from frame to frame). The generator runs at
-/// `small` (its own size); the look draws at the frames' size.
+/// `config.time_points` frames) or a burst, which is made steady ([`burst`]): aligned to its
+/// first frame, drawn with one palette (the first frame's), and each frame keeps the one
+/// before wherever the scene did not move, so flat colours and ink stay put and the guests'
+/// movement shows. The generator runs at `small` (its own size); the look draws at the
+/// frames' size.
 pub fn comic_frames<E>(
     frames: &[RgbImage],
     small: (u32, u32),
@@ -41,16 +44,17 @@ pub fn comic_frames<E>(
         let layers = look.draw(still, &generate(&shrink(still))?, None);
         return Ok(effects::still_frames(&layers, config));
     }
+    let aligned = burst::align(frames);
     let mut palette: Option<Palette> = None;
-    let mut out = Vec::with_capacity(frames.len());
-    for f in frames {
+    let mut drawn = Vec::with_capacity(frames.len());
+    for f in &aligned {
         let layers = look.draw(f, &generate(&shrink(f))?, palette.as_ref());
         if palette.is_none() {
             palette = layers.palette().cloned();
         }
-        out.push(layers.compose());
+        drawn.push(layers.compose());
     }
-    Ok(out)
+    Ok(burst::steady(&aligned, drawn))
 }
 
 /// The play order of `n` time points in a loop.

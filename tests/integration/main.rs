@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod booth;
+mod burst;
 mod demo;
 mod gate;
 mod golden;
