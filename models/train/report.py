@@ -15,7 +15,10 @@ Runs the shipped ONNX files with onnxruntime (the reference runtime of the golde
   the share of the look's held-out comics it passes (gate-heldout-look.npz), and eval_gate.py's
   figures on the packages reserved for evaluation (RUN/gate-eval.json) where RUN has them;
 - metrics.json and report.md with all the figures. --gate-only redoes the gate's part alone
-  (the generator's figures stay as metrics.json has them).
+  (the generator's figures stay as metrics.json has them); --generator-only the generator's
+  part alone, for a generator retrained without the gate (the gate's figures stay as
+  metrics.json has them, but eval_gate.py's from RUN/gate-eval.json where RUN has it: the
+  look comics it judges are drawn by the new generator).
 """
 
 import argparse
@@ -287,17 +290,28 @@ def main():
     ap.add_argument("--gate-only", action="store_true",
                     help="redo the gate's figures only (a gate retrained alone); the generator's stay as "
                          "OUT/metrics.json has them, and the contact sheet as it is")
+    ap.add_argument("--generator-only", action="store_true",
+                    help="redo the generator's figures only (a generator retrained alone); the gate's stay "
+                         "as OUT/metrics.json has them, but for RUN/gate-eval.json where RUN has it")
     args = ap.parse_args()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    if args.gate_only:
+    if args.generator_only:
+        metrics = json.loads((out / "metrics.json").read_text())
+        metrics.update(generator=json.loads((args.run / "generator.json").read_text()),
+                       **generator_figures(args.data, args.models, out))
+        if (args.run / "gate-eval.json").exists():
+            metrics["gate_eval"] = json.loads((args.run / "gate-eval.json").read_text())
+    elif args.gate_only:
         metrics = json.loads((out / "metrics.json").read_text())
         for key in [k for k in metrics if k.startswith("gate_")]:
             del metrics[key]
     else:
         metrics = dict(generator=json.loads((args.run / "generator.json").read_text()),
                        **generator_figures(args.data, args.models, out))
-    metrics.update(gate_figures(args.run, args.models), gate_default_threshold=default_threshold())
+    if not args.generator_only:
+        metrics.update(gate_figures(args.run, args.models))
+    metrics.update(gate_default_threshold=default_threshold())
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     generator, flicker = metrics["generator"], metrics["flicker_mean_abs_diff_consecutive_frames"]
     md = f"""# Model report

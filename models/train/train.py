@@ -54,7 +54,10 @@ W_TEMP = 1.0
 MAX_SHIFT = 3
 NOISE = 0.02
 CHECKPOINT_EVERY_S = 300
-PHOTO_SCALES = (512, 320)  # short sides the photos are trained at (the teacher is per scale)
+PHOTO_SCALES = (512, 320)  # short sides the photos are seen at (the teacher is per scale)
+# The generator also learns at 224, about what the booth shows it (a whole picture fitted into
+# 256); its held-out figure uses the 320 scale.
+GENERATOR_SCALES = PHOTO_SCALES + (224,)
 
 
 def load_rgb(path):
@@ -77,7 +80,7 @@ def people_variants(img):
     }
 
 
-def photo_pairs(data, split, cache, folder="photos", variants=False):
+def photo_pairs(data, split, cache, folder="photos", variants=False, scales=PHOTO_SCALES):
     """(photo, teacher) pairs at each training scale; teacher outputs cached as .npy. With
     `variants` (training), photos of people (PEOPLE) come PEOPLE_WEIGHT times, the last times
     as people_variants."""
@@ -85,7 +88,7 @@ def photo_pairs(data, split, cache, folder="photos", variants=False):
     cache.mkdir(parents=True, exist_ok=True)
     for path in sorted((data / folder / split).glob("*.png")):
         full = load_rgb(path)
-        for short in PHOTO_SCALES:
+        for short in scales:
             img = resize(full, short) if short != min(full.shape[:2]) else full
             images = {"": img}
             if variants and path.stem in PEOPLE:
@@ -196,7 +199,7 @@ def train_generator(args, stage="generator", w_temp=W_TEMP, w_still=0.0):
     rng = random.Random(args.seed)
     torch.manual_seed(args.seed)
     cache = args.run / "teacher-cache"
-    train = photo_pairs(args.data, "train", cache, variants=True)
+    train = photo_pairs(args.data, "train", cache, variants=True, scales=GENERATOR_SCALES)
     heldout = photo_pairs(args.data, "heldout", cache)
     clips = cartoons(args.data, "train")
     g, d = Generator(), Discriminator()
