@@ -383,7 +383,8 @@ pub struct BoothConfig {
     /// Countdown seconds before the capture.
     #[serde(deserialize_with = "countdown_s")]
     pub countdown_s: u32,
-    /// Frames captured per session (1: one still, animated by line boil).
+    /// Frames a live camera captures per session (1: one still, moved by `animate.effects`);
+    /// a photo source always gives one still.
     #[serde(deserialize_with = "burst")]
     pub burst: u32,
     /// Milliseconds between burst frames.
@@ -403,7 +404,7 @@ impl Default for BoothConfig {
     fn default() -> Self {
         Self {
             countdown_s: 3,
-            burst: 1,
+            burst: 8,
             burst_gap_ms: 150,
             show_s: 15,
             generate_timeout_s: 60,

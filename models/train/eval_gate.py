@@ -1,6 +1,7 @@
 """The gate on pictures no recipe step has seen, judged by comicbooth itself.
 
     python3 models/train/eval_gate.py DATA GATE.onnx [--comicbooth BIN] [--eval-dir DIR] [--out JSON]
+                                      [--model GENERATOR.onnx]
 
 A look comic stylized again must pass the "already comic?" gate untouched, and a photo must
 not. This measures both exactly as `comicbooth stylize` decides (BIN, default
@@ -20,7 +21,9 @@ target/release/comicbooth: the whole picture fitted into model.size, squashed to
 - DATA's held-out photos (gather's 512 px copies of photos/ and gate-photos/) and their look
   comics (DATA/look-comics/heldout/).
 
-Writes JSON (default DATA/../run/gate-eval.json): every picture's comic probability and, per
+--model draws the look comics with that generator instead of the one built into BIN (make
+DATA/look-comics/ with the same one: look_comics.py --model). Writes JSON (default
+DATA/../run/gate-eval.json): every picture's comic probability and, per
 set and threshold, how many pass. report.py puts them in the report.
 """
 
@@ -139,6 +142,7 @@ def main():
     ap.add_argument("--comicbooth", type=Path, default=REPO / "target/release/comicbooth")
     ap.add_argument("--eval-dir", type=Path, default=REPO / "target/heldout-eval")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--model", type=Path, help="generator ONNX file for the look comics (default: BIN's own)")
     ap.add_argument("--side", type=int, default=256,
                     help="native_size of a gate without a manifest beside it (train.py --gate-side)")
     args = ap.parse_args()
@@ -161,7 +165,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         off, on = tmp / "gate-off.toml", tmp / "gate-on.toml"
-        off.write_text("[model]\ngate = false\nthreads = 1\n")
+        path = f'path = "{args.model.resolve()}"\n' if args.model else ""
+        off.write_text(f"[model]\n{path}gate = false\nthreads = 1\n")
         on.write_text("[model]\ngate = true\ngate_threshold = 0.5\nthreads = 1\n")
         comics, painted = args.eval_dir / "comics", args.eval_dir / "comics-paintings"
         for folder, src in ((comics, photos), (painted, paintings)):  # their look comics

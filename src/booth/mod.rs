@@ -1,5 +1,7 @@
-//! The booth a guest walks up to: attract (live preview) -> countdown -> capture burst ->
-//! generate (on a worker thread, so the screen keeps refreshing) -> show the loop -> attract.
+//! The booth a guest walks up to: attract (live preview) -> countdown -> capture (a burst from
+//! a live camera, one frame per tick as it comes due, so the screen and the watchdog never
+//! wait) -> generate (on a worker thread, so the screen keeps refreshing) -> show the loop ->
+//! attract.
 //! Every state has a timeout; a lost camera shows its own screen until the camera is back.
 //! The operator's diagnostics screen (SIGUSR2, the D key, or holding the button) shows what
 //! `comicbooth check` would find, live: camera, dropped frames, model, comics, disk.
@@ -30,6 +32,12 @@ use worker::{Job, Outcome, Worker};
 const FAST_ENOUGH: Duration = Duration::from_millis(150);
 /// How long the booth waits for one preview frame in attract.
 const PREVIEW_WAIT: Duration = Duration::from_millis(60);
+/// How long one tick waits for a burst frame that is due (a frame interval and then some); a
+/// frame that does not come is asked for again on the next tick.
+const BURST_FRAME_WAIT: Duration = Duration::from_millis(100);
+/// How long a burst may take beyond its planned length before the booth goes on with the
+/// frames it has (or gives up, with none).
+const BURST_GRACE: Duration = Duration::from_secs(3);
 /// How long the diagnostics screen stays up unless dismissed.
 const DIAGNOSTICS_FOR: Duration = Duration::from_secs(30);
 /// Free space below which the diagnostics screen shows the disk in red.
@@ -44,6 +52,15 @@ pub enum Phase {
     Countdown {
         /// When the picture is taken.
         until: Instant,
+    },
+    /// Taking the burst, a frame each time one is due (the frames are kept by the booth).
+    Capturing {
+        /// When the next frame is due.
+        next: Instant,
+        /// Frames the session takes.
+        total: usize,
+        /// When the booth stops waiting for missing frames.
+        give_up: Instant,
     },
     /// The worker is making the comic.
     Generating {
@@ -83,6 +100,7 @@ impl Phase {
         match self {
             Phase::Attract => "attract",
             Phase::Countdown { .. } => "countdown",
+            Phase::Capturing { .. } => "capturing",
             Phase::Generating { .. } => "generating",
             Phase::Show { .. } => "show",
             Phase::CameraLost { .. } => "camera-lost",
@@ -95,6 +113,7 @@ impl Phase {
         match self {
             Phase::Attract => "attract: waiting for a guest",
             Phase::Countdown { .. } => "countdown",
+            Phase::Capturing { .. } => "taking the pictures",
             Phase::Generating { .. } => "making a comic",
             Phase::Show { .. } => "showing a comic",
             Phase::CameraLost { .. } => "camera lost: reconnecting",
@@ -123,6 +142,10 @@ pub struct Booth<S: Screen> {
     side: u32,
     /// The comic's short side: burst frames are captured at it (or the camera's own, if less).
     comic_side: u32,
+    /// Whether the source is a live camera (a burst) or photos (one still per session).
+    live: bool,
+    /// The frames of the burst being taken.
+    burst: Vec<RgbImage>,
     stylize_preview: bool,
     preview_every: Duration,
     phase: Phase,
@@ -196,6 +219,8 @@ where
             source,
             triggers,
             comic_side: look.size,
+            live,
+            burst: Vec::new(),
             worker: Worker::start(generator, gate, (animate, look), export),
             config,
             side,
@@ -276,7 +301,7 @@ where
         }
         let next = match &self.phase {
             // A guest's comic in the making is never abandoned for the diagnostics screen.
-            Phase::Generating { .. } if diagnostics => None,
+            Phase::Generating { .. } | Phase::Capturing { .. } if diagnostics => None,
             Phase::Diagnostics { .. } if diagnostics || fired => Some(Phase::Attract),
             Phase::Diagnostics { until } if now >= *until => Some(Phase::Attract),
             Phase::Diagnostics { .. } => None,
@@ -285,8 +310,15 @@ where
                 Some(Phase::Countdown { until: now + Duration::from_secs(self.config.countdown_s as u64) })
             }
             Phase::Attract => None,
-            Phase::Countdown { until } if now >= *until => Some(self.capture(now)),
+            Phase::Countdown { until } if now >= *until => {
+                // A photo source gives a different photo each time: one still per session.
+                let total = if self.live { self.config.burst as usize } else { 1 };
+                let planned = Duration::from_millis(self.config.burst_gap_ms as u64 * (total as u64 - 1));
+                self.burst.clear();
+                Some(Phase::Capturing { next: now, total, give_up: now + planned + BURST_GRACE })
+            }
             Phase::Countdown { .. } => None,
+            Phase::Capturing { .. } => self.capture(now),
             Phase::Generating { started, .. }
                 if now.duration_since(*started)
                     > Duration::from_secs(self.config.generate_timeout_s as u64) =>
@@ -383,35 +415,52 @@ where
         }
     }
 
-    /// Takes the burst (the one moment the screen waits for the camera) and hands it to the
-    /// worker.
-    fn capture(&mut self, now: Instant) -> Phase {
-        let mut frames = Vec::new();
-        for i in 0..self.config.burst {
-            if i > 0 {
-                std::thread::sleep(Duration::from_millis(self.config.burst_gap_ms as u64));
-            }
+    /// Takes the burst's next frame when it is due (waiting at most [`BURST_FRAME_WAIT`]), shows
+    /// it as the preview, and hands the burst to the worker once it is complete, or once
+    /// [`BURST_GRACE`] has passed with at least one frame.
+    fn capture(&mut self, now: Instant) -> Option<Phase> {
+        let Phase::Capturing { next, total, give_up } = self.phase else { return None };
+        let gap = Duration::from_millis(self.config.burst_gap_ms as u64);
+        if now >= next && self.burst.len() < total {
             let side = self.comic_side;
-            match crate::camera::capture_with(self.source.as_mut(), Duration::from_secs(3), |f| {
+            match crate::camera::capture_with(self.source.as_mut(), BURST_FRAME_WAIT, |f| {
                 convert::frame_to_square(f, side.min(f.width).min(f.height))
             }) {
-                Ok(Ok(img)) => frames.push(img),
-                Ok(Err(e)) => tracing::warn!("frame dropped: {e}"),
-                Err(e) => {
-                    tracing::warn!("capture failed: {e}");
-                    if matches!(e, CameraError::Lost { .. }) {
-                        return Phase::CameraLost { since: now };
-                    }
+                Ok(Ok(img)) => {
+                    self.preview = Some(convert::resize(&img, self.side, self.side));
+                    self.burst.push(img);
+                    // Late frames do not bunch up: the next is due at least half a gap later.
+                    let next = (next + gap).max(now + gap / 2);
+                    self.phase = Phase::Capturing { next, total, give_up };
                 }
+                Ok(Err(e)) => tracing::warn!("frame dropped: {e}"),
+                Err(e @ CameraError::Lost { .. }) => {
+                    tracing::warn!("capture failed: {e}");
+                    self.burst.clear();
+                    return Some(Phase::CameraLost { since: now });
+                }
+                Err(e) => tracing::debug!("no burst frame yet: {e}"),
             }
         }
-        if frames.is_empty() {
-            return Phase::Attract;
+        if self.burst.len() < total && now < give_up {
+            return None;
         }
+        if self.burst.is_empty() {
+            tracing::warn!("no frame came from the camera; session abandoned");
+            return Some(Phase::Attract);
+        }
+        if self.burst.len() < total {
+            tracing::warn!(
+                taken = self.burst.len(),
+                total,
+                "burst cut short: the camera gave too few frames"
+            );
+        }
+        let frames = std::mem::take(&mut self.burst);
         self.sessions += 1;
         let total = if frames.len() == 1 { 0 } else { frames.len() };
         self.worker.send(Job::Session { id: self.sessions, frames });
-        Phase::Generating { id: self.sessions, started: now, done: 0, total }
+        Some(Phase::Generating { id: self.sessions, started: now, done: 0, total })
     }
 
     /// Refreshes the preview from the camera when it is due; notices a lost camera.
@@ -454,6 +503,9 @@ where
             Phase::Countdown { until } => {
                 let left = until.saturating_duration_since(now).as_secs_f32().ceil() as u32;
                 screens::countdown(&mut self.screen, self.preview.as_ref(), left.max(1))
+            }
+            Phase::Capturing { total, .. } => {
+                screens::capturing(&mut self.screen, self.preview.as_ref(), self.burst.len(), *total)
             }
             Phase::Generating { done, total, .. } => {
                 screens::making(&mut self.screen, *done, (*total).max(1))

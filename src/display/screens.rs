@@ -117,6 +117,42 @@ pub fn countdown<S: Screen>(screen: &mut S, preview: Option<&RgbImage>, n: u32) 
     screen.present()
 }
 
+/// Taking the pictures: the camera's picture as it is taken, a white frame around it (the
+/// flash), and for a burst a call to move with a dot per picture, filled as each is taken.
+pub fn capturing<S: Screen>(
+    screen: &mut S,
+    preview: Option<&RgbImage>,
+    taken: usize,
+    total: usize,
+) -> Result<(), S::Error> {
+    match preview {
+        Some(p) => draw_picture(screen, p)?,
+        None => screen.clear(INK)?,
+    }
+    let (size, s) = (screen.size(), text_scale(screen.size()));
+    let edge = (size.width.min(size.height) / 40).max(3);
+    Rectangle::new(Point::zero(), size)
+        .into_styled(PrimitiveStyleBuilder::new().stroke_color(Rgb888::WHITE).stroke_width(edge).build())
+        .draw(screen)?;
+    if total > 1 {
+        lines(screen, &["Move!"], 24 * s as i32, s, INK, Some(YELLOW))?;
+        let d = (size.width / (2 * total as u32 + 1)).min(14 * s);
+        let y = size.height as i32 - 2 * d as i32;
+        let x0 = (size.width as i32 - (2 * total as i32 - 1) * d as i32) / 2;
+        for i in 0..total {
+            let style = if i < taken {
+                PrimitiveStyle::with_fill(YELLOW)
+            } else {
+                PrimitiveStyleBuilder::new().stroke_color(YELLOW).stroke_width(2).fill_color(INK).build()
+            };
+            embedded_graphics::primitives::Circle::new(Point::new(x0 + 2 * i as i32 * d as i32, y), d)
+                .into_styled(style)
+                .draw(screen)?;
+        }
+    }
+    screen.present()
+}
+
 /// "Making your comic", with a progress bar for `done` of `total` pictures.
 pub fn making<S: Screen>(screen: &mut S, done: usize, total: usize) -> Result<(), S::Error> {
     screen.clear(INK)?;

@@ -41,6 +41,17 @@ fn booth(
     triggers: Vec<Box<dyn Trigger>>,
     dir: &std::path::Path,
 ) -> Booth<HeadlessDisplay> {
+    booth_on(source, false, BoothConfig::default(), triggers, dir)
+}
+
+/// A booth on `source`, a live camera when `live`, with `config`'s burst settings.
+fn booth_on(
+    source: Box<dyn FrameSource>,
+    live: bool,
+    config: BoothConfig,
+    triggers: Vec<Box<dyn Trigger>>,
+    dir: &std::path::Path,
+) -> Booth<HeadlessDisplay> {
     let generator =
         Generator::load(&ModelSource::Builtin(comicbooth::assets::GENERATOR), 128, 128, 1).unwrap();
     let animate = AnimateConfig {
@@ -49,20 +60,15 @@ fn booth(
         frame_ms: 150,
         ..AnimateConfig::default()
     };
-    let config = BoothConfig {
-        countdown_s: 2,
-        show_s: 3,
-        stylized_preview: StylizedPreview::Off,
-        ..BoothConfig::default()
-    };
+    let config = BoothConfig { countdown_s: 2, show_s: 3, stylized_preview: StylizedPreview::Off, ..config };
     Booth::new(
         HeadlessDisplay::new(W, H),
         source,
-        false,
+        live,
         triggers,
         generator,
         None,
-        (animate, Look::from_config(&LookConfig::default())),
+        (animate, Look::from_config(&LookConfig { size: 240, ..LookConfig::default() })),
         config,
         ExportConfig { dir: dir.to_owned(), quota_mb: 100, ..Default::default() },
     )
@@ -196,6 +202,82 @@ fn an_unwritable_folder_still_shows_the_comic() {
     b.tick(now).unwrap();
     assert!(b.saved.is_empty());
     assert!(is(pixel(&b, 5, H - 5), YELLOW), "caption band missing");
+}
+
+/// A live camera on a hand-held booth: a photo seen through a frame that drifts a pixel per
+/// frame, RGB24 at 320x240.
+struct Drifting {
+    scene: image::RgbImage,
+    sequence: u64,
+}
+
+impl FrameSource for Drifting {
+    fn next_frame(&mut self, _timeout: Duration) -> Result<Frame<'_>, CameraError> {
+        let (x, y) = (8 + (self.sequence % 8) as u32, 8);
+        let view = image::imageops::crop_imm(&self.scene, x, y, 320, 240).to_image();
+        self.sequence += 1;
+        Ok(Frame {
+            format: comicbooth::camera::PixelFormat::Rgb24,
+            width: 320,
+            height: 240,
+            stride: 320 * 3,
+            data: std::borrow::Cow::Owned(view.into_raw()),
+            sequence: self.sequence - 1,
+            timestamp: Duration::from_millis(33 * self.sequence),
+            label: "camera".into(),
+        })
+    }
+
+    fn describe(&self) -> String {
+        "drifting test camera".into()
+    }
+}
+
+#[test]
+fn a_live_camera_takes_a_burst_tick_by_tick_and_makes_a_boomerang_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = image::load_from_memory(SAMPLE_PHOTOS[1].bytes).unwrap().to_rgb8();
+    let scene = image::imageops::resize(&photo, 340, 260, image::imageops::FilterType::Triangle);
+    let source = Box::new(Drifting { scene, sequence: 0 });
+    let config = BoothConfig { burst: 4, burst_gap_ms: 300, ..BoothConfig::default() };
+    let mut b = booth_on(source, true, config, vec![Box::new(ScriptedTrigger::new(vec![1]))], dir.path());
+    let mut now = Instant::now();
+    run_until(&mut b, &mut now, "capturing", 40);
+    // One frame per tick as it comes due (every 3 ticks of 100 ms): the loop goes on, and the
+    // screen shows the picture in a white frame, "Move!" and a dot per picture.
+    let mut capturing_ticks = 0;
+    while b.phase().name() == "capturing" {
+        assert!(
+            is(pixel(&b, 1, 1), embedded_graphics::pixelcolor::Rgb888::new(255, 255, 255)),
+            "no flash frame"
+        );
+        assert!(count(&b, H - 40..H, YELLOW) > 50, "no burst dots");
+        now += STEP;
+        b.tick(now).unwrap();
+        capturing_ticks += 1;
+        assert!(capturing_ticks < 30, "the burst never ended");
+    }
+    assert!(capturing_ticks >= 9, "4 frames 300 ms apart took only {capturing_ticks} ticks");
+    run_until(&mut b, &mut now, "show", 400);
+    let gif = &b.saved[0];
+    let frames = image::AnimationDecoder::into_frames(
+        image::codecs::gif::GifDecoder::new(std::io::BufReader::new(std::fs::File::open(gif).unwrap()))
+            .unwrap(),
+    )
+    .collect_frames()
+    .unwrap();
+    assert_eq!(frames.len(), 6, "a boomerang of the 4 pictures: 0 1 2 3 2 1");
+    assert_eq!(frames[0].buffer().dimensions(), (240, 240));
+    // Aligned: the drifting camera does not shake the picture. The first two frames (1 px of
+    // drift apart) differ far less than the same frames unaligned would.
+    let (a, c) = (frames[0].buffer(), frames[1].buffer());
+    let diff: u64 = a
+        .pixels()
+        .zip(c.pixels())
+        .map(|(p, q)| p.0.iter().zip(q.0).map(|(x, y)| x.abs_diff(y) as u64).sum::<u64>())
+        .sum();
+    let mean = diff as f64 / (240.0 * 240.0 * 4.0);
+    assert!(mean < 2.0, "consecutive frames of a still scene differ by {mean:.2} levels");
 }
 
 #[test]

@@ -321,7 +321,7 @@ fn vivid_booth_on_the_framebuffer() {
     // passes through untouched (probability 1.0): this test wants the generator's comic, so
     // the gate is off here (tests/integration/gate.rs tests it).
     let config = "[camera]\nsource = \"v4l2\"\ndevice = \"/dev/video0\"\n\n[display]\nbackend = \"framebuffer\"\n\
-         device = \"/dev/fb0\"\n\n[booth]\ncountdown_s = 3\nshow_s = 30\nstylized_preview = \"off\"\n\n\
+         device = \"/dev/fb0\"\n\n[booth]\ncountdown_s = 3\nburst = 3\nshow_s = 30\nstylized_preview = \"off\"\n\n\
          [trigger]\ntimer_s = 12\n\n[export]\ndir = \"/tmp/comics\"\n\n\
          [model]\nsize = 128\ngate = false\n";
     let run = run_booth(&guest, "booth", config, false);
@@ -362,7 +362,7 @@ fn arm64_gpio_button_starts_a_session() {
          COMICBOOTH_GUEST_BINARY=<aarch64 comicbooth>, as scripts/test-arm does"
     );
     let config = "[camera]\nsource = \"v4l2\"\ndevice = \"/dev/video0\"\n\n[display]\nbackend = \"framebuffer\"\n\
-         device = \"/dev/fb0\"\n\n[booth]\ncountdown_s = 3\nshow_s = 30\nstylized_preview = \"off\"\n\n\
+         device = \"/dev/fb0\"\n\n[booth]\ncountdown_s = 3\nburst = 3\nshow_s = 30\nstylized_preview = \"off\"\n\n\
          [trigger]\ntimer_s = 0\nsignal = false\ngpio_chip = \"/dev/gpiochip0\"\ngpio_line = 3\n\
          gpio_active_low = false\n\n[export]\ndir = \"/tmp/comics\"\n\n[model]\nsize = 128\ngate = false\n";
     let run = run_booth(&guest, "gpio", config, true);
