@@ -1,6 +1,7 @@
 //! Files built into the binary so that `comicbooth demo` runs on any machine with nothing
 //! installed: the sample photos (the demo's camera) and the default generator and gate with
-//! their manifests. Their sources and licences: `assets/photos/SOURCES.md`, `models/*.toml`.
+//! their manifests, and the comic font. Their sources and licences: `assets/photos/SOURCES.md`,
+//! `assets/fonts/SOURCES.md`, `models/*.toml`.
 
 /// A file compiled into the binary.
 #[derive(Debug, Clone, Copy)]
@@ -16,6 +17,9 @@ macro_rules! asset {
         Asset { name: $name, bytes: include_bytes!(concat!("../", $dir, "/", $name)) }
     };
 }
+
+/// The comic lettering font (SIL OFL 1.1; `assets/fonts/SOURCES.md`).
+pub const COMIC_FONT: Asset = asset!("assets/fonts", "ComicNeue-Bold.otf");
 
 /// The sample photos, in the order the demo shows them.
 pub const SAMPLE_PHOTOS: [Asset; 4] = [

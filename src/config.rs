@@ -195,6 +195,11 @@ pub struct AnimateConfig {
     pub jitter_px: u32,
     /// The designed motions a still gets.
     pub effects: Vec<Effect>,
+    /// Text lettered on every comic ("" for none).
+    #[serde(deserialize_with = "caption")]
+    pub caption: String,
+    /// How the caption is lettered.
+    pub caption_style: CaptionStyle,
 }
 
 impl Default for AnimateConfig {
@@ -205,6 +210,8 @@ impl Default for AnimateConfig {
             frame_ms: 100,
             jitter_px: 1,
             effects: vec![Effect::Boil, Effect::Halftone, Effect::Zoom],
+            caption: String::new(),
+            caption_style: CaptionStyle::Box,
         }
     }
 }
@@ -220,6 +227,19 @@ pub enum Effect {
     Halftone,
     /// A slow zoom and pan over the loop.
     Zoom,
+    /// The picture as a page of three panels, revealed in turn (the loop then plays in
+    /// order, not as a boomerang).
+    Panels,
+}
+
+/// `animate.caption_style`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CaptionStyle {
+    /// A yellow caption box in the top-left corner.
+    Box,
+    /// A white speech bubble in the top right.
+    Bubble,
 }
 
 /// `animate.loop_mode`
@@ -595,6 +615,19 @@ fn bounded_f32<'de, D: Deserializer<'de>>(d: D, lo: f64, hi: f64) -> Result<f32,
     }
 }
 
+/// `animate.caption`: up to 60 characters (three lines at most are lettered on a comic).
+fn caption<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let text = String::deserialize(d)?;
+    if text.chars().count() <= 60 {
+        Ok(text)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "the caption is {} characters long; at most 60 fit on a comic: shorten it",
+            text.chars().count()
+        )))
+    }
+}
+
 fn gate_threshold<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
     bounded_f32(d, 0.5, 1.0)
 }
@@ -743,6 +776,24 @@ mod tests {
         assert!(err.contains("line 3, key `display.dc_line`"), "{err}");
         assert!(err.contains("must be wired") && err.contains("0 to 1023"), "{err}");
         assert_eq!(parse("[display]\ndc_line = 0\n").unwrap().display.dc_line, 0);
+    }
+
+    #[test]
+    fn a_caption_is_read_and_a_long_one_refused() {
+        let c = parse(
+            "[animate]\ncaption = \"Ada's party\"\ncaption_style = \"bubble\"\neffects = [\"panels\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (c.animate.caption.as_str(), c.animate.caption_style),
+            ("Ada's party", CaptionStyle::Bubble)
+        );
+        assert_eq!(c.animate.effects, vec![Effect::Panels]);
+        let err = parse(&format!("[animate]\ncaption = \"{}\"\n", "x".repeat(61))).unwrap_err();
+        assert!(
+            err.contains("key `animate.caption`") && err.contains("61 characters") && err.contains("shorten"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod convert;
 pub mod daemon;
 pub mod display;
 pub mod export;
+pub mod lettering;
 pub mod logging;
 pub mod look;
 pub mod model;

@@ -1,7 +1,8 @@
 //! Designed motion for a still: the comic is generated and drawn once, then each frame is
 //! made from its layers ([`Layers`]): line boil (the ink redrawn with a small wobble, three
 //! variants in turn, as hand-drawn animation does), halftone dots over the shadow tones that
-//! drift, and a slow zoom and pan. Every frame keeps the comic's exact colours (palette, its
+//! drift, a slow zoom and pan, and a page of panels revealed in turn ([`super::panels`]).
+//! Every frame keeps the comic's exact colours (palette, its
 //! darker halftone tones and the ink), so a loop still fits one GIF colour table. Nothing
 //! here is random at run time: the wobble's phases come from a fixed seed.
 
@@ -51,7 +52,12 @@ pub fn still_frames(layers: &Layers, config: &AnimateConfig) -> Vec<RgbImage> {
             }
             let img = RgbImage::from_raw(w as u32, h as u32, frame.into_iter().flatten().collect())
                 .expect("one pixel per fill sample");
-            if has(Effect::Zoom) && n > 1 { zoom(&img, t as f32 / (n - 1) as f32) } else { img }
+            let mut img =
+                if has(Effect::Zoom) && n > 1 { zoom(&img, t as f32 / (n - 1) as f32) } else { img };
+            if has(Effect::Panels) {
+                super::panels::page(&mut img, t, n);
+            }
+            img
         })
         .collect()
 }

@@ -6,12 +6,13 @@
 
 pub mod burst;
 pub mod effects;
+pub mod panels;
 
 use std::time::Duration;
 
 use image::RgbImage;
 
-use crate::config::{AnimateConfig, LoopMode};
+use crate::config::{AnimateConfig, Effect, LoopMode};
 use crate::look::{Look, Palette};
 
 /// A looping animation: frames in play order, each shown for `frame_time`.
@@ -42,7 +43,10 @@ pub fn comic_frames<E>(
     let shrink = |f: &RgbImage| crate::convert::resize(f, small.0, small.1);
     if let [still] = frames {
         let layers = look.draw(still, &generate(&shrink(still))?, None);
-        return Ok(effects::still_frames(&layers, config));
+        let mut out = effects::still_frames(&layers, config);
+        let paged = config.effects.contains(&Effect::Panels);
+        out.iter_mut().for_each(|f| panels::caption(f, &config.caption, config.caption_style, paged));
+        return Ok(out);
     }
     let aligned = burst::align(frames);
     let mut palette: Option<Palette> = None;
@@ -54,7 +58,21 @@ pub fn comic_frames<E>(
         }
         drawn.push(layers.compose());
     }
-    Ok(burst::steady(&aligned, drawn))
+    let mut out = burst::steady(&aligned, drawn);
+    out.iter_mut().for_each(|f| panels::caption(f, &config.caption, config.caption_style, false));
+    Ok(out)
+}
+
+/// How a session's frames loop: a burst as a boomerang (the guests' movement back and
+/// forth), a page of panels in order (revealed, then held), otherwise `config.loop_mode`.
+pub fn loop_mode(burst: bool, config: &AnimateConfig) -> LoopMode {
+    if burst {
+        LoopMode::Boomerang
+    } else if config.effects.contains(&Effect::Panels) {
+        LoopMode::Cycle
+    } else {
+        config.loop_mode
+    }
 }
 
 /// The play order of `n` time points in a loop.

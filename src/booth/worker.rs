@@ -10,7 +10,7 @@ use std::time::Instant;
 use image::RgbImage;
 
 use crate::animate::{self, Animation};
-use crate::config::{AnimateConfig, ExportConfig, LoopMode};
+use crate::config::{AnimateConfig, ExportConfig};
 use crate::export;
 use crate::look::Look;
 use crate::model::{Gate, Generator};
@@ -137,10 +137,7 @@ fn session(
         })
         .map_err(|e| e.to_string())?
     };
-    let looped = AnimateConfig {
-        loop_mode: if frames.len() > 1 { LoopMode::Boomerang } else { config.loop_mode },
-        ..config.clone()
-    };
+    let looped = AnimateConfig { loop_mode: animate::loop_mode(frames.len() > 1, config), ..config.clone() };
     let anim = animate::assemble(&points, &looped, &label);
     // The first format (the GIF by default) names the comic on the result screen.
     let saved = export::write_animation(&export.dir, &anim, &export.formats[..1])

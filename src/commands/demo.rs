@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::camera::{FRAME_TIMEOUT, FrameSource};
-use crate::config::Config;
+use crate::config::{AnimateConfig, Config};
 use crate::display::{self, HeadlessDisplay};
 use crate::look::Look;
 use crate::{animate, convert, export, model, wiring};
@@ -151,7 +151,9 @@ pub fn run(config: &Config) -> anyhow::Result<DemoReport> {
         })?;
         times.generate += generating;
         times.draw -= generating;
-        let anim = timed(&mut times.animate, || animate::assemble(&points, &config.animate, &frame.label));
+        let looped =
+            AnimateConfig { loop_mode: animate::loop_mode(false, &config.animate), ..config.animate.clone() };
+        let anim = timed(&mut times.animate, || animate::assemble(&points, &looped, &frame.label));
         timed(&mut times.display, || {
             screen.start_sequence(&anim.label);
             anim.frames.iter().try_for_each(|f| display::show(&mut screen, f))
