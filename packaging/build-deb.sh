@@ -35,10 +35,15 @@ install -D -m 755 "$bindir/comicbooth" "$root/usr/bin/comicbooth"
 install -D -m 755 "$bindir/comicbooth-camtest" "$root/usr/bin/comicbooth-camtest"
 "$strip" "$root/usr/bin/comicbooth" "$root/usr/bin/comicbooth-camtest" 2>/dev/null || true
 install -D -m 644 systemd/comicbooth.service "$root/lib/systemd/system/comicbooth.service"
+# The take-home server: installed, not enabled (it needs [share] set first).
+install -D -m 644 systemd/comicbooth-share.service "$root/lib/systemd/system/comicbooth-share.service"
 install -D -m 644 src/default-config.toml "$root/etc/comicbooth/comicbooth.toml"
 for f in models/*.onnx models/*.toml; do install -D -m 644 "$f" "$root/usr/share/comicbooth/$f"; done
 install -D -m 644 README.md "$root/usr/share/doc/comicbooth/README.md"
 install -D -m 644 LICENSE "$root/usr/share/doc/comicbooth/copyright"
+# The comic font built into the binary, with its licence (SIL OFL 1.1 asks for both to travel).
+install -D -m 644 assets/fonts/OFL.txt "$root/usr/share/doc/comicbooth/fonts/OFL.txt"
+install -D -m 644 assets/fonts/SOURCES.md "$root/usr/share/doc/comicbooth/fonts/SOURCES.md"
 install -D -m 644 assets/photos/SOURCES.md "$root/usr/share/doc/comicbooth/PHOTO-SOURCES.md"
 install -d "$root/DEBIAN"
 size=$(du -sk "$root" | cut -f1)

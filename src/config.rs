@@ -31,8 +31,45 @@ pub struct Config {
     pub booth: BoothConfig,
     /// What starts a session.
     pub trigger: TriggerConfig,
+    /// The take-home server (`comicbooth share`).
+    pub share: ShareConfig,
     /// Logging.
     pub log: LogConfig,
+}
+
+/// `[share]`: the take-home server (`comicbooth share`, its own unit) and the QR codes the
+/// result screen shows.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShareConfig {
+    /// Whether comics are shared: the result screen shows their QR codes.
+    pub enabled: bool,
+    /// What the QR code points at: the server's address as phones reach it.
+    #[serde(deserialize_with = "base_url")]
+    pub base_url: String,
+    /// Address and port the server listens on.
+    #[serde(deserialize_with = "listen")]
+    pub listen: String,
+    /// The hotspot's name, for a second QR code that joins it ("" for none).
+    pub wifi_ssid: String,
+    /// The hotspot's WPA password.
+    pub wifi_password: String,
+    /// The operator's PIN for the gallery of all comics ("" turns the gallery off).
+    #[serde(deserialize_with = "gallery_pin")]
+    pub gallery_pin: String,
+}
+
+impl Default for ShareConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            base_url: String::new(),
+            listen: "0.0.0.0:8080".into(),
+            wifi_ssid: String::new(),
+            wifi_password: String::new(),
+            gallery_pin: String::new(),
+        }
+    }
 }
 
 /// `[camera]`
@@ -612,6 +649,42 @@ fn bounded_f32<'de, D: Deserializer<'de>>(d: D, lo: f64, hi: f64) -> Result<f32,
         Err(serde::de::Error::custom(format!(
             "{v} is out of range: allowed are numbers from {lo:.1} to {hi:.1}"
         )))
+    }
+}
+
+/// `share.base_url`: empty, or an http(s) address without spaces.
+fn base_url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let url = String::deserialize(d)?;
+    let ok = url.is_empty()
+        || ((url.starts_with("http://") || url.starts_with("https://"))
+            && !url.contains(char::is_whitespace));
+    if ok {
+        Ok(url.trim_end_matches('/').to_owned())
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "`{url}` is not an address a phone can open; write it as http://192.168.4.1:8080 (the board's address on the venue's network or its hotspot, and share.listen's port)"
+        )))
+    }
+}
+
+/// `share.listen`: an IP address and port.
+fn listen<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let text = String::deserialize(d)?;
+    match text.parse::<std::net::SocketAddr>() {
+        Ok(_) => Ok(text),
+        Err(_) => Err(serde::de::Error::custom(format!(
+            "`{text}` is not an address and port; write it as 0.0.0.0:8080 (every network) or 192.168.4.1:8080"
+        ))),
+    }
+}
+
+/// `share.gallery_pin`: empty, or 4 to 12 digits.
+fn gallery_pin<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let pin = String::deserialize(d)?;
+    if pin.is_empty() || ((4..=12).contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit())) {
+        Ok(pin)
+    } else {
+        Err(serde::de::Error::custom("the gallery PIN must be 4 to 12 digits (or \"\" for no gallery)"))
     }
 }
 

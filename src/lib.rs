@@ -24,5 +24,6 @@ pub mod model;
 pub mod photo;
 pub mod retry;
 pub mod service;
+pub mod share;
 pub mod trigger;
 pub mod wiring;

@@ -40,6 +40,13 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         gate: Option<PathBuf>,
     },
+    /// Serve the comics to guests' phones: a page per comic (what the QR code on the result
+    /// screen opens), read-only, until stopped (the comicbooth-share service).
+    Share {
+        /// Address and port to listen on instead of share.listen.
+        #[arg(long, value_name = "ADDRESS:PORT")]
+        listen: Option<String>,
+    },
     /// Turn one photo, or a folder of photos, into comic pictures.
     Stylize {
         /// A .jpg/.png photo or a folder of them.
@@ -135,6 +142,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Run { duration } => commands::run::run(&config, cli.config.as_deref(), duration),
+        Command::Share { listen } => commands::share::run(&config, listen.as_deref()),
         Command::Devices { dev } => {
             print!("{}", commands::devices::list(&config, &dev));
             Ok(())

@@ -119,7 +119,12 @@ fn session(
     frames: &[RgbImage],
     progress: impl Fn(usize, usize),
 ) -> Result<(Animation, Result<PathBuf, String>), String> {
-    let label = format!("comic-{}-{id:03}", unix_seconds());
+    // The comic's id, the stem of its files and the last part of its page's address: 64
+    // random bits, so no guest can guess another's.
+    let label = crate::share::new_id(unix_seconds()).unwrap_or_else(|e| {
+        tracing::warn!("no random id ({e}); this comic's address can be guessed");
+        format!("comic-{}-{:016x}", unix_seconds(), id)
+    });
     let small = generator.size();
     let first_small = crate::convert::resize(&frames[0], small.0, small.1);
     let points = if crate::model::already_comic(gate, &first_small) {

@@ -7,4 +7,5 @@ pub mod config;
 pub mod demo;
 pub mod devices;
 pub mod run;
+pub mod share;
 pub mod stylize;

@@ -13,6 +13,7 @@ mod guest_booth;
 mod packaging;
 mod screens;
 mod service;
+mod share;
 mod util;
 #[cfg(feature = "v4l2")]
 mod vivid;

@@ -31,6 +31,7 @@ fn deb_has_binaries_unit_config_models_and_maintainer_scripts() {
         "./usr/bin/comicbooth",
         "./usr/bin/comicbooth-camtest",
         "./lib/systemd/system/comicbooth.service",
+        "./lib/systemd/system/comicbooth-share.service",
         "./etc/comicbooth/comicbooth.toml",
         "./usr/share/comicbooth/models/comic_generator.f32.onnx",
         "./usr/share/comicbooth/models/comic_generator.f32.toml",
