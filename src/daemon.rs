@@ -237,7 +237,7 @@ mod tests {
             None,
             (AnimateConfig::default(), crate::look::Look::from_config(&Default::default())),
             BoothConfig { stylized_preview: StylizedPreview::Off, ..Default::default() },
-            ExportConfig { dir: dir.path().into(), quota_mb: 0, ..Default::default() },
+            (ExportConfig { dir: dir.path().into(), quota_mb: 0, ..Default::default() }, Default::default()),
         );
         let (mut keeper, reopens) = (ScreenKeeper::default(), Cell::new(0));
         let mut reopen = |b: &mut Booth<Flaky>| {

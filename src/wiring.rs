@@ -205,7 +205,7 @@ pub fn booth(config: &Config) -> anyhow::Result<Booth<ConfiguredScreen>> {
         gate,
         (config.animate.clone(), crate::look::Look::from_config(&config.look)),
         config.booth.clone(),
-        config.export.clone(),
+        (config.export.clone(), config.share.clone()),
     ))
 }
 

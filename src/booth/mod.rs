@@ -18,7 +18,7 @@ use image::RgbImage;
 
 use crate::animate::Animation;
 use crate::camera::{CameraError, FrameSource};
-use crate::config::{AnimateConfig, BoothConfig, ExportConfig, StylizedPreview};
+use crate::config::{AnimateConfig, BoothConfig, ExportConfig, ShareConfig, StylizedPreview};
 use crate::convert;
 use crate::display::{Screen, screens};
 use crate::look::Look;
@@ -146,6 +146,10 @@ pub struct Booth<S: Screen> {
     live: bool,
     /// The frames of the burst being taken.
     burst: Vec<RgbImage>,
+    /// The take-home settings: the result screen's QR codes.
+    share: ShareConfig,
+    /// The QR codes of the comic being shown (sharing on, comic saved).
+    codes: Option<screens::ShareCodes>,
     stylize_preview: bool,
     preview_every: Duration,
     phase: Phase,
@@ -190,7 +194,7 @@ where
         gate: Option<Gate>,
         (animate, look): (AnimateConfig, Look),
         config: BoothConfig,
-        export: ExportConfig,
+        (export, share): (ExportConfig, ShareConfig),
     ) -> Booth<S> {
         let side = generator.size().0;
         let stylize_preview = match config.stylized_preview {
@@ -221,6 +225,8 @@ where
             comic_side: look.size,
             live,
             burst: Vec::new(),
+            share,
+            codes: None,
             worker: Worker::start(generator, gate, (animate, look), export),
             config,
             side,
@@ -386,15 +392,17 @@ where
                             self.health.made += 1;
                             let caption = match saved {
                                 Ok(path) => {
-                                    tracing::info!(gif = %path.display(), frames = anim.frames.len(), "comic saved");
-                                    let name =
-                                        path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+                                    tracing::info!(file = %path.display(), frames = anim.frames.len(), "comic saved");
+                                    let id =
+                                        path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+                                    self.codes = crate::share::codes(&self.share, &id);
                                     self.saved.push(path);
                                     self.health.save_problem = None;
-                                    format!("Saved: {name}")
+                                    "Your comic is saved!".to_owned()
                                 }
                                 Err(e) => {
                                     tracing::error!("comic not saved (the booth goes on): {e}");
+                                    self.codes = None;
                                     self.health.save_problem = Some(e);
                                     "Not saved: storage problem".to_owned()
                                 }
@@ -510,7 +518,7 @@ where
             Phase::Generating { done, total, .. } => {
                 screens::making(&mut self.screen, *done, (*total).max(1))
             }
-            Phase::Show { anim, caption, .. } => {
+            Phase::Show { anim, caption, started } => {
                 // Paced to the animation's frame time, whatever the tick rate.
                 if self.next_show_frame.is_some_and(|t| now < t) {
                     return Ok(());
@@ -520,7 +528,8 @@ where
                 self.next_show_frame = Some(
                     self.next_show_frame.map_or(now, |t| t.max(now - anim.frame_time)) + anim.frame_time,
                 );
-                screens::result(&mut self.screen, frame, caption)
+                let shown = now.saturating_duration_since(*started);
+                screens::result(&mut self.screen, frame, caption, self.codes.as_ref(), shown)
             }
             Phase::CameraLost { since } => {
                 screens::camera_lost(&mut self.screen, now.duration_since(*since).as_secs())

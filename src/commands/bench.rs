@@ -179,7 +179,7 @@ fn pacing(screen: ConfiguredScreen, generator: Generator, config: &Config) -> an
         None,
         (config.animate.clone(), crate::look::Look::from_config(&config.look)),
         booth_config,
-        ExportConfig { dir: dir.clone(), quota_mb: 0, ..Default::default() },
+        (ExportConfig { dir: dir.clone(), quota_mb: 0, ..Default::default() }, Default::default()),
     );
     let started = Instant::now();
     let mut show: Option<(Instant, usize)> = None;

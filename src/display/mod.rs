@@ -143,14 +143,19 @@ impl<S: Screen> Screen for Timed<S> {
 
 /// Clears `screen` and draws `img` scaled to fit in the middle (no present).
 pub fn draw_picture<S: Screen>(screen: &mut S, img: &RgbImage) -> Result<(), S::Error> {
-    let size = screen.size();
-    let area = letterbox(img.width(), img.height(), size.width, size.height);
+    screen.clear(Rgb888::BLACK)?;
+    draw_picture_in(screen, img, Rectangle::new(Point::zero(), screen.size()))
+}
+
+/// Draws `img` scaled to fit in the middle of `bounds` (what is around it is left as it is).
+pub fn draw_picture_in<S: Screen>(screen: &mut S, img: &RgbImage, bounds: Rectangle) -> Result<(), S::Error> {
+    let fit = letterbox(img.width(), img.height(), bounds.size.width, bounds.size.height);
+    let area = Rectangle::new(bounds.top_left + fit.top_left, fit.size);
     let fitted = if area.size == Size::new(img.width(), img.height()) {
         std::borrow::Cow::Borrowed(img)
     } else {
         std::borrow::Cow::Owned(crate::convert::resize(img, area.size.width, area.size.height))
     };
-    screen.clear(Rgb888::BLACK)?;
     screen.fill_contiguous(&area, fitted.pixels().map(|p| Rgb888::new(p[0], p[1], p[2])))
 }
 

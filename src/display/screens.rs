@@ -173,12 +173,101 @@ pub fn making<S: Screen>(screen: &mut S, done: usize, total: usize) -> Result<()
     screen.present()
 }
 
-/// One frame of the result loop with a caption band at the bottom.
-pub fn result<S: Screen>(screen: &mut S, frame: &RgbImage, caption: &str) -> Result<(), S::Error> {
-    draw_picture(screen, frame)?;
+/// The QR codes a result screen shows when sharing is on ([`crate::share::codes`]).
+pub struct ShareCodes {
+    /// The comic's page.
+    pub page: qrcode::QrCode,
+    /// Joining the booth's hotspot, when one is configured.
+    pub wifi: Option<qrcode::QrCode>,
+}
+
+/// How long each of the result screen's turns lasts on a screen too small for the comic and
+/// a code side by side.
+const TURN: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// One frame of the result loop with a caption band at the bottom. With `codes`, `shown` (how
+/// long the result has been up) picks what else shows: on a wide screen the comic on the left
+/// and a code on the right, the Wi-Fi one and the page's taking turns; on a square or small
+/// one the comic, then each code full screen, in turns of [`TURN`].
+pub fn result<S: Screen>(
+    screen: &mut S,
+    frame: &RgbImage,
+    caption: &str,
+    codes: Option<&ShareCodes>,
+    shown: std::time::Duration,
+) -> Result<(), S::Error> {
     let (size, s) = (screen.size(), text_scale(screen.size()));
-    lines(screen, &[caption], size.height as i32 - 14 * s as i32, s, INK, Some(YELLOW))?;
+    let Some(codes) = codes else {
+        draw_picture(screen, frame)?;
+        lines(screen, &[caption], size.height as i32 - 14 * s as i32, s, INK, Some(YELLOW))?;
+        return screen.present();
+    };
+    let turns: Vec<(&qrcode::QrCode, &str)> = codes
+        .wifi
+        .iter()
+        .map(|w| (w, "1. Join the Wi-Fi"))
+        .chain(std::iter::once((
+            &codes.page,
+            if codes.wifi.is_some() { "2. Get your comic" } else { "Scan me!" },
+        )))
+        .collect();
+    let turn = (shown.as_millis() / TURN.as_millis()) as usize;
+    if size.width * 4 >= size.height * 5 {
+        // Wide: the comic in a square on the left, the code on the right.
+        let side = size.height.min(size.width * 3 / 5);
+        screen.clear(INK)?;
+        super::draw_picture_in(screen, frame, Rectangle::new(Point::zero(), Size::new(side, size.height)))?;
+        let (code, title) = turns[turn % turns.len()];
+        let right = Rectangle::new(Point::new(side as i32, 0), Size::new(size.width - side, size.height));
+        let band = 30 * s as i32;
+        lines(screen, &[title], band / 2 + 4, s, YELLOW, None)?;
+        let room =
+            Rectangle::new(right.top_left + Point::new(0, band), right.size - Size::new(0, band as u32));
+        draw_code(screen, code, room, (room.size.width / 2 + side) as i32)?;
+    } else {
+        // Square or small: the comic, then each code full screen.
+        let slots = 1 + turns.len();
+        match turn % slots {
+            0 => {
+                draw_picture(screen, frame)?;
+                lines(screen, &["Scan me next!"], size.height as i32 - 14 * s as i32, s, INK, Some(YELLOW))?;
+            }
+            k => {
+                let (code, title) = turns[k - 1];
+                screen.clear(INK)?;
+                let band = 30 * s as i32;
+                lines(screen, &[title], band / 2 + 2, s, YELLOW, None)?;
+                let room =
+                    Rectangle::new(Point::new(0, band), Size::new(size.width, size.height - band as u32));
+                draw_code(screen, code, room, size.width as i32 / 2)?;
+            }
+        }
+    }
     screen.present()
+}
+
+/// A QR code on white with its quiet zone (4 modules), as large as whole-pixel modules allow
+/// in `room`, centred on `centre_x` horizontally and in `room` vertically.
+fn draw_code<S: Screen>(
+    screen: &mut S,
+    code: &qrcode::QrCode,
+    room: Rectangle,
+    centre_x: i32,
+) -> Result<(), S::Error> {
+    let n = code.width() as u32;
+    let module = (room.size.width.min(room.size.height) / (n + 8)).max(1);
+    let side = module * (n + 8);
+    let top_left =
+        Point::new(centre_x - side as i32 / 2, room.top_left.y + (room.size.height as i32 - side as i32) / 2);
+    screen.fill_solid(&Rectangle::new(top_left, Size::new(side, side)), Rgb888::WHITE)?;
+    for (i, c) in code.to_colors().iter().enumerate() {
+        if *c == qrcode::Color::Dark {
+            let (x, y) = ((i as u32 % n + 4) * module, (i as u32 / n + 4) * module);
+            let at = top_left + Point::new(x as i32, y as i32);
+            screen.fill_solid(&Rectangle::new(at, Size::new(module, module)), Rgb888::BLACK)?;
+        }
+    }
+    Ok(())
 }
 
 /// The camera has gone; it is being reopened.
@@ -269,7 +358,7 @@ mod tests {
     fn result_shows_the_picture_and_a_caption_band() {
         let mut d = HeadlessDisplay::new(480, 320);
         let frame = RgbImage::from_pixel(256, 256, image::Rgb([0, 0, 255]));
-        result(&mut d, &frame, "saved").unwrap();
+        result(&mut d, &frame, "saved", None, std::time::Duration::ZERO).unwrap();
         assert_eq!(d.pixels().get_pixel(240, 100).0, [0, 0, 255]);
         assert_eq!(d.pixels().get_pixel(2, 319 - 10).0, [YELLOW.r(), YELLOW.g(), YELLOW.b()]);
         assert_eq!(d.pixels().get_pixel(2, 100).0, [0, 0, 0]);

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use tiny_http::{Header, Method, Request, Response, Server, StatusCode};
 
 use crate::config::ShareConfig;
+use crate::display::screens::ShareCodes;
 
 /// Request-handling threads: enough that a slow phone on a range request does not hold up the
 /// others (the listener queues the rest).
@@ -54,6 +55,38 @@ pub fn is_id(s: &str) -> bool {
 /// The comic's page address under `base_url` (what its QR code holds).
 pub fn page_url(base_url: &str, id: &str) -> String {
     format!("{}/c/{id}", base_url.trim_end_matches('/'))
+}
+
+/// The QR codes the result screen shows for comic `id` when sharing is on and has an address:
+/// the comic's page, and joining the hotspot when `wifi_ssid` is set.
+pub fn codes(config: &ShareConfig, id: &str) -> Option<ShareCodes> {
+    if !config.enabled || config.base_url.is_empty() {
+        return None;
+    }
+    let page = qrcode::QrCode::new(page_url(&config.base_url, id).as_bytes()).ok()?;
+    let wifi = (!config.wifi_ssid.is_empty())
+        .then(|| qrcode::QrCode::new(wifi_join(&config.wifi_ssid, &config.wifi_password).as_bytes()).ok())
+        .flatten();
+    Some(ShareCodes { page, wifi })
+}
+
+/// The text of a QR code that joins a WPA network (`WIFI:T:WPA;S:...;P:...;;`), with the
+/// format's special characters escaped.
+pub fn wifi_join(ssid: &str, password: &str) -> String {
+    let esc = |s: &str| {
+        s.chars().fold(String::new(), |mut o, c| {
+            if matches!(c, '\\' | ';' | ',' | ':' | '"') {
+                o.push('\\');
+            }
+            o.push(c);
+            o
+        })
+    };
+    if password.is_empty() {
+        format!("WIFI:T:nopass;S:{};;", esc(ssid))
+    } else {
+        format!("WIFI:T:WPA;S:{};P:{};;", esc(ssid), esc(password))
+    }
 }
 
 /// The server: the folder it serves and the operator's PIN.
@@ -294,6 +327,13 @@ mod tests {
             assert!(!is_id(bad), "{bad}");
         }
         assert!(is_id("comic-1-0123456789abcdef"));
+    }
+
+    #[test]
+    fn wifi_codes_escape_what_the_format_reserves() {
+        assert_eq!(wifi_join("Booth", "comics-2026"), "WIFI:T:WPA;S:Booth;P:comics-2026;;");
+        assert_eq!(wifi_join("a;b", "p:w\\"), "WIFI:T:WPA;S:a\\;b;P:p\\:w\\\\;;");
+        assert_eq!(wifi_join("Open", ""), "WIFI:T:nopass;S:Open;;");
     }
 
     #[test]

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use comicbooth::assets::SAMPLE_PHOTOS;
 use comicbooth::booth::Booth;
 use comicbooth::camera::{CameraError, FileSource, Frame, FrameSource};
-use comicbooth::config::{AnimateConfig, BoothConfig, ExportConfig, LookConfig, LoopMode, StylizedPreview};
+use comicbooth::config::{
+    AnimateConfig, BoothConfig, ExportConfig, LookConfig, LoopMode, ShareConfig, StylizedPreview,
+};
 use comicbooth::display::HeadlessDisplay;
 use comicbooth::display::screens::{ALARM, FAULT, YELLOW};
 use comicbooth::look::Look;
@@ -41,7 +43,7 @@ fn booth(
     triggers: Vec<Box<dyn Trigger>>,
     dir: &std::path::Path,
 ) -> Booth<HeadlessDisplay> {
-    booth_on(source, false, BoothConfig::default(), triggers, dir)
+    booth_on(source, false, BoothConfig::default(), triggers, dir, ShareConfig::default())
 }
 
 /// A booth on `source`, a live camera when `live`, with `config`'s burst settings.
@@ -51,6 +53,7 @@ fn booth_on(
     config: BoothConfig,
     triggers: Vec<Box<dyn Trigger>>,
     dir: &std::path::Path,
+    share: ShareConfig,
 ) -> Booth<HeadlessDisplay> {
     let generator =
         Generator::load(&ModelSource::Builtin(comicbooth::assets::GENERATOR), 128, 128, 1).unwrap();
@@ -70,7 +73,7 @@ fn booth_on(
         None,
         (animate, Look::from_config(&LookConfig { size: 240, ..LookConfig::default() })),
         config,
-        ExportConfig { dir: dir.to_owned(), quota_mb: 100, ..Default::default() },
+        (ExportConfig { dir: dir.to_owned(), quota_mb: 100, ..Default::default() }, share),
     )
 }
 
@@ -240,7 +243,8 @@ fn a_live_camera_takes_a_burst_tick_by_tick_and_makes_a_boomerang_of_it() {
     let scene = image::imageops::resize(&photo, 340, 260, image::imageops::FilterType::Triangle);
     let source = Box::new(Drifting { scene, sequence: 0 });
     let config = BoothConfig { burst: 4, burst_gap_ms: 300, ..BoothConfig::default() };
-    let mut b = booth_on(source, true, config, vec![Box::new(ScriptedTrigger::new(vec![1]))], dir.path());
+    let triggers: Vec<Box<dyn Trigger>> = vec![Box::new(ScriptedTrigger::new(vec![1]))];
+    let mut b = booth_on(source, true, config, triggers, dir.path(), ShareConfig::default());
     let mut now = Instant::now();
     run_until(&mut b, &mut now, "capturing", 40);
     // One frame per tick as it comes due (every 3 ticks of 100 ms): the loop goes on, and the
@@ -375,4 +379,31 @@ fn diagnostics_wait_while_a_comic_is_being_made() {
     assert!(matches!(b.phase().name(), "generating" | "show"), "{}", b.phase().name());
     run_until(&mut b, &mut now, "show", 500);
     assert_eq!(b.saved.len(), 1);
+}
+
+#[test]
+fn a_shared_comic_shows_the_qr_code_of_its_own_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let share =
+        ShareConfig { enabled: true, base_url: "http://192.168.4.1:8080".into(), ..ShareConfig::default() };
+    let source = Box::new(FileSource::builtin(&SAMPLE_PHOTOS));
+    let triggers: Vec<Box<dyn Trigger>> = vec![Box::new(ScriptedTrigger::new(vec![1]))];
+    let mut b = booth_on(source, false, BoothConfig::default(), triggers, dir.path(), share);
+    let mut now = Instant::now();
+    run_until(&mut b, &mut now, "show", 400);
+    b.tick(now).unwrap();
+    let id = b.saved[0].file_stem().unwrap().to_string_lossy().into_owned();
+    assert!(comicbooth::share::is_id(&id), "{id}");
+    // 320x240 is wide: the comic on the left, the page's code on the right.
+    let png = dir.path().join("result.png");
+    b.screen().pixels().save(&png).unwrap();
+    std::fs::create_dir_all(crate::util::repo("target/screens")).unwrap();
+    b.screen().pixels().save(crate::util::repo("target/screens/booth-result-shared-320x240.png")).unwrap();
+    match std::process::Command::new("zbarimg").args(["--raw", "-q"]).arg(&png).output() {
+        Ok(out) => {
+            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("http://192.168.4.1:8080/c/{id}"))
+        }
+        Err(e) if std::env::var_os("CI").is_none() => eprintln!("zbarimg not run ({e})"),
+        Err(e) => panic!("zbarimg: {e}; scripts/setup-dev installs zbar-tools"),
+    }
 }

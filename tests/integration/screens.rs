@@ -27,7 +27,7 @@ fn render(name: &str, w: u32, h: u32) -> RgbImage {
         "attract" => screens::attract(&mut d, Some(&pic), "Press the button!"),
         "countdown" => screens::countdown(&mut d, Some(&pic), 3),
         "making" => screens::making(&mut d, 2, 4),
-        "result" => screens::result(&mut d, &pic, "Saved: comic-001.gif"),
+        "result" => screens::result(&mut d, &pic, "Saved: comic-001.gif", None, std::time::Duration::ZERO),
         "camera-lost" => screens::camera_lost(&mut d, 12),
         "diagnostics" => screens::diagnostics(
             &mut d,
@@ -81,4 +81,71 @@ fn every_screen_matches_its_reference_at_both_sizes() {
         }
     }
     assert!(failures.is_empty(), "screens differ from tests/golden/screens/:\n{}", failures.join("\n"));
+}
+
+/// What Debian's `zbarimg` reads from a picture, one code per line (`None` when the tool is
+/// missing outside CI: scripts/setup-dev installs zbar-tools).
+fn zbarimg(img: &RgbImage) -> Option<Vec<String>> {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("screen.png");
+    img.save(&png).unwrap();
+    match std::process::Command::new("zbarimg").args(["--raw", "-q"]).arg(&png).output() {
+        Ok(out) => Some(String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()),
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("zbarimg not run ({e}): apt-get install zbar-tools (scripts/setup-dev does)");
+            None
+        }
+        Err(e) => panic!("zbarimg: {e}; scripts/setup-dev installs zbar-tools"),
+    }
+}
+
+#[test]
+fn the_result_screen_qr_codes_read_back_as_the_comics_address_and_the_hotspot() {
+    use comicbooth::config::ShareConfig;
+    let config = ShareConfig {
+        enabled: true,
+        base_url: "http://10.42.0.1:8080".into(),
+        wifi_ssid: "ComicBooth".into(),
+        wifi_password: "comics-2026".into(),
+        ..ShareConfig::default()
+    };
+    let id = "comic-1764700000-0123456789abcdef";
+    let url = "http://10.42.0.1:8080/c/comic-1764700000-0123456789abcdef";
+    let wifi = "WIFI:T:WPA;S:ComicBooth;P:comics-2026;;";
+    let codes = comicbooth::share::codes(&config, id).unwrap();
+    let pic = picture(256);
+    for (w, h) in [(240, 240), (480, 320), (1920, 1080)] {
+        // Each turn of the result screen, 4 s apart.
+        let mut read = Vec::new();
+        for turn in 0..3 {
+            let mut d = HeadlessDisplay::new(w, h);
+            let at = std::time::Duration::from_secs(4 * turn);
+            screens::result(&mut d, &pic, "Your comic is saved!", Some(&codes), at).unwrap();
+            let Some(got) = zbarimg(d.pixels()) else { return };
+            read.push(got);
+            // At least 3 px a module, as phones need from arm's length.
+            let dark_run = d
+                .pixels()
+                .rows()
+                .map(|row| {
+                    let (mut best, mut run) = (usize::MAX, 0);
+                    for p in row {
+                        if p.0 == [0, 0, 0] {
+                            run += 1
+                        } else {
+                            if run > 0 {
+                                best = best.min(run)
+                            }
+                            run = 0
+                        }
+                    }
+                    best
+                })
+                .min()
+                .unwrap();
+            assert!(dark_run == usize::MAX || dark_run >= 3, "{w}x{h}: modules of {dark_run} px");
+        }
+        let all: Vec<String> = read.concat();
+        assert!(all.contains(&url.to_owned()) && all.contains(&wifi.to_owned()), "{w}x{h}: read {read:?}");
+    }
 }
