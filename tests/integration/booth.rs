@@ -77,6 +77,14 @@ fn booth_on(
     )
 }
 
+/// The frames of a saved GIF.
+fn gif_frames(path: &std::path::Path) -> Vec<image::Frame> {
+    let file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
+    image::AnimationDecoder::into_frames(image::codecs::gif::GifDecoder::new(file).unwrap())
+        .collect_frames()
+        .unwrap()
+}
+
 /// Ticks on a simulated clock (100 ms a tick) while giving the worker thread real time.
 fn run_until(b: &mut Booth<HeadlessDisplay>, now: &mut Instant, phase: &str, max_ticks: u32) {
     for _ in 0..max_ticks {
@@ -117,12 +125,7 @@ fn a_session_from_button_to_saved_comic() {
     assert_eq!(b.saved.len(), 1);
     let gif = &b.saved[0];
     assert!(gif.starts_with(dir.path()) && gif.extension().unwrap() == "gif");
-    let frames = image::AnimationDecoder::into_frames(
-        image::codecs::gif::GifDecoder::new(std::io::BufReader::new(std::fs::File::open(gif).unwrap()))
-            .unwrap(),
-    )
-    .collect_frames()
-    .unwrap();
+    let frames = gif_frames(gif);
     assert_eq!(frames.len(), 4, "3 time points as a boomerang");
 
     // The loop is paced to the animation (150 ms a frame), not to the 100 ms tick: over 3 s of
@@ -264,12 +267,7 @@ fn a_live_camera_takes_a_burst_tick_by_tick_and_makes_a_boomerang_of_it() {
     assert!(capturing_ticks >= 9, "4 frames 300 ms apart took only {capturing_ticks} ticks");
     run_until(&mut b, &mut now, "show", 400);
     let gif = &b.saved[0];
-    let frames = image::AnimationDecoder::into_frames(
-        image::codecs::gif::GifDecoder::new(std::io::BufReader::new(std::fs::File::open(gif).unwrap()))
-            .unwrap(),
-    )
-    .collect_frames()
-    .unwrap();
+    let frames = gif_frames(gif);
     assert_eq!(frames.len(), 6, "a boomerang of the 4 pictures: 0 1 2 3 2 1");
     assert_eq!(frames[0].buffer().dimensions(), (240, 240));
     // Aligned: the drifting camera does not shake the picture. The first two frames (1 px of
