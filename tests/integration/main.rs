@@ -4,6 +4,7 @@
 mod bad_input;
 mod booth;
 mod demo;
+mod files;
 mod gate;
 mod golden;
 #[cfg(feature = "v4l2")]
