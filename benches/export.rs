@@ -4,16 +4,16 @@
 //! /dev/shm where there is one, so the disk's flush time stays out). Prints each file's size.
 //! Run with `cargo bench --bench export --features mp4` (without the feature: GIF and WebP).
 //!
-//! On the 2-core x86 dev box (shared with other jobs; `-- --warm-up-time 1 --measurement-time 3`):
+//! On the 2-core x86 dev box, shared with two other jobs' builds at the time (so absolute times
+//! are high; compare them with each other), `-- --warm-up-time 1 --measurement-time 3`:
 //!
-//! | format | time per comic | bytes |
+//! | format | time per comic (median) | bytes |
 //! |---|---|---|
-//! | GIF, one colour table | 31 ms | 1,078,637 |
-//! | WebP, lossless, effort 50 | 322 ms | 877,618 |
-//! | MP4, H.264 QP 24, 14 frames encoded, 42 in the file (4.2 s) | 251 ms | 2,808,062 |
+//! | GIF, one colour table | 97 ms | 1,078,637 |
+//! | WebP, lossless, effort 50 | 567 ms | 877,618 |
+//! | MP4, H.264 at QP 24, 14 frames encoded, 42 in the file (4.2 s) | 408 ms | 2,808,062 |
 //!
-//! (OpenH264 without nasm here: its plain C++ path. The frames' RGB to 4:2:0 conversion is
-//! about 13 ms of the MP4's time.)
+//! (OpenH264 without nasm here: its plain C++ path, no x86 assembly.)
 
 use std::hint::black_box;
 use std::path::Path;

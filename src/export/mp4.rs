@@ -31,8 +31,9 @@ use crate::convert::encode_i420;
 
 /// H.264 quantiser of every frame (0 best to 51 smallest). At 24 a comic's flat fills and ink
 /// edges show no blocking or ringing, and halftone dots stay dots (28 starts to blur them).
-/// The demo's 720x720 comic, 14 frames: Y PSNR 43.2 / 39.7 / 36.6 dB against the encoder's
-/// input at QP 20 / 24 / 28, for 1.32 / 0.94 / 0.65 MB a loop (docs/architecture.md).
+/// The first sample photo's comic at 720x720, 14 frames: Y PSNR 43.2 / 39.7 / 36.6 dB
+/// against the encoder's input at QP 20 / 24 / 28, for 1.32 / 0.94 / 0.65 MB a loop
+/// (docs/architecture.md).
 pub const QP: u8 = 24;
 
 /// The shortest file: the loop is repeated until it lasts this long.
