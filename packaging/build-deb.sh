@@ -47,7 +47,11 @@ install -D -m 644 assets/fonts/SOURCES.md "$root/usr/share/doc/comicbooth/fonts/
 install -D -m 644 assets/photos/SOURCES.md "$root/usr/share/doc/comicbooth/PHOTO-SOURCES.md"
 install -d "$root/DEBIAN"
 size=$(du -sk "$root" | cut -f1)
-sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" packaging/debian/control >"$root/DEBIAN/control"
+# A build with MP4 (feature mp4) links OpenH264's C++ code, so it needs the C++ runtime.
+depends=""
+if readelf -d "$root/usr/bin/comicbooth" | grep -q 'NEEDED.*libstdc++'; then depends=", libstdc++6"; fi
+sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" -e "s/@DEPENDS@/$depends/" \
+	packaging/debian/control >"$root/DEBIAN/control"
 install -m 644 packaging/debian/conffiles "$root/DEBIAN/conffiles"
 for s in postinst prerm postrm; do install -m 755 "packaging/debian/$s" "$root/DEBIAN/$s"; done
 mkdir -p "$out"

@@ -409,26 +409,53 @@ pub enum Format {
     Gif,
     /// Animated WebP: smaller, full colour; plays in every current browser and phone.
     Webp,
+    /// H.264 video in MP4, the loop repeated to 3 s or more; only in builds with the cargo
+    /// feature `mp4` ([`Format::MP4_BUILT`]).
+    Mp4,
 }
 
 impl Format {
+    /// Whether this build writes MP4 (cargo feature `mp4`).
+    pub const MP4_BUILT: bool = cfg!(feature = "mp4");
+
+    /// The formats this build can write.
+    pub const IN_THIS_BUILD: &[Format] = if Self::MP4_BUILT {
+        &[Format::Gif, Format::Webp, Format::Mp4]
+    } else {
+        &[Format::Gif, Format::Webp]
+    };
+
     /// The file extension.
     pub fn extension(self) -> &'static str {
         match self {
             Format::Gif => "gif",
             Format::Webp => "webp",
+            Format::Mp4 => "mp4",
         }
     }
 }
 
-/// At least one format, each at most once.
+/// At least one format, each at most once, each one this build has.
 fn formats<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Format>, D::Error> {
     let v = Vec::<Format>::deserialize(d)?;
     if v.is_empty() {
-        return Err(serde::de::Error::custom("no format: name at least one of \"gif\", \"webp\""));
+        let names: Vec<String> =
+            Format::IN_THIS_BUILD.iter().map(|f| format!("\"{}\"", f.extension())).collect();
+        return Err(serde::de::Error::custom(format!(
+            "no format: name at least one of {}",
+            names.join(", ")
+        )));
     }
     if v.iter().enumerate().any(|(i, f)| v[..i].contains(f)) {
         return Err(serde::de::Error::custom("a format is named twice"));
+    }
+    if v.contains(&Format::Mp4) && !Format::MP4_BUILT {
+        // `Config::parse` takes the text after "; fix: " as the error's fix.
+        return Err(serde::de::Error::custom(
+            "\"mp4\" is not in this build: H.264 encoding is the cargo feature `mp4` (it builds \
+             OpenH264's C++ source and carries a patent question, so it is off by default); fix: \
+             rebuild with `--features mp4` (or `booth,mp4`), or remove \"mp4\" from export.formats",
+        ));
     }
     Ok(v)
 }
@@ -766,6 +793,11 @@ impl Config {
         toml::from_str(text).map_err(|e| {
             let location = e.span().map(|span| locate(text, span.start)).unwrap_or_default();
             let message = e.message().trim().replace('\n', " ");
+            // A check that knows the fix writes it after "; fix: ".
+            if let Some((message, fix)) = message.split_once("; fix: ") {
+                let (message, fix) = (message.to_owned(), fix.to_owned());
+                return ConfigError::Invalid { path: path.to_owned(), location, message, fix };
+            }
             let fix = if message.starts_with("unknown field") {
                 "remove or correct the key; `comicbooth config --default` lists every key"
             } else {
@@ -880,6 +912,23 @@ mod tests {
     fn wrong_type_is_an_error() {
         let err = parse("[animate]\njitter_px = \"lots\"\n").unwrap_err();
         assert!(err.contains("key `animate.jitter_px`"), "{err}");
+    }
+
+    #[test]
+    fn mp4_is_a_format_only_in_builds_with_it() {
+        let text = "[export]\nformats = [\"gif\", \"mp4\"]\n";
+        if Format::MP4_BUILT {
+            assert_eq!(parse(text).unwrap().export.formats, [Format::Gif, Format::Mp4]);
+        } else {
+            let err = parse(text).unwrap_err();
+            assert!(err.contains("line 2, key `export.formats`"), "{err}");
+            assert!(err.contains("not in this build") && err.contains("cargo feature `mp4`"), "{err}");
+            assert!(err.contains("fix: rebuild with `--features mp4`"), "{err}");
+            assert!(err.contains("remove \"mp4\" from export.formats"), "{err}");
+            assert_eq!(err.matches("fix:").count(), 1, "{err}");
+        }
+        let err = parse("[export]\nformats = []\n").unwrap_err();
+        assert!(err.contains("\"webp\"") && err.contains("\"mp4\"") == Format::MP4_BUILT, "{err}");
     }
 
     #[test]

@@ -12,6 +12,9 @@ use image::{Delay, Frame, ImageFormat, RgbImage};
 use crate::animate::Animation;
 use crate::config::Format;
 
+#[cfg(feature = "mp4")]
+pub mod mp4;
+
 /// A file that could not be written. Nothing is left under its name.
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: cannot write it ({cause}); fix: {}", fix_for(cause))]
@@ -27,7 +30,9 @@ fn fix_for(e: &io::Error) -> &'static str {
         io::ErrorKind::StorageFull => "free disk space, or point export.dir at a larger disk",
         io::ErrorKind::PermissionDenied => "make the folder writable for this user, or choose another",
         io::ErrorKind::NotFound => "create the folder, or choose one that exists",
-        io::ErrorKind::Unsupported => "use .png, .jpg or .gif as the file extension",
+        io::ErrorKind::Unsupported => {
+            "use a file type this build writes: .png, .jpg pictures; gif, webp animations, and mp4 in builds with `--features mp4`"
+        }
         _ => "check the folder and the disk",
     }
 }
@@ -194,6 +199,22 @@ pub fn write_webp(path: &Path, anim: &Animation) -> Result<(), ExportError> {
     })
 }
 
+/// Saves an animation as H.264 video in an MP4 file, the loop repeated to 3 s or more (module
+/// `export::mp4`). A build without the cargo feature `mp4` refuses with `Unsupported` (the
+/// configuration refuses `"mp4"` first).
+pub fn write_mp4(path: &Path, anim: &Animation) -> Result<(), ExportError> {
+    #[cfg(feature = "mp4")]
+    return atomic_write(path, |w| mp4::write(w, anim));
+    #[cfg(not(feature = "mp4"))]
+    {
+        let _ = anim;
+        Err(ExportError {
+            path: path.to_owned(),
+            cause: io::Error::new(io::ErrorKind::Unsupported, "MP4 is not in this build"),
+        })
+    }
+}
+
 /// Saves `anim` in every format of `formats` as `dir/<label>.<ext>`; returns the paths, in
 /// order. The first failure stops it and removes what this call wrote, so a comic is on disk
 /// whole or not at all.
@@ -208,6 +229,7 @@ pub fn write_animation(
         let result = match format {
             Format::Gif => write_gif(&path, anim),
             Format::Webp => write_webp(&path, anim),
+            Format::Mp4 => write_mp4(&path, anim),
         };
         if let Err(e) = result {
             for p in &written {
@@ -233,12 +255,13 @@ pub fn free_space(dir: &Path) -> io::Result<u64> {
     Ok(st.f_bavail as u64 * st.f_frsize as u64)
 }
 
-/// The extensions of comic files: what pruning counts and deletes.
-const COMIC_EXTENSIONS: [&str; 2] = ["gif", "webp"];
+/// The extensions of comic files: what pruning counts and deletes (every format's, whether or
+/// not this build writes it: a folder may hold an MP4 build's comics).
+const COMIC_EXTENSIONS: [&str; 3] = ["gif", "webp", "mp4"];
 
 /// Deletes the oldest comics in `dir` until those left take at most `quota` bytes; returns how
 /// many comics were deleted. A comic is every file with its name and a comic extension (its
-/// GIF and WebP), deleted together; its age is its newest file's. Other files are never touched.
+/// GIF, WebP and MP4), deleted together; its age is its newest file's. Other files are never touched.
 pub fn prune(dir: &Path, quota: u64) -> std::io::Result<usize> {
     let mut comics: std::collections::HashMap<
         std::ffi::OsString,
@@ -322,16 +345,16 @@ mod tests {
     fn prune_deletes_a_comics_files_together() {
         let dir = tempfile::tempdir().unwrap();
         let t0 = std::time::SystemTime::now() - std::time::Duration::from_secs(100);
-        for (i, name) in ["a.gif", "a.webp", "b.gif", "b.webp"].iter().enumerate() {
+        for (i, name) in ["a.gif", "a.webp", "a.mp4", "b.gif", "b.webp", "b.mp4"].iter().enumerate() {
             let p = dir.path().join(name);
             std::fs::write(&p, vec![0u8; 1000]).unwrap();
             let f = File::options().write(true).open(&p).unwrap();
             f.set_modified(t0 + std::time::Duration::from_secs(i as u64 * 10)).unwrap();
         }
-        // 4000 bytes against 3000 allowed: comic "a" (both files) goes, "b" stays whole.
-        assert_eq!(prune(dir.path(), 3000).unwrap(), 1);
-        assert!(!dir.path().join("a.gif").exists() && !dir.path().join("a.webp").exists());
-        assert!(dir.path().join("b.gif").exists() && dir.path().join("b.webp").exists());
+        // 6000 bytes against 4000 allowed: comic "a" (all its files) goes, "b" stays whole.
+        assert_eq!(prune(dir.path(), 4000).unwrap(), 1);
+        assert!(["a.gif", "a.webp", "a.mp4"].iter().all(|n| !dir.path().join(n).exists()));
+        assert!(["b.gif", "b.webp", "b.mp4"].iter().all(|n| dir.path().join(n).exists()));
     }
 
     /// A three-frame loop of flat colours and "ink", 48x32, 100 ms a frame.
@@ -384,6 +407,25 @@ mod tests {
         anim.frames.push(RgbImage::new(8, 8));
         assert!(write_animation(dir.path(), &anim, &[Format::Gif, Format::Webp]).is_err());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn mp4_is_written_only_by_builds_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut anim = loop_of_three();
+        // Odd sides: the MP4 drops the last column and row (4:2:0 needs even ones).
+        anim.frames =
+            anim.frames.iter().map(|f| image::imageops::crop_imm(f, 0, 0, 47, 31).to_image()).collect();
+        let written = write_animation(dir.path(), &anim, &[Format::Gif, Format::Mp4]);
+        if Format::MP4_BUILT {
+            let bytes = std::fs::read(&written.unwrap()[1]).unwrap();
+            assert_eq!(&bytes[4..8], b"ftyp");
+        } else {
+            let err = written.unwrap_err().to_string();
+            assert!(err.contains("MP4 is not in this build") && err.contains("--features mp4"), "{err}");
+            // All or nothing: the GIF written first is gone again.
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ mod resize;
 use image::RgbImage;
 use serde::Deserialize;
 
-pub use pixels::{FrameError, Rect, encode_yuv};
+pub use pixels::{FrameError, Rect, encode_i420, encode_yuv};
 pub use resize::resize;
 
 use crate::camera::Frame;

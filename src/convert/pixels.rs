@@ -229,6 +229,38 @@ pub fn encode_yuv(img: &RgbImage, format: PixelFormat, pad: usize) -> Option<Fra
     })
 }
 
+/// `img` as planar 4:2:0 (I420: a Y plane, then U and V at half width and height), BT.601
+/// limited range, each chroma sample the mean of its 2x2 pixels, rounded: what an H.264
+/// encoder takes. `None` for an odd width or height.
+pub fn encode_i420(img: &RgbImage) -> Option<[Vec<u8>; 3]> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    if w % 2 == 1 || h % 2 == 1 {
+        return None;
+    }
+    let mut luma = vec![0u8; w * h];
+    let (mut u, mut v) = (vec![0u8; w * h / 4], vec![0u8; w * h / 4]);
+    // Chroma sums of the current row pair.
+    let mut sums = vec![[0.0f64; 2]; w / 2];
+    for (y, row) in img.as_raw().chunks_exact(w * 3).enumerate() {
+        for (x, px) in row.chunks_exact(3).enumerate() {
+            let [l, cb, cr] = bt601::ycbcr([px[0], px[1], px[2]]);
+            luma[y * w + x] = l.round() as u8;
+            let s = &mut sums[x / 2];
+            s[0] += cb;
+            s[1] += cr;
+        }
+        if y % 2 == 1 {
+            let at = (y / 2) * (w / 2);
+            for (i, s) in sums.iter_mut().enumerate() {
+                u[at + i] = (s[0] / 4.0).round() as u8;
+                v[at + i] = (s[1] / 4.0).round() as u8;
+                *s = [0.0; 2];
+            }
+        }
+    }
+    Some([luma, u, v])
+}
+
 /// One row of YUYV/UYVY. `skip` is 1 when the first wanted pixel is the second of its pair.
 fn packed_422_row(src: &[u8], dst: &mut [u8], skip: usize, (yi, ui, vi): (usize, usize, usize)) {
     let pixels = dst.len() / 3;
@@ -425,6 +457,19 @@ mod tests {
     fn photo_yuv(format: PixelFormat, w: usize, h: usize) -> Frame<'static> {
         let photo = crate::photo::decode_jpeg(crate::assets::SAMPLE_PHOTOS[1].bytes).unwrap();
         encode_yuv(&resize(&photo, w as u32, h as u32), format, 32).unwrap()
+    }
+
+    #[test]
+    fn i420_is_nv12_with_its_chroma_planes_apart() {
+        let photo = crate::photo::decode_jpeg(crate::assets::SAMPLE_PHOTOS[1].bytes).unwrap();
+        let img = resize(&photo, 64, 48);
+        let [y, u, v] = encode_i420(&img).unwrap();
+        let nv12 = encode_yuv(&img, PixelFormat::Nv12, 0).unwrap();
+        let (luma, chroma) = nv12.data.split_at(64 * 48);
+        assert_eq!(y, luma);
+        assert_eq!(u, chroma.iter().step_by(2).copied().collect::<Vec<_>>());
+        assert_eq!(v, chroma.iter().skip(1).step_by(2).copied().collect::<Vec<_>>());
+        assert!(encode_i420(&resize(&photo, 63, 48)).is_none());
     }
 
     /// Mean and largest absolute difference of two pictures' bytes.

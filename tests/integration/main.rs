@@ -5,6 +5,7 @@ mod bad_input;
 mod booth;
 mod burst;
 mod demo;
+mod files;
 mod gate;
 mod golden;
 #[cfg(feature = "v4l2")]

@@ -25,6 +25,8 @@ fn deb_has_binaries_unit_config_models_and_maintainer_scripts() {
     {
         assert!(info.contains(want), "{want} missing from:\n{info}");
     }
+    // A build with MP4 links OpenH264's C++ code: the package then needs the C++ runtime.
+    assert_eq!(info.contains("libstdc++6"), cfg!(feature = "mp4"), "{info}");
     let contents = Command::new("dpkg-deb").args(["--contents", &deb]).output().unwrap();
     let contents = String::from_utf8_lossy(&contents.stdout);
     for want in [
