@@ -65,6 +65,19 @@ fn lines<S: Screen>(
     fg: Rgb888,
     bg: Option<Rgb888>,
 ) -> Result<(), S::Error> {
+    let centre_x = screen.size().width as i32 / 2;
+    lines_at(screen, text, (centre_x, centre_y), scale, fg, bg)
+}
+
+/// As [`lines`], centred on `centre_x` too (the band, when given, still spans the screen).
+fn lines_at<S: Screen>(
+    screen: &mut S,
+    text: &[&str],
+    (centre_x, centre_y): (i32, i32),
+    scale: u32,
+    fg: Rgb888,
+    bg: Option<Rgb888>,
+) -> Result<(), S::Error> {
     let size = screen.size();
     let line_h = 22 * scale as i32;
     let top = centre_y - line_h * text.len() as i32 / 2;
@@ -80,7 +93,7 @@ fn lines<S: Screen>(
     let mut scaled = Scaled { inner: screen, s: scale, offset: Point::zero() };
     for (i, line) in text.iter().enumerate() {
         let y = (top + i as i32 * line_h) / scale as i32;
-        let x = (size.width / scale / 2) as i32;
+        let x = centre_x / scale as i32;
         Text::with_text_style(line, Point::new(x, y), style, layout).draw(&mut scaled)?;
     }
     Ok(())
@@ -220,10 +233,11 @@ pub fn result<S: Screen>(
         let (code, title) = turns[turn % turns.len()];
         let right = Rectangle::new(Point::new(side as i32, 0), Size::new(size.width - side, size.height));
         let band = 30 * s as i32;
-        lines(screen, &[title], band / 2 + 4, s, YELLOW, None)?;
+        let centre_x = (side + right.size.width / 2) as i32;
+        lines_at(screen, &[title], (centre_x, band / 2 + 4), s, YELLOW, None)?;
         let room =
             Rectangle::new(right.top_left + Point::new(0, band), right.size - Size::new(0, band as u32));
-        draw_code(screen, code, room, (room.size.width / 2 + side) as i32)?;
+        draw_code(screen, code, room, centre_x)?;
     } else {
         // Square or small: the comic, then each code full screen.
         let slots = 1 + turns.len();
