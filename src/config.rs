@@ -389,6 +389,9 @@ pub struct ExportConfig {
     /// The files written for each comic.
     #[serde(deserialize_with = "formats")]
     pub formats: Vec<Format>,
+    /// Days a comic is kept before the pruning deletes it (0: until the quota needs room).
+    #[serde(deserialize_with = "keep_days")]
+    pub keep_days: u32,
 }
 
 impl Default for ExportConfig {
@@ -397,6 +400,7 @@ impl Default for ExportConfig {
             dir: PathBuf::from("comicbooth-out"),
             quota_mb: 2048,
             formats: vec![Format::Gif, Format::Webp],
+            keep_days: 0,
         }
     }
 }
@@ -612,6 +616,7 @@ bounded_u32!(jitter_px, 0, 8);
 bounded_u32!(screen_side, 16, 8192);
 bounded_u32!(countdown_s, 0, 10);
 bounded_u32!(quota_mb, 0, 1_000_000);
+bounded_u32!(keep_days, 0, 3650);
 bounded_u32!(burst, 1, 16);
 bounded_u32!(burst_gap_ms, 0, 2000);
 bounded_u32!(show_s, 3, 600);

@@ -259,10 +259,11 @@ pub fn free_space(dir: &Path) -> io::Result<u64> {
 /// not this build writes it: a folder may hold an MP4 build's comics).
 const COMIC_EXTENSIONS: [&str; 3] = ["gif", "webp", "mp4"];
 
-/// Deletes the oldest comics in `dir` until those left take at most `quota` bytes; returns how
-/// many comics were deleted. A comic is every file with its name and a comic extension (its
-/// GIF, WebP and MP4), deleted together; its age is its newest file's. Other files are never touched.
-pub fn prune(dir: &Path, quota: u64) -> std::io::Result<usize> {
+/// Deletes the comics in `dir` older than `max_age`, then the oldest until those left take at
+/// most `quota` bytes (either `None`: no such limit); returns how many comics were deleted. A
+/// comic is every file with its name and a comic extension (its GIF, WebP and MP4), deleted
+/// together; its age is its newest file's. Other files are never touched.
+pub fn prune(dir: &Path, quota: Option<u64>, max_age: Option<std::time::Duration>) -> std::io::Result<usize> {
     let mut comics: std::collections::HashMap<
         std::ffi::OsString,
         (std::time::SystemTime, u64, Vec<PathBuf>),
@@ -282,9 +283,11 @@ pub fn prune(dir: &Path, quota: u64) -> std::io::Result<usize> {
     let mut comics: Vec<_> = comics.into_values().collect();
     comics.sort();
     let mut total: u64 = comics.iter().map(|c| c.1).sum();
+    let oldest_kept = max_age.and_then(|age| std::time::SystemTime::now().checked_sub(age));
     let mut deleted = 0;
-    for (_, len, paths) in comics {
-        if total <= quota {
+    for (modified, len, paths) in comics {
+        let expired = oldest_kept.is_some_and(|t| modified < t);
+        if !expired && quota.is_none_or(|q| total <= q) {
             break;
         }
         for p in paths {
@@ -334,10 +337,10 @@ mod tests {
             f.set_modified(t0 + std::time::Duration::from_secs(i as u64 * 10)).unwrap();
         }
         std::fs::write(dir.path().join("notes.txt"), vec![0u8; 5000]).unwrap();
-        assert_eq!(prune(dir.path(), 2000).unwrap(), 1);
+        assert_eq!(prune(dir.path(), Some(2000), None).unwrap(), 1);
         assert!(!dir.path().join("a.gif").exists());
         assert!(dir.path().join("b.gif").exists() && dir.path().join("notes.txt").exists());
-        assert_eq!(prune(dir.path(), 0).unwrap(), 2);
+        assert_eq!(prune(dir.path(), Some(0), None).unwrap(), 2);
         assert!(dir.path().join("notes.txt").exists());
     }
 
@@ -352,9 +355,27 @@ mod tests {
             f.set_modified(t0 + std::time::Duration::from_secs(i as u64 * 10)).unwrap();
         }
         // 6000 bytes against 4000 allowed: comic "a" (all its files) goes, "b" stays whole.
-        assert_eq!(prune(dir.path(), 4000).unwrap(), 1);
+        assert_eq!(prune(dir.path(), Some(4000), None).unwrap(), 1);
         assert!(["a.gif", "a.webp", "a.mp4"].iter().all(|n| !dir.path().join(n).exists()));
         assert!(["b.gif", "b.webp", "b.mp4"].iter().all(|n| dir.path().join(n).exists()));
+    }
+
+    #[test]
+    fn prune_deletes_comics_older_than_their_days() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = std::time::SystemTime::now();
+        let day = std::time::Duration::from_secs(86_400);
+        for (name, age) in
+            [("old.gif", 3 * day), ("old.webp", 3 * day), ("new.gif", day / 2), ("new.webp", day / 2)]
+        {
+            let p = dir.path().join(name);
+            std::fs::write(&p, vec![0u8; 10]).unwrap();
+            File::options().write(true).open(&p).unwrap().set_modified(now - age).unwrap();
+        }
+        assert_eq!(prune(dir.path(), None, Some(2 * day)).unwrap(), 1);
+        assert!(!dir.path().join("old.gif").exists() && !dir.path().join("old.webp").exists());
+        assert!(dir.path().join("new.gif").exists() && dir.path().join("new.webp").exists());
+        assert_eq!(prune(dir.path(), None, None).unwrap(), 0);
     }
 
     /// A three-frame loop of flat colours and "ink", 48x32, 100 ms a frame.

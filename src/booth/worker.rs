@@ -151,19 +151,23 @@ fn session(
     Ok((anim, saved))
 }
 
-/// Writes a saved comic's other formats, then keeps the folder within its quota. A failure
-/// (a full disk) is logged: the comic is already saved in its first format.
+/// Writes a saved comic's other formats, then keeps the folder within its quota and its days.
+/// A failure (a full disk) is logged: the comic is already saved in its first format.
 fn save_the_rest(export: &ExportConfig, anim: &Animation) {
     if let Err(e) = export::write_animation(&export.dir, anim, &export.formats[1..]) {
         tracing::warn!("{e}");
     }
-    if export.quota_mb > 0 {
-        match export::prune(&export.dir, export.quota_mb as u64 * 1024 * 1024) {
+    let quota = (export.quota_mb > 0).then(|| export.quota_mb as u64 * 1024 * 1024);
+    let max_age =
+        (export.keep_days > 0).then(|| std::time::Duration::from_secs(export.keep_days as u64 * 86_400));
+    if quota.is_some() || max_age.is_some() {
+        match export::prune(&export.dir, quota, max_age) {
             Ok(0) => {}
             Ok(n) => tracing::info!(
                 deleted = n,
                 quota_mb = export.quota_mb,
-                "oldest comics deleted to stay within the quota"
+                keep_days = export.keep_days,
+                "comics deleted: past the quota or older than export.keep_days"
             ),
             Err(e) => tracing::warn!("pruning {}: {e}", export.dir.display()),
         }
