@@ -85,14 +85,24 @@ fn gif_frames(path: &std::path::Path) -> Vec<image::Frame> {
         .unwrap()
 }
 
-/// Ticks on a simulated clock (100 ms a tick) while giving the worker thread real time.
+/// Ticks on a simulated clock (100 ms a tick) until the booth is in `phase`. While the worker
+/// makes a comic the clock stands still and the test waits for the worker in real time (up to
+/// 5 minutes: an emulated ARM build under qemu-user is slow), so a slow machine cannot run
+/// into the simulated generation timeout or out of ticks.
 fn run_until(b: &mut Booth<HeadlessDisplay>, now: &mut Instant, phase: &str, max_ticks: u32) {
-    for _ in 0..max_ticks {
+    let patience = Instant::now() + Duration::from_secs(300);
+    let mut ticks = 0;
+    while ticks < max_ticks && Instant::now() < patience {
         b.tick(*now).unwrap();
         if b.phase().name() == phase {
             return;
         }
+        if b.phase().name() == "generating" {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        }
         *now += STEP;
+        ticks += 1;
         std::thread::sleep(Duration::from_millis(5));
     }
     panic!("never reached {phase}; stuck in {}", b.phase().name());
