@@ -38,11 +38,25 @@ pub fn comic_frames<E>(
     small: (u32, u32),
     config: &AnimateConfig,
     look: &Look,
+    generate: impl FnMut(&RgbImage) -> Result<RgbImage, E>,
+) -> Result<Vec<RgbImage>, E> {
+    comic_frames_watched(frames, small, config, look, generate, |_| {})
+}
+
+/// [`comic_frames`], handing the first picture's layers to `first_drawn` as soon as they are
+/// drawn (the booth's making-of shows them being inked and coloured while the rest is made).
+pub fn comic_frames_watched<E>(
+    frames: &[RgbImage],
+    small: (u32, u32),
+    config: &AnimateConfig,
+    look: &Look,
     mut generate: impl FnMut(&RgbImage) -> Result<RgbImage, E>,
+    mut first_drawn: impl FnMut(&crate::look::Layers),
 ) -> Result<Vec<RgbImage>, E> {
     let shrink = |f: &RgbImage| crate::convert::resize(f, small.0, small.1);
     if let [still] = frames {
         let layers = look.draw(still, &generate(&shrink(still))?, None);
+        first_drawn(&layers);
         let mut out = effects::still_frames(&layers, config);
         let paged = config.effects.contains(&Effect::Panels);
         out.iter_mut().for_each(|f| panels::caption(f, &config.caption, config.caption_style, paged));
@@ -53,6 +67,9 @@ pub fn comic_frames<E>(
     let mut drawn = Vec::with_capacity(frames.len());
     for f in &aligned {
         let layers = look.draw(f, &generate(&shrink(f))?, palette.as_ref());
+        if drawn.is_empty() {
+            first_drawn(&layers);
+        }
         if palette.is_none() {
             palette = layers.palette().cloned();
         }

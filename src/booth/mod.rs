@@ -150,6 +150,8 @@ pub struct Booth<S: Screen> {
     share: ShareConfig,
     /// The QR codes of the comic being shown (sharing on, comic saved).
     codes: Option<screens::ShareCodes>,
+    /// The making-of's pictures while a comic is made, and when its first picture was drawn.
+    sketch: Option<(screens::Sketch, Option<Instant>)>,
     stylize_preview: bool,
     preview_every: Duration,
     phase: Phase,
@@ -227,6 +229,7 @@ where
             burst: Vec::new(),
             share,
             codes: None,
+            sketch: None,
             worker: Worker::start(generator, gate, (animate, look), export),
             config,
             side,
@@ -360,6 +363,9 @@ where
             self.next_show_frame = None;
         }
         self.health.next_draw = None;
+        if !matches!(next, Phase::Generating { .. }) {
+            self.sketch = None;
+        }
         if matches!(next, Phase::Show { .. } | Phase::Attract) {
             self.triggers.iter_mut().for_each(|t| t.reset(now));
         }
@@ -378,6 +384,14 @@ where
                         && *current == id
                     {
                         (*done, *total) = (d, t);
+                    }
+                }
+                Outcome::Drawn { id, ink, full } => {
+                    if matches!(self.phase, Phase::Generating { id: c, .. } if c == id)
+                        && let Some((sketch, at)) = &mut self.sketch
+                    {
+                        sketch.drawn(&ink, &full);
+                        *at = Some(now);
                     }
                 }
                 Outcome::Done { id, result } => {
@@ -466,6 +480,7 @@ where
         }
         let frames = std::mem::take(&mut self.burst);
         self.sessions += 1;
+        self.sketch = Some((screens::Sketch::new(&frames[0], self.screen.size()), None));
         let total = if frames.len() == 1 { 0 } else { frames.len() };
         self.worker.send(Job::Session { id: self.sessions, frames });
         Some(Phase::Generating { id: self.sessions, started: now, done: 0, total })
@@ -516,7 +531,16 @@ where
                 screens::capturing(&mut self.screen, self.preview.as_ref(), self.burst.len(), *total)
             }
             Phase::Generating { done, total, .. } => {
-                screens::making(&mut self.screen, *done, (*total).max(1))
+                let sketch = self.sketch.as_ref();
+                let since_drawn = sketch.and_then(|(_, at)| *at).map(|t| now.saturating_duration_since(t));
+                // Redrawn every tick while the picture is being inked and coloured; otherwise
+                // only its lettering can change, four times a second is enough.
+                let wiping = since_drawn.is_some_and(|t| t <= screens::INKING + screens::COLOURING);
+                if !wiping && self.health.next_draw.is_some_and(|t| now < t) {
+                    return Ok(());
+                }
+                self.health.next_draw = Some(now + Duration::from_millis(250));
+                screens::making(&mut self.screen, sketch.map(|(s, _)| s), since_drawn, *done, (*total).max(1))
             }
             Phase::Show { anim, caption, started } => {
                 // Paced to the animation's frame time, whatever the tick rate.

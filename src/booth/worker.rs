@@ -23,8 +23,21 @@ pub(super) enum Job {
 
 /// What the worker hands back.
 pub(super) enum Outcome {
-    Progress { id: u64, done: usize, total: usize },
-    Done { id: u64, result: Result<(Animation, Result<PathBuf, String>), String> },
+    Progress {
+        id: u64,
+        done: usize,
+        total: usize,
+    },
+    /// The session's first picture is drawn: its ink on white and the finished picture.
+    Drawn {
+        id: u64,
+        ink: RgbImage,
+        full: RgbImage,
+    },
+    Done {
+        id: u64,
+        result: Result<(Animation, Result<PathBuf, String>), String>,
+    },
     Preview(RgbImage),
 }
 
@@ -63,9 +76,14 @@ impl Worker {
                         Job::Session { id, frames } => {
                             let models = (&generator, gate.as_ref());
                             let making = (&animate, &look, &export);
-                            let result = session(models, making, id, &frames, |done, total| {
+                            let progress = |done, total| {
                                 let _ = out_tx.send(Outcome::Progress { id, done, total });
-                            });
+                            };
+                            let drawn = |l: &crate::look::Layers| {
+                                let _ =
+                                    out_tx.send(Outcome::Drawn { id, ink: l.ink_only(), full: l.compose() });
+                            };
+                            let result = session(models, making, id, &frames, (progress, drawn));
                             // The guest sees the comic as soon as its first file is saved;
                             // the other formats are written after.
                             let rest = match &result {
@@ -117,7 +135,7 @@ fn session(
     (config, look, export): (&AnimateConfig, &Look, &ExportConfig),
     id: u64,
     frames: &[RgbImage],
-    progress: impl Fn(usize, usize),
+    (progress, drawn): (impl Fn(usize, usize), impl FnMut(&crate::look::Layers)),
 ) -> Result<(Animation, Result<PathBuf, String>), String> {
     // The comic's id, the stem of its files and the last part of its page's address: 64
     // random bits, so no guest can guess another's.
@@ -134,13 +152,14 @@ fn session(
         // A still is generated once; a burst once per frame.
         let total = frames.len();
         let mut done = 0;
-        animate::comic_frames(frames, small, config, look, |img| {
+        let generate = |img: &RgbImage| {
             let out = generator.run(img);
             done += 1;
             progress(done, total);
             out
-        })
-        .map_err(|e| e.to_string())?
+        };
+        animate::comic_frames_watched(frames, small, config, look, generate, drawn)
+            .map_err(|e| e.to_string())?
     };
     let looped = AnimateConfig { loop_mode: animate::loop_mode(frames.len() > 1, config), ..config.clone() };
     let anim = animate::assemble(&points, &looped, &label);

@@ -6,11 +6,15 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::animate::Animation;
 use crate::camera::{FRAME_TIMEOUT, FrameSource};
 use crate::config::{AnimateConfig, Config};
+use crate::display::screens::{self, ShareCodes, Sketch};
 use crate::display::{self, HeadlessDisplay};
-use crate::look::Look;
-use crate::{animate, convert, export, model, wiring};
+use crate::look::{Layers, Look};
+use crate::{animate, convert, export, model, share, wiring};
+use embedded_graphics::prelude::{DrawTarget, OriginDimensions};
+use image::RgbImage;
 
 /// Time spent in each stage of the pipeline, summed over all pictures.
 #[derive(Debug, Default, Clone, Copy)]
@@ -74,8 +78,12 @@ pub struct DemoOutput {
     pub files: Vec<PathBuf>,
     /// Frames in the loop.
     pub frames: usize,
-    /// PNGs of what the (headless) screen showed, `<label>-NNN.png`.
+    /// PNGs of what the (headless) screen showed: the making-of (`<label>-making-NNN.png`),
+    /// the loop (`<label>-NNN.png`) and the result screen (`<label>-result-NNN.png`, one per
+    /// turn when sharing is on).
     pub screen_dir: PathBuf,
+    /// The comic's page, when sharing is on (its files are named with its id).
+    pub page: Option<String>,
 }
 
 /// What `comicbooth demo` did; its `Display` is what the command prints.
@@ -106,12 +114,55 @@ impl fmt::Display for DemoReport {
         for o in &self.outputs {
             let files: Vec<String> = o.files.iter().map(|p| p.display().to_string()).collect();
             writeln!(f, "  {:<14} {} ({} frames)", o.label, files.join(", "), o.frames)?;
+            if let Some(page) = &o.page {
+                writeln!(f, "  {:<14} page {page}", "")?;
+            }
         }
         if let Some(o) = self.outputs.first() {
-            writeln!(f, "  screen frames: {}/<photo>-NNN.png", o.screen_dir.display())?;
+            writeln!(
+                f,
+                "  screens: {}/<photo>-making-NNN.png, <photo>-NNN.png, <photo>-result-NNN.png",
+                o.screen_dir.display()
+            )?;
         }
         writeln!(f, "stage times:\n{}", self.times)
     }
+}
+
+/// Everything a guest at a booth would see of this comic, written by the headless screen as
+/// PNGs named after `label`: the making-of at four moments (sketch, inking, colouring, done),
+/// the loop once through, and the result screen (each of its turns when `codes` are given).
+fn guest_screens(
+    screen: &mut HeadlessDisplay,
+    label: &str,
+    (photo, drawn): (&RgbImage, Option<&(RgbImage, RgbImage)>),
+    anim: &Animation,
+    codes: Option<&ShareCodes>,
+) -> Result<(), <HeadlessDisplay as DrawTarget>::Error> {
+    screen.start_sequence(&format!("{label}-making"));
+    let mut sketch = Sketch::new(photo, screen.size());
+    screens::making(screen, Some(&sketch), None, 0, 1)?;
+    if let Some((ink, full)) = drawn {
+        sketch.drawn(ink, full);
+        for at in [
+            screens::INKING / 2,
+            screens::INKING + screens::COLOURING / 2,
+            screens::INKING + screens::COLOURING,
+        ] {
+            screens::making(screen, Some(&sketch), Some(at), 1, 1)?;
+        }
+    }
+    screen.start_sequence(label);
+    anim.frames.iter().try_for_each(|f| display::show(screen, f))?;
+    screen.start_sequence(&format!("{label}-result"));
+    (0..screens::result_turns(screen.size(), codes)).try_for_each(|turn| {
+        let shown = Duration::from_secs(4 * turn as u64);
+        screens::result(screen, &anim.frames[0], "Your comic is saved!", codes, shown)
+    })
+}
+
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// Runs the demo into `export.dir` (animations, in every `export.formats`) and `export.dir/screen` (what the screen showed).
@@ -140,31 +191,47 @@ pub fn run(config: &Config) -> anyhow::Result<DemoReport> {
             Ok::<_, convert::FrameError>((square, small))
         })?;
         let mut generating = Duration::ZERO;
+        let mut first_drawn = None;
         let points = timed(&mut times.draw, || {
             if model::already_comic(gate.as_ref(), &small) {
                 Ok(vec![square.clone()])
             } else {
-                animate::comic_frames(&[square], (side, side), &config.animate, &look, |i| {
-                    timed(&mut generating, || generator.run(i))
-                })
+                let generate = |i: &RgbImage| timed(&mut generating, || generator.run(i));
+                let drawn = |l: &Layers| first_drawn = Some((l.ink_only(), l.compose()));
+                animate::comic_frames_watched(
+                    std::slice::from_ref(&square),
+                    (side, side),
+                    &config.animate,
+                    &look,
+                    generate,
+                    drawn,
+                )
             }
         })?;
         times.generate += generating;
         times.draw -= generating;
         let looped =
             AnimateConfig { loop_mode: animate::loop_mode(false, &config.animate), ..config.animate.clone() };
-        let anim = timed(&mut times.animate, || animate::assemble(&points, &looped, &frame.label));
+        // With sharing on, the comic is named by an id, as the booth names it, and the result
+        // screen shows its page's code.
+        let id = match config.share.enabled {
+            true => Some(share::new_id(unix_seconds())?),
+            false => None,
+        };
+        let codes = id.as_ref().and_then(|id| share::codes(&config.share, id));
+        let name = id.as_deref().unwrap_or(&frame.label);
+        let anim = timed(&mut times.animate, || animate::assemble(&points, &looped, name));
         timed(&mut times.display, || {
-            screen.start_sequence(&anim.label);
-            anim.frames.iter().try_for_each(|f| display::show(&mut screen, f))
+            guest_screens(&mut screen, &frame.label, (&square, first_drawn.as_ref()), &anim, codes.as_ref())
         })?;
         let files = timed(&mut times.export, || export::write_animation(out, &anim, &config.export.formats))?;
         tracing::info!(photo = %anim.label, files = ?files, frames = anim.frames.len(), "comic saved");
         outputs.push(DemoOutput {
-            label: anim.label,
+            label: frame.label.clone(),
             files,
             frames: anim.frames.len(),
             screen_dir: screen_dir.clone(),
+            page: id.map(|id| share::page_url(&config.share.base_url, &id)),
         });
     }
     Ok(DemoReport {

@@ -75,7 +75,18 @@ fn demo_writes_looping_gifs_and_screen_frames() {
 
     // The headless screen showed each frame letterboxed on 480x320: black bars left and right.
     let screen = files_in(&out.path().join("screen"));
-    assert_eq!(screen.len(), 4 * 14, "{screen:?}");
+    // Around each loop, what a guest sees: the making-of at four moments (a pencil sketch,
+    // inked, half coloured, done) and the result screen.
+    assert_eq!(screen.len(), 4 * (4 + 14 + 1), "{screen:?}");
+    let chroma = |name: &str| {
+        let shot = image::open(out.path().join("screen").join(name)).unwrap().into_rgb8();
+        let picture = shot.view(80, 0, 320, 240).to_image();
+        picture.pixels().map(|p| (p.0.iter().max().unwrap() - p.0.iter().min().unwrap()) as f64).sum::<f64>()
+            / (320.0 * 240.0)
+    };
+    let (sketch, done) = (chroma("astronaut-making-000.png"), chroma("astronaut-making-003.png"));
+    // (The sketch's paper is a warm white: 14 levels of chroma at most.)
+    assert!(sketch <= 14.0 && done > 30.0, "chroma: the sketch {sketch:.1}, the finished picture {done:.1}");
     let shot = image::open(out.path().join("screen/astronaut-000.png")).unwrap().into_rgb8();
     assert_eq!(shot.dimensions(), (480, 320));
     for (x, y) in [(0, 0), (79, 160), (400, 10), (479, 319)] {
@@ -140,4 +151,47 @@ fn bench_reports_the_model_the_gate_the_camera_conversion_and_the_display_pacing
         let figures = stdout[at..].lines().nth(1).expect(&stdout);
         assert!(figures.contains("x a copy of the frame ("), "{figures}");
     }
+}
+
+#[test]
+fn demo_with_sharing_names_comics_by_id_and_shows_the_codes_of_their_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("booth.toml");
+    let out = dir.path().join("out");
+    std::fs::write(
+        &config,
+        format!(
+            "[animate]\ntime_points = 3\n\n[model]\nsize = 128\n\n[look]\nsize = 200\n\n\
+             [export]\ndir = \"{}\"\n\n[share]\nenabled = true\nbase_url = \"http://10.42.0.1:8080\"\n\
+             wifi_ssid = \"ComicBooth\"\nwifi_password = \"comics-2026\"\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    let run = comicbooth(&["--config", config.to_str().unwrap(), "demo"]);
+    let (stdout, stderr) = texts(&run);
+    assert!(run.status.success(), "{stderr}");
+    let mut pages = Vec::new();
+    for photo in ["astronaut", "grace_hopper", "chelsea", "coffee"] {
+        // 480x320 is wide: the comic beside the Wi-Fi code, then beside its page's.
+        let read: Vec<String> = (0..2)
+            .filter_map(|turn| {
+                let shot = out.join(format!("screen/{photo}-result-{turn:03}.png"));
+                crate::util::zbarimg(&image::open(shot).unwrap().into_rgb8())
+            })
+            .flatten()
+            .collect();
+        if read.is_empty() {
+            return; // no zbarimg outside CI
+        }
+        assert_eq!(read[0], "WIFI:T:WPA;S:ComicBooth;P:comics-2026;;", "{photo}");
+        let id = read[1].strip_prefix("http://10.42.0.1:8080/c/").unwrap_or_else(|| panic!("{read:?}"));
+        assert!(comicbooth::share::is_id(id), "{id}");
+        assert!(out.join(format!("{id}.gif")).exists() && out.join(format!("{id}.webp")).exists(), "{id}");
+        assert!(stdout.contains(&read[1]), "the report does not give the page:\n{stdout}");
+        pages.push(id.to_owned());
+    }
+    pages.sort();
+    pages.dedup();
+    assert_eq!(pages.len(), 4, "{pages:?}");
 }

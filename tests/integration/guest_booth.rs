@@ -109,10 +109,11 @@ fn classify(img: &image::RgbImage) -> Screen {
     let (w, h) = img.dimensions();
     let yellow = |p: [u8; 3]| p == YELLOW;
     let wide = w as usize * 4 / 2;
-    // Text scale 2 at 1280x800: the attract banner spans rows 688-791, the result caption
-    // rows 742-799; rows 700-709 are yellow only in attract, rows 794-799 only in a result.
-    let attract_banner = count(img, 0, h - 100, w, h - 90, yellow) > wide;
+    // At 1280x800 the attract screen's call-to-action box spans rows 668-779 (20 px clear of
+    // the bottom), the result's caption band rows 688-799: rows 700-709 are yellow in both,
+    // rows 794-799 only in a result.
     let caption = count(img, 0, h - 6, w, h, yellow) > wide;
+    let attract_banner = !caption && count(img, 0, h - 100, w, h - 90, yellow) > wide;
     let centre_yellow = count(img, w / 3, h / 3, 2 * w / 3, 2 * h / 3, yellow);
     // vivid's colour bars: 75% yellow in the picture.
     let bars = count(img, 0, h / 2, w, h / 2 + 1, |p| p[0] > 150 && p[1] > 150 && p[2] < 40) > 20;

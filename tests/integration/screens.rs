@@ -8,7 +8,7 @@
 use comicbooth::display::{HeadlessDisplay, screens};
 use image::RgbImage;
 
-use crate::util::repo;
+use crate::util::{repo, zbarimg};
 
 /// A preview or comic stand-in: four flat quadrants, so the picture's placement is obvious.
 fn picture(side: u32) -> RgbImage {
@@ -20,14 +20,63 @@ fn picture(side: u32) -> RgbImage {
     })
 }
 
+/// The picture's ink for the making-of: lines along the quadrants' edges, on white.
+fn ink(side: u32) -> RgbImage {
+    RgbImage::from_fn(side, side, |x, y| {
+        let near = |v: u32, at: u32| v.abs_diff(at) < side / 64 + 1;
+        if near(x, side / 2)
+            || near(y, side / 2)
+            || near(x, 0)
+            || near(y, 0)
+            || near(x, side - 1)
+            || near(y, side - 1)
+        {
+            image::Rgb([24, 20, 28])
+        } else {
+            image::Rgb([255, 255, 255])
+        }
+    })
+}
+
+fn share_codes() -> screens::ShareCodes {
+    let config = comicbooth::config::ShareConfig {
+        enabled: true,
+        base_url: "http://10.42.0.1:8080".into(),
+        wifi_ssid: "ComicBooth".into(),
+        wifi_password: "comics-2026".into(),
+        ..Default::default()
+    };
+    comicbooth::share::codes(&config, "comic-1764700000-0123456789abcdef").unwrap()
+}
+
 fn render(name: &str, w: u32, h: u32) -> RgbImage {
+    use std::time::Duration;
     let mut d = HeadlessDisplay::new(w, h);
     let pic = picture(256);
+    let mut sketch = screens::Sketch::new(&pic, embedded_graphics::geometry::Size::new(w, h));
+    if name != "making-sketch" {
+        sketch.drawn(&ink(256), &pic);
+    }
+    let wipe = |f: f32| Some(screens::INKING.mul_f32(f));
     match name {
         "attract" => screens::attract(&mut d, Some(&pic), "Press the button!"),
         "countdown" => screens::countdown(&mut d, Some(&pic), 3),
-        "making" => screens::making(&mut d, 2, 4),
-        "result" => screens::result(&mut d, &pic, "Saved: comic-001.gif", None, std::time::Duration::ZERO),
+        "capturing" => screens::capturing(&mut d, Some(&pic), 3, 8),
+        "making-sketch" => screens::making(&mut d, Some(&sketch), None, 0, 8),
+        "making-ink" => screens::making(&mut d, Some(&sketch), wipe(0.6), 1, 8),
+        "making-colour" => screens::making(&mut d, Some(&sketch), wipe(1.5), 1, 8),
+        "making-done" => screens::making(&mut d, Some(&sketch), wipe(3.0), 3, 8),
+        "result" => screens::result(&mut d, &pic, "Your comic is saved!", None, Duration::ZERO),
+        "result-share" => {
+            screens::result(&mut d, &pic, "Your comic is saved!", Some(&share_codes()), Duration::ZERO)
+        }
+        "result-wifi" => screens::result(
+            &mut d,
+            &pic,
+            "Your comic is saved!",
+            Some(&share_codes()),
+            Duration::from_secs(4),
+        ),
         "camera-lost" => screens::camera_lost(&mut d, 12),
         "diagnostics" => screens::diagnostics(
             &mut d,
@@ -44,12 +93,29 @@ fn render(name: &str, w: u32, h: u32) -> RgbImage {
     d.pixels().clone()
 }
 
+/// Every screen, at a small square panel, a landscape panel and a 1080p monitor.
+const SCREENS: [&str; 12] = [
+    "attract",
+    "countdown",
+    "capturing",
+    "making-sketch",
+    "making-ink",
+    "making-colour",
+    "making-done",
+    "result",
+    "result-share",
+    "result-wifi",
+    "camera-lost",
+    "diagnostics",
+];
+const SIZES: [(u32, u32); 3] = [(240, 240), (480, 320), (1920, 1080)];
+
 #[test]
-fn every_screen_matches_its_reference_at_both_sizes() {
+fn every_screen_matches_its_reference_at_each_size() {
     let update = std::env::var_os("COMICBOOTH_UPDATE_SCREENS").is_some();
     let mut failures = Vec::new();
-    for name in ["attract", "countdown", "making", "result", "camera-lost", "diagnostics"] {
-        for (w, h) in [(240, 240), (480, 320)] {
+    for name in SCREENS {
+        for (w, h) in SIZES {
             let got = render(name, w, h);
             let path = repo(&format!("tests/golden/screens/{name}-{w}x{h}.png"));
             if update {
@@ -81,22 +147,6 @@ fn every_screen_matches_its_reference_at_both_sizes() {
         }
     }
     assert!(failures.is_empty(), "screens differ from tests/golden/screens/:\n{}", failures.join("\n"));
-}
-
-/// What Debian's `zbarimg` reads from a picture, one code per line (`None` when the tool is
-/// missing outside CI: scripts/setup-dev installs zbar-tools).
-fn zbarimg(img: &RgbImage) -> Option<Vec<String>> {
-    let dir = tempfile::tempdir().unwrap();
-    let png = dir.path().join("screen.png");
-    img.save(&png).unwrap();
-    match std::process::Command::new("zbarimg").args(["--raw", "-q"]).arg(&png).output() {
-        Ok(out) => Some(String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()),
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!("zbarimg not run ({e}): apt-get install zbar-tools (scripts/setup-dev does)");
-            None
-        }
-        Err(e) => panic!("zbarimg: {e}; scripts/setup-dev installs zbar-tools"),
-    }
 }
 
 #[test]

@@ -51,3 +51,19 @@ pub fn mean_abs_diff(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
         a.as_raw().iter().zip(b.as_raw()).map(|(&x, &y)| (x as i32 - y as i32).unsigned_abs() as u64).sum();
     sum as f64 / a.as_raw().len() as f64
 }
+
+/// What Debian's `zbarimg` reads from a picture, one code per line (`None` when the tool is
+/// missing outside CI: scripts/setup-dev installs zbar-tools).
+pub fn zbarimg(img: &image::RgbImage) -> Option<Vec<String>> {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("screen.png");
+    img.save(&png).unwrap();
+    match std::process::Command::new("zbarimg").args(["--raw", "-q"]).arg(&png).output() {
+        Ok(out) => Some(String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()),
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("zbarimg not run ({e}): apt-get install zbar-tools (scripts/setup-dev does)");
+            None
+        }
+        Err(e) => panic!("zbarimg: {e}; scripts/setup-dev installs zbar-tools"),
+    }
+}
