@@ -60,7 +60,7 @@ fn files() -> (tempfile::TempDir, Vec<PathBuf>) {
 
 /// `program` if it runs; `None` (after saying why) where it is missing outside CI. Under
 /// `CI=true` a missing tool fails the test.
-fn tool(program: &str, hint: &str) -> Option<PathBuf> {
+pub(crate) fn tool(program: &str, hint: &str) -> Option<PathBuf> {
     let path = PathBuf::from(program);
     let found = if path.is_absolute() {
         path.is_file().then_some(path)
@@ -288,7 +288,7 @@ main();
 
 /// Chromium, headless, as root in a container or CI (no user namespace for its sandbox), with
 /// a profile of its own that lives as long as the returned folder.
-fn chromium_command(chromium: &Path) -> (Command, tempfile::TempDir) {
+pub(crate) fn chromium_command(chromium: &Path) -> (Command, tempfile::TempDir) {
     let profile = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(chromium);
     cmd.args([
@@ -310,7 +310,7 @@ fn chromium_command(chromium: &Path) -> (Command, tempfile::TempDir) {
 
 /// Waits for `child` to exit, at most until `deadline`; kills it then. Whether it exited
 /// successfully, and its stderr.
-fn finish(mut child: std::process::Child, deadline: Instant) -> (bool, String) {
+pub(crate) fn finish(mut child: std::process::Child, deadline: Instant) -> (bool, String) {
     let exited = loop {
         match child.try_wait().unwrap() {
             Some(status) => break status.success(),
@@ -434,14 +434,14 @@ fn chromium_shows_every_file_moving() {
 /// A small HTTP server on 127.0.0.1 for Chromium: the files of a folder, `/slow?ms=N` (an
 /// empty answer after N ms, to hold a page's load event back), and `POST /result`, whose
 /// bodies arrive on `results`. It stops when dropped.
-struct Server {
+pub(crate) struct Server {
     addr: std::net::SocketAddr,
-    results: std::sync::mpsc::Receiver<String>,
+    pub(crate) results: std::sync::mpsc::Receiver<String>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Server {
-    fn start(dir: &Path) -> Server {
+    pub(crate) fn start(dir: &Path) -> Server {
         use std::sync::atomic::Ordering;
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -466,7 +466,7 @@ impl Server {
         Server { addr, results, stop }
     }
 
-    fn url(&self, file: &str) -> String {
+    pub(crate) fn url(&self, file: &str) -> String {
         format!("http://{}/{file}", self.addr)
     }
 }

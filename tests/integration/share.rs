@@ -187,3 +187,57 @@ fn the_gallery_needs_the_operators_pin() {
     assert_eq!(all.status, 200);
     assert!(all.text().contains(&format!("/c/{a}")) && all.text().contains(&format!("/c/{b}")));
 }
+
+/// The comic page as a phone's browser shows it: headless Chromium at 390x844 opens
+/// `/c/<id>` from the real server and the animation plays. A page around it (served by the
+/// test, with the comic page in a frame) holds its load event back by N ms with a picture
+/// the test server delays, so four screenshots catch the comic at four moments; each shows
+/// one of its frames, and not all the same one.
+#[test]
+fn chromium_opens_a_comic_page_and_the_comic_plays() {
+    let Some(chromium) = crate::files::tool("chromium", "Debian package chromium") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let id = new_id(1_764_700_000).unwrap();
+    // Three flat frames, red, green and blue, 300 ms each: easy to tell apart on a screenshot.
+    let colours = [[230, 30, 30], [30, 200, 60], [40, 60, 230]];
+    let frames = colours.iter().map(|&c| image::RgbImage::from_pixel(96, 96, image::Rgb(c))).collect();
+    let anim = Animation { frames, frame_time: std::time::Duration::from_millis(300), label: id.clone() };
+    comicbooth::export::write_animation(dir.path(), &anim, &[Format::Gif, Format::Webp]).unwrap();
+    let addr = server(dir.path(), "");
+    let around = tempfile::tempdir().unwrap();
+    let pages = crate::files::Server::start(around.path());
+    let mut seen = Vec::new();
+    for ms in [300, 650, 1000, 1400] {
+        let name = format!("around{ms}.html");
+        let html = format!(
+            "<!doctype html><body style=\"margin:0\"><iframe src=\"http://{addr}/c/{id}\" width=\"390\" \
+             height=\"844\" style=\"border:0;display:block\"></iframe>\
+             <img src=\"/slow?ms={ms}\" style=\"display:none\"></body>"
+        );
+        std::fs::write(around.path().join(&name), html).unwrap();
+        let shot = around.path().join(format!("shot{ms}.png"));
+        let (mut cmd, _profile) = crate::files::chromium_command(&chromium);
+        cmd.arg("--window-size=390,844")
+            .arg(format!("--screenshot={}", shot.display()))
+            .arg(pages.url(&name));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let (ok, log) = crate::files::finish(cmd.spawn().unwrap(), deadline);
+        assert!(ok && shot.exists(), "chromium --screenshot failed:\n{log}");
+        let screen = image::open(&shot).unwrap().into_rgb8();
+        // The page itself: its yellow background.
+        let page = screen.pixels().filter(|p| p.0 == [0xff, 0xde, 0x59]).count();
+        assert!(page > 20_000, "the comic page is not on the screen ({page} page pixels)");
+        // Which frame shows: the colour covering the most pixels (the comic is over 300 px wide).
+        let counts: Vec<usize> = colours
+            .iter()
+            .map(|c| screen.pixels().filter(|p| p.0.iter().zip(c).all(|(a, b)| a.abs_diff(*b) <= 6)).count())
+            .collect();
+        let (frame, &most) = counts.iter().enumerate().max_by_key(|(_, n)| **n).unwrap();
+        assert!(most > 60_000, "no comic frame on the screen at {ms} ms: {counts:?}");
+        seen.push(frame);
+    }
+    eprintln!("Chromium, the comic page's frame at 300, 650, 1000 and 1400 ms: {seen:?}");
+    assert!(seen.iter().any(|&f| f != seen[0]), "the comic did not play: frames {seen:?}");
+}
