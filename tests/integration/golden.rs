@@ -139,3 +139,18 @@ fn built_in_models_are_the_shipped_files_with_their_manifests() {
         );
     }
 }
+
+/// Regression (issue 19): a QDQ model with a Pad that pads nothing between a DequantizeLinear
+/// and a QuantizeLinear (PyTorch's `ReflectionPad2d(0)` in AnimeGANv2, quantized) failed to
+/// load: "Pad: Inconsistent pad: input of rank 1" from tract's declutter. comicbooth's pass
+/// (`model::passes::drop_empty_pads`) removes such Pads first; the fixture passes its input
+/// through, to within one quantization step.
+#[test]
+fn a_qdq_model_with_a_pad_that_pads_nothing_loads_and_runs() {
+    let source = ModelSource::File(repo("tests/fixtures/qdq_zero_pad.onnx"));
+    let g = Generator::load(&source, 256, 256, 1).unwrap_or_else(|e| panic!("{e}"));
+    let input: Vec<f32> = (0..3 * 256 * 256).map(|i| ((i * 7919) % 256) as f32 / 255.0).collect();
+    let out = g.run_tensor(&[1, 3, 256, 256], &input).unwrap();
+    let (worst, _) = diff(&out, &input);
+    assert!(worst <= 1.0 / 255.0 + 1e-6, "worst difference {worst}");
+}

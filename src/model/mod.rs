@@ -13,6 +13,8 @@ use tract_onnx::pb;
 use tract_onnx::prelude::*;
 
 use crate::assets::BuiltinModel;
+
+mod passes;
 use crate::convert::{self, Layout, ValueRange};
 
 /// What a model file promises: read from the TOML next to the .onnx file.
@@ -282,10 +284,18 @@ impl Net {
         })?;
         let unsupported =
             |e: TractError| ModelError::Unsupported { path: origin.clone(), reason: one_line(&e) };
+        // tract's steps, with our passes between typing and tract's own declutter.
         let model = onnx
             .model_for_proto_model(&proto)
             .and_then(|m| m.with_input_fact(0, f32::fact(input_shape).into()))
-            .and_then(|m| m.into_optimized())
+            .and_then(|m| m.into_typed())
+            .and_then(|mut m| {
+                let dropped = passes::drop_empty_pads(&mut m)?;
+                if dropped > 0 {
+                    tracing::debug!(dropped, "Pads that pad nothing removed");
+                }
+                m.into_optimized()
+            })
             .map_err(unsupported)?;
         let out_shape = model
             .output_fact(0)
