@@ -91,6 +91,10 @@ enum Command {
         /// service first), and report the frame pacing and how long each present takes.
         #[arg(long)]
         display: bool,
+        /// Also time every operation of the generator over as many runs again and print where
+        /// its time goes, by kind of operation.
+        #[arg(long)]
+        profile: bool,
     },
     /// Show the configuration.
     Config {
@@ -128,9 +132,9 @@ fn main() -> ExitCode {
                 Err(e) => Err(e),
             }
         }
-        Command::Bench { iterations, model, gate, display } => {
+        Command::Bench { iterations, model, gate, display, profile } => {
             use_models(&mut config, model, gate);
-            commands::bench::run(&config, iterations, display).map(|r| print!("{r}"))
+            commands::bench::run(&config, iterations, (display, profile)).map(|r| print!("{r}"))
         }
         Command::Check => {
             let report = commands::check::run(&config);

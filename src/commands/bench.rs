@@ -36,6 +36,8 @@ pub struct BenchReport {
     pub pacing: Option<PacingReport>,
     /// Camera frames to the generator's input tensor, beside a copy of the same frame.
     pub conversions: Vec<ConversionBench>,
+    /// Where a generator run's time goes, by kind of operation (`bench --profile`).
+    pub profile: Option<Vec<crate::model::OpTime>>,
 }
 
 impl BenchReport {
@@ -79,8 +81,13 @@ const BENCH_CONVERSIONS: [(PixelFormat, u32, u32); 2] =
     [(PixelFormat::Yuyv, 640, 480), (PixelFormat::Nv12, 640, 480)];
 
 /// Times the generator (and the gate) on a sample photo, `iterations` runs after the warm-up,
-/// and the camera conversions; with `display`, the result loop on the configured screen.
-pub fn run(config: &Config, iterations: usize, display: bool) -> anyhow::Result<BenchReport> {
+/// and the camera conversions; with `display`, the result loop on the configured screen; with
+/// `profile`, the generator's time per kind of operation over `iterations` more runs.
+pub fn run(
+    config: &Config,
+    iterations: usize,
+    (display, profile): (bool, bool),
+) -> anyhow::Result<BenchReport> {
     if iterations == 0 {
         bail!("--iterations must be at least 1");
     }
@@ -92,6 +99,7 @@ pub fn run(config: &Config, iterations: usize, display: bool) -> anyhow::Result<
     // Before the models run: tract's worker threads stay busy a while after a run.
     let conversions = conversions(&generator)?;
     let runs = timed_runs(iterations, || generator.run(&input).map(drop))?;
+    let profile = if profile { Some(generator.profile(iterations)?) } else { None };
     let gate = match gate {
         Some(g) => {
             Some((g.origin().to_owned(), timed_runs(iterations, || g.comic_probability(&input).map(drop))?))
@@ -109,7 +117,7 @@ pub fn run(config: &Config, iterations: usize, display: bool) -> anyhow::Result<
     } else {
         None
     };
-    Ok(BenchReport { model, side, threads, load, runs, kernels, gate, pacing, conversions })
+    Ok(BenchReport { model, side, threads, load, runs, kernels, gate, pacing, conversions, profile })
 }
 
 /// `iterations` timed runs of `f`, sorted.
@@ -269,6 +277,24 @@ impl fmt::Display for BenchReport {
             run_stats(&self.runs),
             self.kernels.join(", ")
         )?;
+        if let Some(ops) = &self.profile {
+            let total: Duration = ops.iter().map(|o| o.time).sum();
+            writeln!(
+                f,
+                "  where a run's time goes (tract's operations after optimisation; {:.2} ms in all):",
+                ms(total)
+            )?;
+            for o in ops.iter().filter(|o| !o.time.is_zero()) {
+                writeln!(
+                    f,
+                    "    {:<28} {:>3} nodes {:>9.3} ms {:>5.1}%",
+                    o.op,
+                    o.nodes,
+                    ms(o.time),
+                    100.0 * o.time.as_secs_f64() / total.as_secs_f64().max(1e-12)
+                )?;
+            }
+        }
         if let Some((origin, runs)) = &self.gate {
             writeln!(f, "gate {origin}\n  {}", run_stats(runs))?;
         }

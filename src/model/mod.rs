@@ -231,6 +231,17 @@ struct OutputSpec {
 }
 
 /// A checked, optimised tract plan for one input shape: what the generator and the gate share.
+/// The time one kind of operation took in a profiled run.
+#[derive(Debug, Clone)]
+pub struct OpTime {
+    /// tract's name of the operation, after optimisation.
+    pub op: String,
+    /// Its time per run, all its nodes together.
+    pub time: Duration,
+    /// How many nodes of the plan run it.
+    pub nodes: usize,
+}
+
 struct Net {
     plan: Arc<TypedRunnableModel>,
     manifest: Manifest,
@@ -324,6 +335,38 @@ impl Net {
         let outputs = self.plan.run(tvec!(input.into_tvalue())).map_err(run_err)?;
         let view = outputs[0].to_plain_array_view::<f32>().map_err(run_err)?;
         Ok(view.iter().copied().collect())
+    }
+
+    /// Runs the model `runs` times on a mid-grey input, timing every node, and sums the time
+    /// per kind of operation (tract's op names after optimisation: `OptMatMul`, `Im2col`, ...),
+    /// per run, most first.
+    fn profile(&self, runs: usize) -> Result<Vec<OpTime>, ModelError> {
+        let run_err = |e: TractError| ModelError::Run { path: self.origin.clone(), reason: one_line(&e) };
+        let input = Tensor::from_shape(&self.input_shape, &vec![0.5f32; self.input_shape.iter().product()])
+            .map_err(run_err)?;
+        let mut per_node = vec![Duration::ZERO; self.plan.model().nodes().len()];
+        for _ in 0..runs.max(1) {
+            let mut state = self.plan.spawn().map_err(run_err)?;
+            state
+                .run_plan_with_eval(tvec!(input.clone().into_tvalue()), |ctx, op_state, node, inputs| {
+                    let started = Instant::now();
+                    let out = tract_core::plan::eval(ctx, op_state, node, inputs);
+                    per_node[node.id] += started.elapsed();
+                    out
+                })
+                .map_err(run_err)?;
+        }
+        let mut by_op: Vec<OpTime> = Vec::new();
+        for node in self.plan.model().nodes() {
+            let name = node.op().name().into_owned();
+            let time = per_node[node.id] / runs.max(1) as u32;
+            match by_op.iter_mut().find(|o| o.op == name) {
+                Some(o) => (o.time, o.nodes) = (o.time + time, o.nodes + 1),
+                None => by_op.push(OpTime { op: name, time, nodes: 1 }),
+            }
+        }
+        by_op.sort_by(|a, b| b.time.cmp(&a.time));
+        Ok(by_op)
     }
 
     /// Runs on a picture of the input size, converted as the manifest says.
@@ -459,6 +502,12 @@ impl Generator {
     /// Runs the model on a raw tensor of `shape` and returns its output values.
     pub fn run_tensor(&self, shape: &[usize], data: &[f32]) -> Result<Vec<f32>, ModelError> {
         self.net.run_tensor(shape, data)
+    }
+
+    /// Where a run's time goes, by kind of operation, averaged over `runs` (see
+    /// `comicbooth bench --profile`).
+    pub fn profile(&self, runs: usize) -> Result<Vec<OpTime>, ModelError> {
+        self.net.profile(runs)
     }
 
     /// The (width, height) this generator runs at.
