@@ -365,7 +365,7 @@ impl Net {
                 None => by_op.push(OpTime { op: name, time, nodes: 1 }),
             }
         }
-        by_op.sort_by(|a, b| b.time.cmp(&a.time));
+        by_op.sort_by_key(|o| std::cmp::Reverse(o.time));
         Ok(by_op)
     }
 
