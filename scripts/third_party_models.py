@@ -139,6 +139,9 @@ def animegan():
 
 
 def quantize(src, dst):
+    import logging
+
+    logging.getLogger().setLevel(logging.ERROR)  # the quantizer's advice, not failures
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
     class Noise(CalibrationDataReader):
