@@ -93,9 +93,21 @@ impl Palette {
 /// Cleans the speckle that noisy pixels leave along the borders of flat regions.
 pub fn majority(idx: &[u8], w: usize, h: usize) -> Vec<u8> {
     let mut out = idx.to_vec();
-    let mut window = [0u8; 9];
     for y in 0..h {
+        let inner_row = y > 0 && y + 1 < h;
         for x in 0..w {
+            let own = idx[y * w + x];
+            if inner_row && x > 0 && x + 1 < w {
+                // Inside the picture (all but its edge): the 3x3 window straight from the rows.
+                let at = |yy: usize| <[u8; 3]>::try_from(&idx[yy * w + x - 1..][..3]).expect("3 samples");
+                let (a, b, c) = (at(y - 1), at(y), at(y + 1));
+                let window = [a[0], a[1], a[2], b[0], b[1], b[2], c[0], c[1], c[2]];
+                if let Some(v) = vote(&window, own) {
+                    out[y * w + x] = v;
+                }
+                continue;
+            }
+            let mut window = [0u8; 9];
             let mut n = 0;
             for yy in y.saturating_sub(1)..(y + 2).min(h) {
                 for xx in x.saturating_sub(1)..(x + 2).min(w) {
@@ -103,22 +115,29 @@ pub fn majority(idx: &[u8], w: usize, h: usize) -> Vec<u8> {
                     n += 1;
                 }
             }
-            let own = idx[y * w + x];
-            let window = &window[..n];
-            if window.iter().filter(|&&v| v == own).count() >= 5 {
-                continue;
+            if let Some(v) = vote(&window[..n], own) {
+                out[y * w + x] = v;
             }
-            let mut best = (0, own);
-            for &v in window {
-                let c = window.iter().filter(|&&u| u == v).count();
-                if c > best.0 {
-                    best = (c, v);
-                }
-            }
-            out[y * w + x] = best.1;
         }
     }
     out
+}
+
+/// The majority filter's choice for a pixel of index `own` and its neighbourhood `window`
+/// (itself included, in row order): `None` when its own index holds 5 or more places, else
+/// the most frequent index, the first in row order among equals.
+fn vote(window: &[u8], own: u8) -> Option<u8> {
+    if window.iter().filter(|&&v| v == own).count() >= 5 {
+        return None;
+    }
+    let mut best = (0, own);
+    for &v in window {
+        let c = window.iter().filter(|&&u| u == v).count();
+        if c > best.0 {
+            best = (c, v);
+        }
+    }
+    Some(best.1)
 }
 
 fn nearest(centres: &[[f32; 3]], c: [f32; 3]) -> usize {

@@ -32,7 +32,9 @@ pub fn drop_empty_pads(model: &mut TypedModel) -> TractResult<usize> {
         match patch {
             Some(p) => p.apply(model)?,
             None => {
-                return Err(TractError::msg(format!("Pad node #{id} pads nothing but could not be bypassed")));
+                return Err(TractError::msg(format!(
+                    "Pad node #{id} pads nothing but could not be bypassed"
+                )));
             }
         }
     }
