@@ -165,37 +165,66 @@ pub fn estimate(frames: &[RgbImage]) -> Vec<Motion> {
     let first_grid = grid_luma(first);
     let reference = fft.spectrum(&first_grid);
     let scale = (first.width() as f32 / GRID as f32, first.height() as f32 / GRID as f32);
+    // Each frame is estimated on its own: the frames are shared out among the cores.
+    let rest = &frames[1..];
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(rest.len()).max(1);
+    let per = rest.len().div_ceil(threads).max(1);
+    let (fft, first_grid, reference) = (&fft, &first_grid, &reference);
     let mut motions = vec![Motion::NONE];
-    for frame in &frames[1..] {
-        let grid = grid_luma(frame);
-        // How well the frame matches at an angle (the normalised cross-correlation of the
-        // grids, away from their edges), once shifted by what the phase correlation finds there.
-        let fit = |angle: f32| {
-            let (s, c) = angle.to_radians().sin_cos();
-            let mut t = (0.0f32, 0.0f32);
-            for _ in 0..2 {
-                let ((rx, ry), _) = fft.correlate(&reference, &resample_grid(&grid, angle, t));
-                t = (t.0 + c * rx - s * ry, t.1 + s * rx + c * ry);
-            }
-            (t, ncc(&first_grid, &resample_grid(&grid, angle, t)))
-        };
-        let mut best =
-            ANGLES.iter().map(|&a| (a, fit(a))).max_by(|a, b| a.1.1.total_cmp(&b.1.1)).expect("angles");
-        // Then halving steps around the best: 0.5, 0.25 and 0.125 degrees.
-        let mut step = (ANGLES[1] - ANGLES[0]) / 2.0;
-        for _ in 0..3 {
-            for a in [best.0 - step, best.0 + step] {
-                let f = fit(a);
-                if f.1 > best.1.1 {
-                    best = (a, f);
-                }
-            }
-            step /= 2.0;
+    std::thread::scope(|s| {
+        let jobs: Vec<_> = rest
+            .chunks(per)
+            .map(|chunk| {
+                s.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|f| estimate_one(fft, first_grid, reference, f, scale))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for job in jobs {
+            motions.extend(job.join().expect("burst alignment thread"));
         }
-        let (angle, (t, _)) = best;
-        motions.push(Motion { shift: (t.0 * scale.0, t.1 * scale.1), angle });
-    }
+    });
     motions
+}
+
+/// One frame's [`Motion`] against the first frame's grid and spectrum.
+fn estimate_one(
+    fft: &Fft2,
+    first_grid: &[f32],
+    reference: &[Complex32],
+    frame: &RgbImage,
+    scale: (f32, f32),
+) -> Motion {
+    let grid = grid_luma(frame);
+    // How well the frame matches at an angle (the normalised cross-correlation of the
+    // grids, away from their edges), once shifted by what the phase correlation finds there.
+    let fit = |angle: f32| {
+        let (s, c) = angle.to_radians().sin_cos();
+        let mut t = (0.0f32, 0.0f32);
+        for _ in 0..2 {
+            let ((rx, ry), _) = fft.correlate(reference, &resample_grid(&grid, angle, t));
+            t = (t.0 + c * rx - s * ry, t.1 + s * rx + c * ry);
+        }
+        (t, ncc(first_grid, &resample_grid(&grid, angle, t)))
+    };
+    let mut best =
+        ANGLES.iter().map(|&a| (a, fit(a))).max_by(|a, b| a.1.1.total_cmp(&b.1.1)).expect("angles");
+    // Then halving steps around the best: 0.5, 0.25 and 0.125 degrees.
+    let mut step = (ANGLES[1] - ANGLES[0]) / 2.0;
+    for _ in 0..3 {
+        for a in [best.0 - step, best.0 + step] {
+            let f = fit(a);
+            if f.1 > best.1.1 {
+                best = (a, f);
+            }
+        }
+        step /= 2.0;
+    }
+    let (angle, (t, _)) = best;
+    Motion { shift: (t.0 * scale.0, t.1 * scale.1), angle }
 }
 
 /// Zero-mean normalised cross-correlation of two grids over their inner 80%, -1 to 1.
@@ -253,7 +282,16 @@ pub fn warp(frame: &RgbImage, motion: Motion) -> RgbImage {
 /// The burst in the first frame's place: [`estimate`], then [`warp`].
 pub fn align(frames: &[RgbImage]) -> Vec<RgbImage> {
     let motions = estimate(frames);
-    frames.iter().zip(&motions).map(|(f, &m)| warp(f, m)).collect()
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(frames.len()).max(1);
+    let per = frames.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let jobs: Vec<_> = frames
+            .chunks(per)
+            .zip(motions.chunks(per))
+            .map(|(f, m)| s.spawn(move || f.iter().zip(m).map(|(f, &m)| warp(f, m)).collect::<Vec<_>>()))
+            .collect();
+        jobs.into_iter().flat_map(|j| j.join().expect("burst warp thread")).collect()
+    })
 }
 
 /// Side of the cells the change between photos is judged on: 4 px at 720 px (the camera's
