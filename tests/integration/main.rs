@@ -15,6 +15,7 @@ mod packaging;
 mod screens;
 mod service;
 mod share;
+mod soak;
 mod util;
 #[cfg(feature = "v4l2")]
 mod vivid;
