@@ -194,6 +194,11 @@ pub fn booth(config: &Config) -> anyhow::Result<Booth<ConfiguredScreen>> {
     let generator = load_generator(config)?;
     let gate = load_gate(config)?;
     crate::export::create_dir(&config.export.dir)?;
+    match crate::export::remove_stale_temps(&config.export.dir) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(removed = n, "half-written files of a killed run deleted"),
+        Err(e) => tracing::warn!("cleaning {}: {e}", config.export.dir.display()),
+    }
     let screen = ConfiguredScreen::open(&config.display)?;
     tracing::info!(screen = %screen.describe(), "display");
     Ok(Booth::new(

@@ -12,6 +12,7 @@ mod golden;
 mod guest_booth;
 #[cfg(feature = "v4l2")]
 mod packaging;
+mod save_kill;
 mod screens;
 mod service;
 mod share;
