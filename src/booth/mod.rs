@@ -161,6 +161,8 @@ pub struct Booth<S: Screen> {
     /// Animations saved so far.
     pub saved: Vec<PathBuf>,
     health: Health,
+    /// Whether the last tick drew on the screen (a result frame not yet due draws nothing).
+    drew: bool,
 }
 
 /// What the diagnostics screen reports beyond the camera's own counters.
@@ -240,6 +242,7 @@ where
             sessions: 0,
             saved: Vec::new(),
             health,
+            drew: false,
         }
     }
 
@@ -258,6 +261,13 @@ where
     pub fn replace_screen(&mut self, screen: S) -> S {
         self.health.next_draw = None;
         std::mem::replace(&mut self.screen, screen)
+    }
+
+    /// Whether the last [`Booth::tick`] drew on the screen: a tick that only waits for the
+    /// next result frame (or the diagnostics' next refresh) draws nothing, so its `Ok` says
+    /// nothing about a failing display.
+    pub fn drew(&self) -> bool {
+        self.drew
     }
 
     /// Records how drawing went for the diagnostics screen: `Some(why)` for a tick whose
@@ -502,6 +512,7 @@ where
     }
 
     fn draw(&mut self, now: Instant) -> Result<(), S::Error> {
+        self.drew = true;
         match &self.phase {
             Phase::Attract | Phase::Countdown { .. } | Phase::CameraLost { .. } => self.refresh_preview(now),
             _ => {}
@@ -521,6 +532,7 @@ where
             Phase::Show { anim, caption, started } => {
                 // Paced to the animation's frame time, whatever the tick rate.
                 if self.next_show_frame.is_some_and(|t| now < t) {
+                    self.drew = false;
                     return Ok(());
                 }
                 let frame = &anim.frames[self.show_frame % anim.frames.len()];
@@ -537,6 +549,7 @@ where
             Phase::Diagnostics { .. } => {
                 // Its figures change slowly: redrawn twice a second, not every tick.
                 if self.health.next_draw.is_some_and(|t| now < t) {
+                    self.drew = false;
                     return Ok(());
                 }
                 self.health.next_draw = Some(now + Duration::from_millis(500));
