@@ -70,6 +70,15 @@ pub fn atomic_write(
     result.map_err(err)
 }
 
+/// The GIF encoder's error as the I/O error it wraps (a full disk stays `StorageFull`, so the
+/// message names the right fix), or as itself.
+fn gif_err(e: gif::EncodingError) -> io::Error {
+    match e {
+        gif::EncodingError::Io(e) => e,
+        other => io::Error::other(other),
+    }
+}
+
 fn image_err(e: image::ImageError) -> io::Error {
     match e {
         image::ImageError::IoError(e) => e,
@@ -145,8 +154,8 @@ fn write_indexed_gif(
 ) -> io::Result<()> {
     let (width, height) = anim.frames.first().map_or((1, 1), |f| (f.width() as u16, f.height() as u16));
     let flat: Vec<u8> = palette.iter().flatten().copied().collect();
-    let mut enc = gif::Encoder::new(w, width, height, &flat).map_err(io::Error::other)?;
-    enc.set_repeat(gif::Repeat::Infinite).map_err(io::Error::other)?;
+    let mut enc = gif::Encoder::new(w, width, height, &flat).map_err(gif_err)?;
+    enc.set_repeat(gif::Repeat::Infinite).map_err(gif_err)?;
     let delay = (anim.frame_time.as_millis() as u64).div_ceil(10).min(u16::MAX as u64) as u16;
     for f in frames {
         let frame = gif::Frame {
@@ -156,7 +165,7 @@ fn write_indexed_gif(
             buffer: std::borrow::Cow::Borrowed(f),
             ..gif::Frame::default()
         };
-        enc.write_frame(&frame).map_err(io::Error::other)?;
+        enc.write_frame(&frame).map_err(gif_err)?;
     }
     Ok(())
 }
@@ -333,6 +342,13 @@ pub fn prune(dir: &Path, quota: Option<u64>, max_age: Option<std::time::Duration
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_disk_under_the_gif_encoder_says_to_free_space() {
+        let full = gif_err(gif::EncodingError::Io(io::Error::from_raw_os_error(libc::ENOSPC)));
+        let e = ExportError { path: "/tmp/comics/a.gif".into(), cause: full };
+        assert!(e.to_string().contains("fix: free disk space"), "{e}");
+    }
 
     #[test]
     fn temporary_files_of_killed_writers_are_removed_and_live_ones_kept() {

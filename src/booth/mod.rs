@@ -365,6 +365,11 @@ where
 
     fn enter(&mut self, next: Phase, now: Instant) {
         tracing::info!(from = self.phase.name(), to = next.name(), "booth");
+        if matches!(next, Phase::Diagnostics { .. }) {
+            // What the screen shows, in the log too (for a remote look, and for the tests).
+            let rows: Vec<String> = self.diagnostics(now).into_iter().map(|r| r.0).collect();
+            tracing::info!("diagnostics: {}", rows.join(" | "));
+        }
         if matches!(next, Phase::Show { .. }) {
             self.show_frame = 0;
             self.next_show_frame = None;
@@ -581,7 +586,11 @@ where
         let mut items = vec![
             (format!("Camera: {}", if connected { "ok" } else { "LOST" }), connected),
             (self.source.describe(), connected),
-            (format!("Frames {} dropped {}", st.frames, dropped), true),
+            match st.frozen {
+                0 => (format!("Frames {} dropped {}", st.frames, dropped), true),
+                // Red while the picture is frozen now.
+                n => (format!("Frames {} dropped {} frozen {n}x", st.frames, dropped), !st.frozen_now),
+            },
             (format!("Camera lost {}x, back {}x", st.lost, st.reconnects), connected),
             (format!("Model: {}", h.model), true),
             (

@@ -11,6 +11,8 @@ mod golden;
 #[cfg(feature = "v4l2")]
 mod guest_booth;
 #[cfg(feature = "v4l2")]
+mod guest_faults;
+#[cfg(feature = "v4l2")]
 mod packaging;
 mod save_kill;
 mod screens;
