@@ -78,7 +78,10 @@ impl PixelFormat {
         match self {
             PixelFormat::Mjpeg => 0,
             PixelFormat::Yuyv | PixelFormat::Uyvy => w.div_ceil(2) * 4,
-            PixelFormat::Nv12 | PixelFormat::Nv21 | PixelFormat::Grey => w,
+            // The chroma row holds a U V pair for every two pixels, the last one too: an odd
+            // width needs one byte more than its luma (fuzzing found the read past the row).
+            PixelFormat::Nv12 | PixelFormat::Nv21 => w.div_ceil(2) * 2,
+            PixelFormat::Grey => w,
             PixelFormat::Rgb24 | PixelFormat::Bgr24 => w * 3,
         }
     }

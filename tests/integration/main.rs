@@ -6,6 +6,7 @@ mod booth;
 mod burst;
 mod demo;
 mod files;
+mod fuzz_finds;
 mod gate;
 mod golden;
 #[cfg(feature = "v4l2")]
