@@ -30,7 +30,8 @@ fuzz_target!(|data: &[u8]| {
     if len > 4 << 20 {
         return;
     }
-    let bytes: Vec<u8> = if body.is_empty() { vec![0x80; len] } else { body.iter().copied().cycle().take(len).collect() };
+    let bytes: Vec<u8> =
+        if body.is_empty() { vec![0x80; len] } else { body.iter().copied().cycle().take(len).collect() };
     let side = 1 + head[8] as u32 % 300;
     let frame = Frame {
         format,
