@@ -159,7 +159,7 @@ pub fn triggers(config: &Config) -> anyhow::Result<Vec<Box<dyn Trigger>>> {
         out.push(Box::new(TimerTrigger::new(Duration::from_secs(t.timer_s as u64))));
     }
     if !t.keyboard.as_os_str().is_empty() {
-        out.push(Box::new(KeyboardTrigger::open(&t.keyboard)?));
+        out.push(Box::new(KeyboardTrigger::open_or_wait(&t.keyboard, std::time::Instant::now())?));
     }
     if t.gpio_line >= 0 {
         #[cfg(feature = "gpio")]
