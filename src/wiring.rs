@@ -163,10 +163,11 @@ pub fn triggers(config: &Config) -> anyhow::Result<Vec<Box<dyn Trigger>>> {
     }
     if t.gpio_line >= 0 {
         #[cfg(feature = "gpio")]
-        out.push(Box::new(crate::trigger::gpio::GpioTrigger::open(
+        out.push(Box::new(crate::trigger::gpio::GpioTrigger::open_or_wait(
             &t.gpio_chip,
             t.gpio_line as u32,
             t.gpio_active_low,
+            std::time::Instant::now(),
         )?));
         #[cfg(not(feature = "gpio"))]
         return Err(ConfigProblem {
