@@ -287,6 +287,12 @@ where
         }
     }
 
+    /// Whether the generator's thread is on a job now (making a comic, saving its other
+    /// formats, pruning, a preview).
+    pub fn worker_busy(&self) -> bool {
+        self.worker.busy_since.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
     /// Whether the booth is working: false once the generator has been on one job for twice
     /// the generation timeout (a hung inference), so the service stops pinging systemd's
     /// watchdog and gets restarted.

@@ -107,6 +107,12 @@ fn soak_child() {
         let show = booth.phase().name() == "show";
         if show && !was_show {
             made += 1;
+            // Sampled once the worker has also written the other format and pruned: while it
+            // writes, its file (and the folder it syncs) are open.
+            while booth.worker_busy() {
+                assert!(Instant::now() < patience, "the worker never finished comic {made}");
+                std::thread::sleep(Duration::from_millis(1));
+            }
             println!("SOAK comic={made} rss={} fds={}", rss_bytes(), open_fds());
         }
         was_show = show;
