@@ -232,7 +232,7 @@ fn vivid_unplugged_and_replugged_the_booth_recovers_and_makes_the_next_comic() {
     for i in 1..=cycles {
         // The booth says so (its camera-lost screen) as soon as it next asks for a frame.
         g.after("to=\"camera-lost\"", |g| g.sh(UNBIND));
-        g.after("camera back", |g| g.sh(BIND));
+        g.after("from=\"camera-lost\" to=\"attract\"", |g| g.sh(BIND));
         g.after("comic saved", |_| {});
         println!("replug: cycle {i} of {cycles}: lost, back, comic saved");
     }
