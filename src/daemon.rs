@@ -127,6 +127,10 @@ impl ScreenKeeper {
         S::Error: std::fmt::Display,
     {
         let err = match booth.tick(now) {
+            // A tick that drew nothing (a result frame not yet due) proves nothing: the fault
+            // and its backoff stand. (Clearing it there made the log flap between "failed" and
+            // "drawing again" during every result loop, and the reopen never came due.)
+            Ok(()) if !booth.drew() => return,
             Ok(()) => {
                 if self.fault.take().is_some() {
                     tracing::info!("display drawing again");
@@ -221,6 +225,103 @@ mod tests {
         fn present(&mut self) -> Result<(), Loose> {
             if self.broken.get() { Err(Loose) } else { self.inner.present().map_err(|_| Loose) }
         }
+    }
+
+    /// The panel's cable comes loose just as a guest presses the button and stays loose for
+    /// 20 s: through the daemon's own [`ScreenKeeper`], the session still runs to a saved comic
+    /// and the booth goes back to attract, the reopen tries back off (1, 2, 4 ... s, never more
+    /// often), and the diagnostics count the failures; once the cable is back the booth draws.
+    #[test]
+    fn a_display_failing_through_a_whole_session_still_gets_the_comic_made_and_saved() {
+        let broken = Rc::new(Cell::new(false));
+        let flaky = || Flaky { inner: HeadlessDisplay::new(48, 32), broken: Rc::clone(&broken) };
+        let dir = tempfile::tempdir().unwrap();
+        let mut booth = Booth::new(
+            flaky(),
+            Box::new(FileSource::builtin(&SAMPLE_PHOTOS[..1])),
+            false,
+            vec![Box::new(ScriptedTrigger::new(vec![1]))],
+            Generator::load(&ModelSource::Builtin(GENERATOR), 64, 64, 1).unwrap(),
+            None,
+            (
+                AnimateConfig::default(),
+                crate::look::Look::from_config(&crate::config::LookConfig { size: 64, ..Default::default() }),
+            ),
+            BoothConfig { countdown_s: 1, stylized_preview: StylizedPreview::Off, ..Default::default() },
+            (ExportConfig { dir: dir.path().into(), quota_mb: 0, ..Default::default() }, Default::default()),
+        );
+        let (mut keeper, reopens) = (ScreenKeeper::default(), Cell::new(0));
+        let t0 = Instant::now();
+        let mut reopen = |b: &mut Booth<Flaky>| {
+            reopens.set(reopens.get() + 1);
+            anyhow::ensure!(!broken.get(), "/dev/spidev0.0: No such device");
+            b.replace_screen(flaky());
+            Ok(())
+        };
+        let mut now = t0;
+        keeper.tick(&mut booth, now, &mut reopen);
+        broken.set(true);
+        let mut phases = vec![booth.phase().name()];
+        let mut tries_at = Vec::new();
+        let patience = Instant::now() + Duration::from_secs(300);
+        // Loose for 20 s of the simulated clock, and at least until the comic is saved.
+        while booth.saved.is_empty() || now < t0 + Duration::from_secs(20) {
+            assert!(Instant::now() < patience, "no comic saved; phases {phases:?}");
+            let before = reopens.get();
+            keeper.tick(&mut booth, now, &mut reopen);
+            if reopens.get() > before {
+                tries_at.push(now - t0);
+            }
+            if phases.last() != Some(&booth.phase().name()) {
+                phases.push(booth.phase().name());
+            }
+            if booth.phase().name() == "generating" {
+                // The simulated clock waits for the worker (real time), as the booth tests do.
+                std::thread::sleep(Duration::from_millis(5));
+            } else {
+                now += TICK;
+            }
+        }
+        assert!(keeper.failing());
+        // The session ran to its result and the booth went on to attract (show_s is 15 s).
+        assert_eq!(
+            phases,
+            ["attract", "countdown", "capturing", "generating", "show", "attract"],
+            "{phases:?}"
+        );
+        assert_eq!(booth.saved.len(), 1);
+        assert!(booth.saved[0].exists());
+        // The tries back off: 1, 2, 4, 8 s apart.
+        let waits: Vec<Duration> = tries_at
+            .iter()
+            .zip(std::iter::once(&Duration::ZERO).chain(&tries_at))
+            .map(|(a, b)| *a - *b)
+            .collect();
+        assert!(waits.len() >= 4, "{} reopen tries in 20 s: {waits:?}", waits.len());
+        for (i, w) in waits.iter().enumerate() {
+            let backoff = (FIRST_REOPEN * 2u32.pow(i as u32)).min(MAX_REOPEN);
+            // (Due at a tick that draws: during the result loop, the next frame's.)
+            let late = Duration::from_millis(250);
+            assert!(*w >= backoff && *w < backoff + late, "reopen waits {waits:?}: not 1, 2, 4, 8 s");
+        }
+        let rows = booth.diagnostics(now);
+        let display = rows.iter().find(|r| r.0.starts_with("Display")).expect("a display row");
+        assert!(
+            display.0.starts_with("Display: ")
+                && display.0.contains("errors, SPI write failed")
+                && !display.1,
+            "{display:?}"
+        );
+        // The cable is back: the next due reopen works and the booth draws again.
+        broken.set(false);
+        let until = now + MAX_REOPEN * 2;
+        while keeper.failing() && now < until {
+            keeper.tick(&mut booth, now, &mut reopen);
+            now += TICK;
+        }
+        assert!(!keeper.failing(), "the display never came back");
+        assert_eq!(booth.phase().name(), "attract");
+        assert!(booth.screen().inner.presented() > 0);
     }
 
     #[test]

@@ -70,6 +70,15 @@ pub fn atomic_write(
     result.map_err(err)
 }
 
+/// The GIF encoder's error as the I/O error it wraps (a full disk stays `StorageFull`, so the
+/// message names the right fix), or as itself.
+fn gif_err(e: gif::EncodingError) -> io::Error {
+    match e {
+        gif::EncodingError::Io(e) => e,
+        other => io::Error::other(other),
+    }
+}
+
 fn image_err(e: image::ImageError) -> io::Error {
     match e {
         image::ImageError::IoError(e) => e,
@@ -145,8 +154,8 @@ fn write_indexed_gif(
 ) -> io::Result<()> {
     let (width, height) = anim.frames.first().map_or((1, 1), |f| (f.width() as u16, f.height() as u16));
     let flat: Vec<u8> = palette.iter().flatten().copied().collect();
-    let mut enc = gif::Encoder::new(w, width, height, &flat).map_err(io::Error::other)?;
-    enc.set_repeat(gif::Repeat::Infinite).map_err(io::Error::other)?;
+    let mut enc = gif::Encoder::new(w, width, height, &flat).map_err(gif_err)?;
+    enc.set_repeat(gif::Repeat::Infinite).map_err(gif_err)?;
     let delay = (anim.frame_time.as_millis() as u64).div_ceil(10).min(u16::MAX as u64) as u16;
     for f in frames {
         let frame = gif::Frame {
@@ -156,7 +165,7 @@ fn write_indexed_gif(
             buffer: std::borrow::Cow::Borrowed(f),
             ..gif::Frame::default()
         };
-        enc.write_frame(&frame).map_err(io::Error::other)?;
+        enc.write_frame(&frame).map_err(gif_err)?;
     }
     Ok(())
 }
@@ -255,6 +264,35 @@ pub fn free_space(dir: &Path) -> io::Result<u64> {
     Ok(st.f_bavail as u64 * st.f_frsize as u64)
 }
 
+/// The owner of a temporary file [`atomic_write`] made (`.NAME.tmp-PID`): its process id.
+fn temp_owner(name: &str) -> Option<u32> {
+    let (stem, pid) = name.strip_prefix('.')?.rsplit_once(".tmp-")?;
+    (!stem.is_empty()).then_some(())?;
+    pid.parse().ok()
+}
+
+/// Deletes the temporary files [`atomic_write`] left in `dir` when its process was killed
+/// mid-write (a power cut, SIGKILL, a SIGTERM to a command that does not catch it): files named
+/// `.NAME.tmp-PID` whose process is gone. They were never renamed, so they were never a comic,
+/// but each one would keep its disk space on the SD card for good. Files of live processes
+/// (another writer at work) are left alone. Returns how many were deleted.
+pub fn remove_stale_temps(dir: &Path) -> std::io::Result<usize> {
+    let mut removed = 0;
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let Some(pid) = e.file_name().to_str().and_then(temp_owner) else { continue };
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        match std::fs::remove_file(e.path()) {
+            Ok(()) => removed += 1,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(removed)
+}
+
 /// The extensions of comic files: what pruning counts and deletes (every format's, whether or
 /// not this build writes it: a folder may hold an MP4 build's comics).
 const COMIC_EXTENSIONS: [&str; 3] = ["gif", "webp", "mp4"];
@@ -262,8 +300,10 @@ const COMIC_EXTENSIONS: [&str; 3] = ["gif", "webp", "mp4"];
 /// Deletes the comics in `dir` older than `max_age`, then the oldest until those left take at
 /// most `quota` bytes (either `None`: no such limit); returns how many comics were deleted. A
 /// comic is every file with its name and a comic extension (its GIF, WebP and MP4), deleted
-/// together; its age is its newest file's. Other files are never touched.
+/// together; its age is its newest file's. Other files are never touched, except the
+/// temporary files of killed writers ([`remove_stale_temps`]).
 pub fn prune(dir: &Path, quota: Option<u64>, max_age: Option<std::time::Duration>) -> std::io::Result<usize> {
+    remove_stale_temps(dir)?;
     let mut comics: std::collections::HashMap<
         std::ffi::OsString,
         (std::time::SystemTime, u64, Vec<PathBuf>),
@@ -302,6 +342,33 @@ pub fn prune(dir: &Path, quota: Option<u64>, max_age: Option<std::time::Duration
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_disk_under_the_gif_encoder_says_to_free_space() {
+        let full = gif_err(gif::EncodingError::Io(io::Error::from_raw_os_error(libc::ENOSPC)));
+        let e = ExportError { path: "/tmp/comics/a.gif".into(), cause: full };
+        assert!(e.to_string().contains("fix: free disk space"), "{e}");
+    }
+
+    #[test]
+    fn temporary_files_of_killed_writers_are_removed_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let put = |name: &str| std::fs::write(dir.path().join(name), b"half").unwrap();
+        // A pid that cannot be running (above the kernel's pid_max limit of 2^22).
+        put(".comic-1.gif.tmp-4194305");
+        put(&format!(".comic-2.webp.tmp-{}", std::process::id()));
+        put("comic-3.gif");
+        put(".hidden");
+        put(".x.tmp-notapid");
+        assert_eq!(remove_stale_temps(dir.path()).unwrap(), 1);
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        let own = format!(".comic-2.webp.tmp-{}", std::process::id());
+        assert_eq!(left, [own.as_str(), ".hidden", ".x.tmp-notapid", "comic-3.gif"]);
+    }
 
     #[test]
     fn failed_write_leaves_nothing() {

@@ -159,14 +159,15 @@ pub fn triggers(config: &Config) -> anyhow::Result<Vec<Box<dyn Trigger>>> {
         out.push(Box::new(TimerTrigger::new(Duration::from_secs(t.timer_s as u64))));
     }
     if !t.keyboard.as_os_str().is_empty() {
-        out.push(Box::new(KeyboardTrigger::open(&t.keyboard)?));
+        out.push(Box::new(KeyboardTrigger::open_or_wait(&t.keyboard, std::time::Instant::now())?));
     }
     if t.gpio_line >= 0 {
         #[cfg(feature = "gpio")]
-        out.push(Box::new(crate::trigger::gpio::GpioTrigger::open(
+        out.push(Box::new(crate::trigger::gpio::GpioTrigger::open_or_wait(
             &t.gpio_chip,
             t.gpio_line as u32,
             t.gpio_active_low,
+            std::time::Instant::now(),
         )?));
         #[cfg(not(feature = "gpio"))]
         return Err(ConfigProblem {
@@ -194,6 +195,11 @@ pub fn booth(config: &Config) -> anyhow::Result<Booth<ConfiguredScreen>> {
     let generator = load_generator(config)?;
     let gate = load_gate(config)?;
     crate::export::create_dir(&config.export.dir)?;
+    match crate::export::remove_stale_temps(&config.export.dir) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(removed = n, "half-written files of a killed run deleted"),
+        Err(e) => tracing::warn!("cleaning {}: {e}", config.export.dir.display()),
+    }
     let screen = ConfiguredScreen::open(&config.display)?;
     tracing::info!(screen = %screen.describe(), "display");
     Ok(Booth::new(

@@ -9,7 +9,8 @@
 //! ```
 //!
 //! `capture` takes a few frames in one format and size and can check the colour bars of a test
-//! pattern generator (vivid's default, or any SMPTE-like 75% bars). `stream` captures for a
+//! pattern generator (vivid's default, or any SMPTE-like 75% bars). `control` sets controls on
+//! a second handle (vivid's fault injection while another program streams). `stream` captures for a
 //! while, doing timed actions (set a V4L2 control, write a sysfs file: unplug, replug, fault
 //! injection) and prints the counters every second, then checks what it was told to expect.
 
@@ -56,6 +57,16 @@ enum What {
         #[arg(long)]
         expect_format: Option<String>,
     },
+    /// Set V4L2 controls by name (on a handle of its own, while another program streams),
+    /// e.g. vivid's fault injection under a running booth; `--list` prints them all first.
+    Control {
+        /// `NAME=VALUE` (buttons take any value); repeatable, set in order.
+        #[arg(long)]
+        set: Vec<String>,
+        /// Print every control's name, type and value.
+        #[arg(long)]
+        list: bool,
+    },
     /// Capture for a while, doing timed actions, printing counters each second.
     Stream {
         /// How long.
@@ -95,6 +106,7 @@ fn main() -> std::process::ExitCode {
                 capture(&step.device, &format, &size, frames, bars)
             }
             What::Devices { expect_format } => devices(&step.device, expect_format.as_deref()),
+            What::Control { set, list } => controls(&step.device, &set, list),
             What::Stream { seconds, action, expect_reconnect, expect_error_frames, until_expected } => {
                 let expect = Expect { reconnect: expect_reconnect, error_frames: expect_error_frames };
                 stream(&step.device, seconds, &action, expect, until_expected)
@@ -274,6 +286,33 @@ fn set_control(device: &std::path::Path, name: &str, value: i64) -> Result<Strin
     };
     dev.set_control(Control { id: found.id, value: v }).map_err(|e| format!("set {name}: {e}"))?;
     Ok(format!("control {name:?} (id {:#x}) set", found.id))
+}
+
+/// The `control` step: lists the controls (with `list`), then sets each `NAME=VALUE` in order.
+fn controls(device: &std::path::Path, set: &[String], list: bool) -> Result<String, String> {
+    if list {
+        let dev = v4l::Device::with_path(device).map_err(|e| format!("open {}: {e}", device.display()))?;
+        let controls = std::panic::catch_unwind(|| dev.query_controls())
+            .map_err(|_| "listing controls panicked (unknown control type)".to_owned())?
+            .map_err(|e| format!("listing controls: {e}"))?;
+        for c in controls {
+            let value =
+                dev.control(c.id).map(|v| format!("{:?}", v.value)).unwrap_or_else(|e| format!("({e})"));
+            println!(
+                "control {:?} id {:#x} {:?} range {}..={} value {value}",
+                c.name, c.id, c.typ, c.minimum, c.maximum
+            );
+        }
+    }
+    let mut done = Vec::new();
+    for item in set {
+        let (name, value) = item
+            .rsplit_once('=')
+            .and_then(|(n, v)| Some((n, v.parse::<i64>().ok()?)))
+            .ok_or_else(|| format!("--set {item}: expected NAME=VALUE with a whole number"))?;
+        done.push(set_control(device, name, value)?);
+    }
+    Ok(done.join("; "))
 }
 
 /// What a `stream` step must see.

@@ -163,6 +163,8 @@ pub struct Booth<S: Screen> {
     /// Animations saved so far.
     pub saved: Vec<PathBuf>,
     health: Health,
+    /// Whether the last tick drew on the screen (a result frame not yet due draws nothing).
+    drew: bool,
 }
 
 /// What the diagnostics screen reports beyond the camera's own counters.
@@ -243,6 +245,7 @@ where
             sessions: 0,
             saved: Vec::new(),
             health,
+            drew: false,
         }
     }
 
@@ -263,6 +266,13 @@ where
         std::mem::replace(&mut self.screen, screen)
     }
 
+    /// Whether the last [`Booth::tick`] drew on the screen: a tick that only waits for the
+    /// next result frame (or the diagnostics' next refresh) draws nothing, so its `Ok` says
+    /// nothing about a failing display.
+    pub fn drew(&self) -> bool {
+        self.drew
+    }
+
     /// Records how drawing went for the diagnostics screen: `Some(why)` for a tick whose
     /// drawing failed (counted), `None` once it draws again.
     pub fn note_screen(&mut self, problem: Option<String>) {
@@ -278,6 +288,12 @@ where
             Phase::Show { .. } => self.next_show_frame,
             _ => None,
         }
+    }
+
+    /// Whether the generator's thread is on a job now (making a comic, saving its other
+    /// formats, pruning, a preview).
+    pub fn worker_busy(&self) -> bool {
+        self.worker.busy_since.lock().unwrap_or_else(|p| p.into_inner()).is_some()
     }
 
     /// Whether the booth is working: false once the generator has been on one job for twice
@@ -358,6 +374,11 @@ where
 
     fn enter(&mut self, next: Phase, now: Instant) {
         tracing::info!(from = self.phase.name(), to = next.name(), "booth");
+        if matches!(next, Phase::Diagnostics { .. }) {
+            // What the screen shows, in the log too (for a remote look, and for the tests).
+            let rows: Vec<String> = self.diagnostics(now).into_iter().map(|r| r.0).collect();
+            tracing::info!("diagnostics: {}", rows.join(" | "));
+        }
         if matches!(next, Phase::Show { .. }) {
             self.show_frame = 0;
             self.next_show_frame = None;
@@ -517,6 +538,7 @@ where
     }
 
     fn draw(&mut self, now: Instant) -> Result<(), S::Error> {
+        self.drew = true;
         match &self.phase {
             Phase::Attract | Phase::Countdown { .. } | Phase::CameraLost { .. } => self.refresh_preview(now),
             _ => {}
@@ -545,6 +567,7 @@ where
             Phase::Show { anim, caption, started } => {
                 // Paced to the animation's frame time, whatever the tick rate.
                 if self.next_show_frame.is_some_and(|t| now < t) {
+                    self.drew = false;
                     return Ok(());
                 }
                 let frame = &anim.frames[self.show_frame % anim.frames.len()];
@@ -561,6 +584,7 @@ where
             Phase::Diagnostics { .. } => {
                 // Its figures change slowly: redrawn twice a second, not every tick.
                 if self.health.next_draw.is_some_and(|t| now < t) {
+                    self.drew = false;
                     return Ok(());
                 }
                 self.health.next_draw = Some(now + Duration::from_millis(500));
@@ -592,7 +616,11 @@ where
         let mut items = vec![
             (format!("Camera: {}", if connected { "ok" } else { "LOST" }), connected),
             (self.source.describe(), connected),
-            (format!("Frames {} dropped {}", st.frames, dropped), true),
+            match st.frozen {
+                0 => (format!("Frames {} dropped {}", st.frames, dropped), true),
+                // Red while the picture is frozen now.
+                n => (format!("Frames {} dropped {} frozen {n}x", st.frames, dropped), !st.frozen_now),
+            },
             (format!("Camera lost {}x, back {}x", st.lost, st.reconnects), connected),
             (format!("Model: {}", h.model), true),
             (

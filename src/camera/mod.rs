@@ -78,7 +78,10 @@ impl PixelFormat {
         match self {
             PixelFormat::Mjpeg => 0,
             PixelFormat::Yuyv | PixelFormat::Uyvy => w.div_ceil(2) * 4,
-            PixelFormat::Nv12 | PixelFormat::Nv21 | PixelFormat::Grey => w,
+            // The chroma row holds a U V pair for every two pixels, the last one too: an odd
+            // width needs one byte more than its luma (fuzzing found the read past the row).
+            PixelFormat::Nv12 | PixelFormat::Nv21 => w.div_ceil(2) * 2,
+            PixelFormat::Grey => w,
             PixelFormat::Rgb24 | PixelFormat::Bgr24 => w * 3,
         }
     }
@@ -156,6 +159,70 @@ pub struct CaptureStats {
     pub lost: u64,
     /// Times it came back.
     pub reconnects: u64,
+    /// Times the picture froze: [`FROZEN_AFTER`] identical frames in a row ([`FreezeWatch`]).
+    pub frozen: u64,
+    /// Whether it is frozen now (the frames still identical since it froze).
+    pub frozen_now: bool,
+}
+
+/// Identical frames in a row after which a camera's picture counts as frozen: a few seconds
+/// at any frame rate a booth uses. A real sensor's noise changes every frame; a camera whose
+/// firmware hung keeps handing out the same buffer contents.
+pub const FROZEN_AFTER: u32 = 60;
+
+/// Notices a frozen picture: a fingerprint of each good frame (a hash of all its bytes),
+/// counting identical frames in a row. Updates the counters of
+/// [`CaptureStats`] (`frozen`, `frozen_now`) and says so in the log once per episode.
+#[derive(Debug, Default, Clone)]
+pub struct FreezeWatch {
+    last: Option<u64>,
+    same: u32,
+}
+
+impl FreezeWatch {
+    /// Looks at one good frame's bytes.
+    pub fn frame(&mut self, data: &[u8], stats: &mut CaptureStats, device: &std::path::Path) {
+        let print = fingerprint(data);
+        if self.last == Some(print) {
+            self.same = self.same.saturating_add(1);
+            if self.same + 1 == FROZEN_AFTER {
+                stats.frozen += 1;
+                stats.frozen_now = true;
+                tracing::warn!(
+                    device = %device.display(),
+                    "camera picture frozen: {FROZEN_AFTER} identical frames in a row; fix: check the camera (a hung camera: replug it), the booth keeps using it"
+                );
+            }
+        } else {
+            if stats.frozen_now {
+                tracing::info!(device = %device.display(), "camera picture moving again after {} identical frames", self.same + 1);
+                stats.frozen_now = false;
+            }
+            self.same = 0;
+            self.last = Some(print);
+        }
+    }
+}
+
+/// A hash of the whole frame (and its length): exact, as a frozen camera repeats its buffer
+/// byte for byte while a static scene (a test pattern with a frame counter in a corner) still
+/// changes a few bytes; sampling missed those (vivid's frame counter). Four independent lanes
+/// of 8-byte words, so it runs at about memory speed.
+fn fingerprint(data: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut lanes = [data.len() as u64, 1, 2, 3];
+    let mut chunks = data.chunks_exact(32);
+    for c in &mut chunks {
+        for (lane, w) in lanes.iter_mut().zip(c.chunks_exact(8)) {
+            let w = u64::from_le_bytes(w.try_into().unwrap_or_default());
+            *lane = (*lane ^ w).wrapping_mul(K).rotate_left(29);
+        }
+    }
+    let mut h = lanes.iter().fold(0u64, |h, &l| (h ^ l).wrapping_mul(K).rotate_left(31));
+    for &b in chunks.remainder() {
+        h = (h ^ b as u64).wrapping_mul(K);
+    }
+    h
 }
 
 /// Why a source gave no frame.
@@ -288,5 +355,44 @@ fn open_fix(e: &std::io::Error) -> &'static str {
         Some(libc::EBUSY) => "another program is using the camera: stop it (fuser -v /dev/video*)",
         Some(libc::ENODEV) | Some(libc::ENXIO) => "the camera was unplugged: plug it in again",
         _ => "check the camera with `comicbooth devices`",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frozen_picture_is_counted_once_per_episode_and_clears_when_it_moves() {
+        let (mut watch, mut stats) = (FreezeWatch::default(), CaptureStats::default());
+        let dev = std::path::Path::new("/dev/video0");
+        let still = vec![7u8; 640 * 480 * 2];
+        for _ in 0..FROZEN_AFTER - 1 {
+            watch.frame(&still, &mut stats, dev);
+        }
+        assert_eq!((stats.frozen, stats.frozen_now), (0, false), "frozen one frame early");
+        watch.frame(&still, &mut stats, dev);
+        assert_eq!((stats.frozen, stats.frozen_now), (1, true));
+        for _ in 0..200 {
+            watch.frame(&still, &mut stats, dev);
+        }
+        assert_eq!(stats.frozen, 1, "one episode counted once");
+        // One changed byte anywhere (a frame counter in a corner) is a new picture.
+        let mut moved = still.clone();
+        moved[12_345] = 8;
+        watch.frame(&moved, &mut stats, dev);
+        assert!(!stats.frozen_now);
+        for _ in 0..FROZEN_AFTER {
+            watch.frame(&moved, &mut stats, dev);
+        }
+        assert_eq!((stats.frozen, stats.frozen_now), (2, true));
+        // Noise (every frame different) never freezes.
+        let mut stats = CaptureStats::default();
+        for i in 0..500usize {
+            let mut counter = still.clone();
+            counter[i * 7 % still.len()] ^= 1;
+            watch.frame(&counter, &mut stats, dev);
+        }
+        assert_eq!(stats.frozen, 0);
     }
 }

@@ -27,6 +27,18 @@ pub enum FrameError {
         /// Bytes it needs.
         needed: usize,
     },
+    /// A frame with no pixels: its driver reports a zero width or height.
+    #[error(
+        "frame {sequence} is {width}x{height}: no pixels; fix: the camera or its driver reports a broken format: replug it, or set camera.width, camera.height and camera.format"
+    )]
+    Empty {
+        /// Sequence number.
+        sequence: u64,
+        /// Width.
+        width: u32,
+        /// Height.
+        height: u32,
+    },
     /// An MJPEG frame that does not decode.
     #[error("frame {sequence}: corrupt MJPEG ({reason})")]
     Jpeg {
@@ -93,6 +105,7 @@ fn check_len(frame: &Frame) -> Result<(), FrameError> {
 /// so a 640x480 frame into 256x256 converts 65,536 pixels instead of 230,400 and never builds
 /// a full-size picture. `None` for other formats (and for crops far wider than high).
 pub fn yuv_square(frame: &Frame, crop: Rect, side: u32) -> Result<Option<RgbImage>, FrameError> {
+    not_empty(frame)?;
     let Some(yuv) = yuv_crop(frame, crop, side)? else { return Ok(None) };
     let mut rgb = vec![0u8; side as usize * side as usize * 3];
     Ok(resample::resample(yuv, side as usize, &mut rgb)
@@ -126,8 +139,17 @@ fn yuv_crop<'a>(frame: &'a Frame, crop: Rect, side: u32) -> Result<Option<Yuv<'a
     }))
 }
 
+/// A frame with a zero width or height has no crop to convert (fuzzing found the panic).
+fn not_empty(frame: &Frame) -> Result<(), FrameError> {
+    if frame.width == 0 || frame.height == 0 {
+        return Err(FrameError::Empty { sequence: frame.sequence, width: frame.width, height: frame.height });
+    }
+    Ok(())
+}
+
 /// Converts the `crop` part of `frame` to packed RGB.
 pub fn to_rgb(frame: &Frame, crop: Rect) -> Result<RgbImage, FrameError> {
+    not_empty(frame)?;
     let (fw, fh) = (frame.width, frame.height);
     assert!(crop.x + crop.w <= fw && crop.y + crop.h <= fh, "crop {crop:?} outside {fw}x{fh}");
     if frame.format == PixelFormat::Mjpeg {

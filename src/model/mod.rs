@@ -47,6 +47,11 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// Parses a manifest's TOML; `path` is only used in error messages.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Manifest, ModelError> {
+        parse_manifest(bytes, path)
+    }
+
     /// What is assumed of a model that has no manifest beside it.
     fn assumed(name: String) -> Manifest {
         Manifest {

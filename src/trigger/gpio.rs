@@ -2,9 +2,10 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{Debouncer, EdgeDebouncer, Request, Trigger};
+use crate::retry::Retry;
 
 /// Why a GPIO button could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -28,10 +29,19 @@ pub struct GpioError {
 /// Either way contact bounce and noise give no press, and holding the button gives one; held
 /// for 3 s it also asks for diagnostics.
 pub struct GpioTrigger {
-    input: GpioInput,
+    /// `None` while the chip is gone (a USB GPIO adapter unplugged, a read error).
+    input: Option<GpioInput>,
     chip: PathBuf,
     line: u32,
+    active_low: bool,
+    /// While gone: when to try opening the line again.
+    reopen: Option<Retry>,
 }
+
+/// First wait before reopening a GPIO line that failed; doubles up to [`MAX_REOPEN`].
+const FIRST_REOPEN: Duration = Duration::from_millis(500);
+/// Longest wait between reopen attempts.
+const MAX_REOPEN: Duration = Duration::from_secs(4);
 
 enum GpioInput {
     Edges { events: linux_embedded_hal::gpio_cdev::LineEventHandle, debounce: EdgeDebouncer },
@@ -87,17 +97,90 @@ impl GpioTrigger {
                 GpioInput::Level { pin, debounce: Debouncer::default() }
             }
         };
-        Ok(GpioTrigger { input, chip: chip.into(), line })
+        Ok(GpioTrigger { input: Some(input), chip: chip.into(), line, active_low, reopen: None })
+    }
+
+    /// As [`GpioTrigger::open`], but a chip that is not there (a USB GPIO adapter not plugged
+    /// in: ENOENT/ENODEV) gives a trigger that waits for it, reopening with backoff.
+    pub fn open_or_wait(
+        chip: &Path,
+        line: u32,
+        active_low: bool,
+        now: Instant,
+    ) -> Result<GpioTrigger, GpioError> {
+        match GpioTrigger::open(chip, line, active_low) {
+            Err(e) if !chip.exists() => {
+                tracing::error!("{e}; the booth starts without it and opens it once the chip is there");
+                Ok(GpioTrigger {
+                    input: None,
+                    chip: chip.into(),
+                    line,
+                    active_low,
+                    reopen: Some(Retry::after(now, FIRST_REOPEN, MAX_REOPEN)),
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// Whether the line is open now (false from a failed read until it is reopened).
+    pub fn connected(&self) -> bool {
+        self.input.is_some()
+    }
+
+    /// Drops a line whose read failed (said once in the log); it is reopened after a backoff.
+    fn lose(&mut self, now: Instant, why: &dyn std::fmt::Display) {
+        tracing::warn!(chip = %self.chip.display(), line = self.line, "GPIO button gone ({why}); trying to reopen it");
+        self.input = None;
+        self.reopen = Some(Retry::after(now, FIRST_REOPEN, MAX_REOPEN));
+    }
+
+    /// Reopens a lost line when its backoff is over.
+    fn try_reopen(&mut self, now: Instant) {
+        let Some(retry) = self.reopen.as_mut() else { return };
+        if !retry.is_due(now) {
+            return;
+        }
+        match GpioTrigger::open(&self.chip, self.line, self.active_low) {
+            Ok(fresh) => {
+                tracing::info!(chip = %self.chip.display(), line = self.line, "GPIO button back");
+                self.input = fresh.input;
+                self.reopen = None;
+            }
+            Err(e) => {
+                tracing::debug!("GPIO button still gone: {e}");
+                retry.failed(now);
+            }
+        }
     }
 }
 
 impl Trigger for GpioTrigger {
-    fn poll(&mut self, _now: Instant) -> Option<Request> {
+    fn poll(&mut self, now: Instant) -> Option<Request> {
+        self.try_reopen(now);
+        let mut failed: Option<String> = None;
+        let request = self.poll_input(&mut failed);
+        if let Some(why) = failed {
+            self.lose(now, &why);
+        }
+        request
+    }
+
+    fn describe(&self) -> String {
+        let state = if self.connected() { "" } else { ", gone: reopening" };
+        format!("GPIO button {} line {} (hold 3 s: diagnostics{state})", self.chip.display(), self.line)
+    }
+}
+
+impl GpioTrigger {
+    /// Reads the line; a read error is put in `failed` (the line is then dropped and reopened,
+    /// instead of the same error logged 30 times a second).
+    fn poll_input(&mut self, failed: &mut Option<String>) -> Option<Request> {
         use embedded_hal::digital::InputPin;
-        let warn = |what: &str, e: &dyn std::fmt::Display| {
-            tracing::warn!(chip = %self.chip.display(), line = self.line, "{what} the button failed: {e}");
+        let mut warn = |what: &str, e: &dyn std::fmt::Display| {
+            *failed = Some(format!("{what} it failed: {e}"));
         };
-        match &mut self.input {
+        match self.input.as_mut()? {
             GpioInput::Edges { events, debounce } => {
                 let mut fired = false;
                 // Every queued edge, oldest first, until the read would block. One event is
@@ -142,8 +225,36 @@ impl Trigger for GpioTrigger {
             },
         }
     }
+}
 
-    fn describe(&self) -> String {
-        format!("GPIO button {} line {} (hold 3 s: diagnostics)", self.chip.display(), self.line)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gpio_chip_missing_at_start_is_waited_for_with_backoff() {
+        let chip = Path::new("/nonexistent/gpiochip9");
+        let t0 = Instant::now();
+        let mut b = GpioTrigger::open_or_wait(chip, 3, true, t0).unwrap();
+        assert!(!b.connected());
+        assert!(b.describe().contains("gone"), "{}", b.describe());
+        assert!(b.poll(t0 + FIRST_REOPEN / 2).is_none());
+        assert_eq!(b.reopen.map(|r| r.wait()), Some(FIRST_REOPEN));
+        // Still missing at the first try: the wait doubles, up to the cap.
+        assert!(b.poll(t0 + FIRST_REOPEN).is_none());
+        assert_eq!(b.reopen.map(|r| r.wait()), Some(FIRST_REOPEN * 2));
+        let mut now = t0;
+        for _ in 0..10 {
+            now += MAX_REOPEN;
+            b.poll(now);
+        }
+        assert_eq!(b.reopen.map(|r| r.wait()), Some(MAX_REOPEN));
+        assert!(!b.connected());
+    }
+
+    #[test]
+    fn a_gpio_chip_that_exists_but_fails_is_an_error_to_fix() {
+        // /dev/null is there but no GPIO chip: a configuration mistake, not an unplugged one.
+        assert!(GpioTrigger::open_or_wait(Path::new("/dev/null"), 3, true, Instant::now()).is_err());
     }
 }

@@ -55,6 +55,26 @@ impl KeyboardTrigger {
         Ok(KeyboardTrigger { file: Some(file), path: path.into(), pending: Vec::new(), reopen: None })
     }
 
+    /// As [`KeyboardTrigger::open`], but a keyboard that is not plugged in (its node missing,
+    /// or gone: ENOENT, ENODEV, ENXIO) gives a trigger that waits for it, reopening with
+    /// backoff like an unplugged one, so a booth started (or restarted by systemd) while the
+    /// USB button is out comes up on its other triggers instead of failing to start. Other
+    /// errors (no permission) are still errors: they need a fix, not a wait.
+    pub fn open_or_wait(path: &Path, now: Instant) -> Result<KeyboardTrigger, KeyboardError> {
+        match KeyboardTrigger::open(path) {
+            Err(e) if matches!(e.cause.raw_os_error(), Some(libc::ENOENT | libc::ENODEV | libc::ENXIO)) => {
+                tracing::error!("{e}; the booth starts without it and opens it once it is plugged in");
+                Ok(KeyboardTrigger {
+                    file: None,
+                    path: path.into(),
+                    pending: Vec::new(),
+                    reopen: Some(Retry::after(now, FIRST_REOPEN, MAX_REOPEN)),
+                })
+            }
+            other => other,
+        }
+    }
+
     /// Whether the keyboard is there now (false from a failed read until it is reopened).
     pub fn connected(&self) -> bool {
         self.file.is_some()
@@ -217,6 +237,29 @@ mod tests {
         let mut w = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         std::io::Write::write_all(&mut w, &event(EV_KEY, KEY_SPACE, 1)).unwrap();
         assert_eq!(k.poll(back), Some(Request::Session));
+    }
+
+    #[test]
+    fn a_keyboard_missing_at_start_is_waited_for_and_used_once_plugged_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("event3");
+        let t0 = Instant::now();
+        let mut k = KeyboardTrigger::open_or_wait(&path, t0).unwrap();
+        assert!(!k.connected());
+        assert!(k.poll(t0).is_none());
+        mkfifo(&path);
+        // Not before its backoff; then it opens and a press counts.
+        assert!(k.poll(t0 + FIRST_REOPEN / 2).is_none());
+        assert!(!k.connected());
+        let plugged = t0 + FIRST_REOPEN;
+        assert!(k.poll(plugged).is_none());
+        assert!(k.connected());
+        let mut w = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        std::io::Write::write_all(&mut w, &event(EV_KEY, KEY_ENTER, 1)).unwrap();
+        assert_eq!(k.poll(plugged), Some(Request::Session));
+        // A node it may not open is an error to fix, not a wait.
+        let denied = KeyboardTrigger::open_or_wait(Path::new("/proc/self/mem/x"), t0);
+        assert!(denied.is_err());
     }
 
     #[test]

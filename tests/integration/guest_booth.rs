@@ -21,13 +21,13 @@ use crate::util::repo;
 const YELLOW: [u8; 3] = [255, 214, 0];
 
 /// Which guest to boot and the comicbooth binary built for it.
-struct Guest {
-    arch: String,
-    binary: PathBuf,
+pub(crate) struct Guest {
+    pub(crate) arch: String,
+    pub(crate) binary: PathBuf,
 }
 
 impl Guest {
-    fn from_env() -> Guest {
+    pub(crate) fn from_env() -> Guest {
         let arch = std::env::var("COMICBOOTH_GUEST_ARCH").unwrap_or_else(|_| "x86_64".into());
         let binary = match std::env::var_os("COMICBOOTH_GUEST_BINARY") {
             Some(b) => PathBuf::from(b),
@@ -135,7 +135,7 @@ fn classify(img: &image::RgbImage) -> Screen {
 }
 
 /// `text` without the ANSI colour sequences the guest's log lines carry.
-fn plain(text: &str) -> String {
+pub(crate) fn plain(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
     while let Some(c) = chars.next() {

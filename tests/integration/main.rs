@@ -6,15 +6,20 @@ mod booth;
 mod burst;
 mod demo;
 mod files;
+mod fuzz_finds;
 mod gate;
 mod golden;
 #[cfg(feature = "v4l2")]
 mod guest_booth;
 #[cfg(feature = "v4l2")]
+mod guest_faults;
+#[cfg(feature = "v4l2")]
 mod packaging;
+mod save_kill;
 mod screens;
 mod service;
 mod share;
+mod soak;
 mod util;
 #[cfg(feature = "v4l2")]
 mod vivid;

@@ -22,7 +22,9 @@
 #                       each line is a signal name (TERM, USR1, HUP, ...) that the guest's
 #                       /init sends to the probe, so the host can stop the probe (or poke it)
 #                       as soon as what it waits for has happened; the probe runs in the
-#                       background then, with SIGINT and SIGQUIT ignored (sh's rule)
+#                       background then, with SIGINT and SIGQUIT ignored (sh's rule); a line
+#                       "sh COMMAND" runs COMMAND in the guest instead (e.g. a vivid unbind),
+#                       logging "[vm-init] control: exit N" when it is done
 #   --file SRC:DEST     also put host file or directory SRC at DEST in the guest (repeatable)
 #   --env NAME=VALUE    set an environment variable for the probe (repeatable)
 #   --vivid-opts OPTS   vivid module parameters (default "n_devs=1")
@@ -301,6 +303,16 @@ if [ -n "\$ctl" ]; then
 	(
 		while read -r sig <&3; do
 			[ -n "\$sig" ] || continue
+			case \$sig in
+			"sh "*)
+				# A shell command for the guest (unplug the camera, fill the disk), run to
+				# its end before the next line is read; its output goes to the console.
+				log "control: running: \${sig#sh }"
+				sh -c "\${sig#sh }"
+				log "control: exit \$? at \$(uptime_s)s"
+				continue
+				;;
+			esac
 			if kill -s "\$sig" \$probe; then
 				log "control: SIG\$sig sent to the probe at \$(uptime_s)s"
 			else

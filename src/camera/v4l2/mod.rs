@@ -22,7 +22,7 @@ use v4l::video::Capture;
 use v4l::video::capture::Parameters;
 use v4l::{Device, FourCC};
 
-use super::{CameraError, CaptureStats, DropReason, Frame, FrameSource, PixelFormat};
+use super::{CameraError, CaptureStats, DropReason, Frame, FrameSource, FreezeWatch, PixelFormat};
 use crate::retry::Retry;
 
 pub use discover::{CameraInfo, Choice, FormatInfo, Request, SizeInfo, choose, discover};
@@ -72,6 +72,8 @@ pub struct V4l2Source {
     request: Request,
     state: State,
     stats: CaptureStats,
+    /// Identical frames in a row (a frozen picture).
+    freeze: FreezeWatch,
     opened: Instant,
     sequence: u64,
 }
@@ -86,6 +88,7 @@ impl V4l2Source {
             request,
             state: State::Live(Box::new(live)),
             stats: CaptureStats::default(),
+            freeze: FreezeWatch::default(),
             opened: Instant::now(),
             sequence: 0,
         })
@@ -107,6 +110,7 @@ impl V4l2Source {
                         since: Instant::now(),
                     },
                     stats: CaptureStats::default(),
+                    freeze: FreezeWatch::default(),
                     opened: Instant::now(),
                     sequence: 0,
                 };
@@ -371,6 +375,7 @@ impl FrameSource for V4l2Source {
             return Err(CameraError::Dropped { sequence, reason });
         }
         self.stats.frames += 1;
+        self.freeze.frame(data, &mut self.stats, &self.request.device);
         self.sequence += 1;
         Ok(Frame {
             format: g.format,
