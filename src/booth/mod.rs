@@ -559,6 +559,7 @@ where
                 // only its lettering can change, four times a second is enough.
                 let wiping = since_drawn.is_some_and(|t| t <= screens::INKING + screens::COLOURING);
                 if !wiping && self.health.next_draw.is_some_and(|t| now < t) {
+                    self.drew = false;
                     return Ok(());
                 }
                 self.health.next_draw = Some(now + Duration::from_millis(250));

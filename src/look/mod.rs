@@ -127,7 +127,6 @@ impl Look {
     pub fn draw(&self, photo: &RgbImage, generated: &RgbImage, palette: Option<&Palette>) -> Layers {
         let (w, h) = photo.dimensions();
         let (wu, hu) = (w as usize, h as usize);
-        let t0 = std::time::Instant::now();
         let planes: Vec<Plane> = if generated.dimensions() == (w, h) {
             // The generator ran at the output size: nothing to bring up.
             (0..3).map(|c| channel(generated, c)).collect()
@@ -166,7 +165,6 @@ impl Look {
             let fill = self.fill(pixels, palette, wu, hu);
             (ink.join().expect("ink thread"), fill)
         });
-        eprintln!("draw {:?}", t0.elapsed());
         Layers { width: w, height: h, fill, ink }
     }
 
