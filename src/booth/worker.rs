@@ -139,9 +139,9 @@ fn session(
 ) -> Result<(Animation, Result<PathBuf, String>), String> {
     // The comic's id, the stem of its files and the last part of its page's address: 64
     // random bits, so no guest can guess another's.
-    let label = crate::share::new_id(unix_seconds()).unwrap_or_else(|e| {
+    let label = crate::share::new_id(crate::share::unix_seconds()).unwrap_or_else(|e| {
         tracing::warn!("no random id ({e}); this comic's address can be guessed");
-        format!("comic-{}-{:016x}", unix_seconds(), id)
+        format!("comic-{}-{:016x}", crate::share::unix_seconds(), id)
     });
     let small = generator.size();
     let first_small = crate::convert::resize(&frames[0], small.0, small.1);
@@ -191,8 +191,4 @@ fn save_the_rest(export: &ExportConfig, anim: &Animation) {
             Err(e) => tracing::warn!("pruning {}: {e}", export.dir.display()),
         }
     }
-}
-
-fn unix_seconds() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }

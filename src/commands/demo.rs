@@ -161,10 +161,6 @@ fn guest_screens(
     })
 }
 
-fn unix_seconds() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 /// Runs the demo into `export.dir` (animations, in every `export.formats`) and `export.dir/screen` (what the screen showed).
 pub fn run(config: &Config) -> anyhow::Result<DemoReport> {
     let mut times = StageTimes::default();
@@ -215,7 +211,7 @@ pub fn run(config: &Config) -> anyhow::Result<DemoReport> {
         // With sharing on, the comic is named by an id, as the booth names it, and the result
         // screen shows its page's code.
         let id = match config.share.enabled {
-            true => Some(share::new_id(unix_seconds())?),
+            true => Some(share::new_id(share::unix_seconds())?),
             false => None,
         };
         let codes = id.as_ref().and_then(|id| share::codes(&config.share, id));

@@ -323,18 +323,11 @@ pub fn making<S: Screen>(
 ) -> Result<(), S::Error> {
     let (size, px) = (screen.size(), text_px(screen.size()));
     let stage = match since_drawn {
-        None => "Sketching...",
-        Some(t) if t < INKING => "Inking...",
-        Some(t) if t < INKING + COLOURING => "Colouring...",
-        Some(_) if total > 1 && done < total => "",
-        Some(_) => "Almost done!",
-    };
-    let counted;
-    let stage = if stage.is_empty() {
-        counted = format!("Drawing {} of {total}", (done + 1).min(total));
-        counted.as_str()
-    } else {
-        stage
+        None => "Sketching...".to_owned(),
+        Some(t) if t < INKING => "Inking...".to_owned(),
+        Some(t) if t < INKING + COLOURING => "Colouring...".to_owned(),
+        Some(_) if total > 1 && done < total => format!("Drawing {} of {total}", (done + 1).min(total)),
+        Some(_) => "Almost done!".to_owned(),
     };
     match sketch {
         Some(s) => {
@@ -344,7 +337,7 @@ pub fn making<S: Screen>(
         }
         None => screen.clear(INK)?,
     }
-    bottom_box(screen, stage, px)?;
+    bottom_box(screen, &stage, px)?;
     screen.present()
 }
 

@@ -42,6 +42,11 @@ pub fn new_id(unix_seconds: u64) -> std::io::Result<String> {
     Ok(format!("comic-{unix_seconds}-{:016x}", u64::from_le_bytes(bytes)))
 }
 
+/// Seconds since 1970 now (0 if the clock is before it): the time part of [`new_id`]'s ids.
+pub fn unix_seconds() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
 /// Whether `s` is a comic id as [`new_id`] makes them (and nothing a path could hide in).
 pub fn is_id(s: &str) -> bool {
     let Some(rest) = s.strip_prefix("comic-") else { return false };
