@@ -111,12 +111,18 @@ fn sigterm_while_saving_never_leaves_a_broken_comic() {
         }
     };
 
-    // One whole run: how long the saving part lasts (the window the kills are spread over).
-    let (mut child, saving) = start_saving();
-    assert!(child.wait().unwrap().success(), "the demo failed without being killed");
-    let window = saving.elapsed().max(Duration::from_millis(20));
+    // Whole runs: how long the saving part lasts (the window the kills are spread over). The
+    // shortest of three, since the first run also pays for a cold disk cache and the tests
+    // around this one load the machine unevenly.
     let mut known = HashMap::new();
-    check(&out, "the uninterrupted run", &mut known);
+    let mut window = Duration::MAX;
+    for run in 0..3 {
+        let (mut child, saving) = start_saving();
+        assert!(child.wait().unwrap().success(), "the demo failed without being killed");
+        window = window.min(saving.elapsed());
+        check(&out, &format!("uninterrupted run {run}"), &mut known);
+    }
+    window = window.max(Duration::from_millis(20));
     let comics = files_in(&out).iter().filter(|p| p.extension().is_some_and(|e| e == "gif")).count();
     assert_eq!(comics, 4, "four comics from the uninterrupted demo");
 
@@ -124,7 +130,13 @@ fn sigterm_while_saving_never_leaves_a_broken_comic() {
     for i in 0..kills {
         let (mut child, saving) = start_saving();
         let delay = Duration::from_micros(rng.below(window.as_micros() as u64));
-        while saving.elapsed() < delay && child.try_wait().unwrap().is_none() {
+        while saving.elapsed() < delay {
+            if child.try_wait().unwrap().is_some() {
+                // It finished before its kill: this machine saves faster now than when the
+                // window was measured, so the next kills aim within what it took.
+                window = window.min(saving.elapsed()).max(Duration::from_millis(20));
+                break;
+            }
             std::thread::sleep(Duration::from_micros(200));
         }
         // SAFETY: signalling our own child, which has not been waited for yet.
@@ -135,7 +147,7 @@ fn sigterm_while_saving_never_leaves_a_broken_comic() {
     }
     let left = files_in(&out).into_iter().filter(|p| is_temp(p)).count();
     println!(
-        "save_kill: {kills} runs killed at random in a {window:?} saving window ({killed_mid_run} before they \
+        "save_kill: {kills} runs killed at random in a saving window of {window:?} at the end ({killed_mid_run} before they \
          finished); every visible file decoded; {left} temporary files of killed runs left before pruning"
     );
     assert!(
