@@ -20,6 +20,7 @@ pub mod export;
 pub mod lettering;
 pub mod logging;
 pub mod look;
+pub mod memory;
 pub mod model;
 pub mod photo;
 pub mod retry;

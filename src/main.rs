@@ -105,6 +105,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    comicbooth::memory::keep_big_blocks_mapped();
     let cli = Cli::parse();
     let is_run = matches!(cli.command, Command::Run { .. });
     let mut config = match &cli.config {

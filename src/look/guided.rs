@@ -72,21 +72,33 @@ fn running_mean(src: &[f32], dst: &mut [f32], r: usize) {
     }
 }
 
-/// Bilinear sample of `p` at the centre of output pixel (x, y) of a `w` x `h` grid covering
-/// the same area.
-fn upsample(p: &Plane, w: usize, h: usize) -> Plane {
-    let sx = p.width as f32 / w as f32;
-    let sy = p.height as f32 / h as f32;
-    let xs: Vec<(usize, usize, f32)> = (0..w).map(|x| taps((x as f32 + 0.5) * sx - 0.5, p.width)).collect();
+/// `a * guide + b`, with `a` and `b` (small planes of one size) sampled bilinearly at the
+/// centre of each of the guide's pixels: the upsampling and the linear model in one pass, so
+/// no full-size `a` or `b` is ever stored.
+fn apply_upsampled(a: &Plane, b: &Plane, guide: &Plane) -> Plane {
+    debug_assert_eq!((a.width, a.height), (b.width, b.height));
+    let (w, h) = (guide.width, guide.height);
+    let sx = a.width as f32 / w as f32;
+    let sy = a.height as f32 / h as f32;
+    let xs: Vec<(usize, usize, f32)> = (0..w).map(|x| taps((x as f32 + 0.5) * sx - 0.5, a.width)).collect();
     let mut out = Plane::zeros(w, h);
+    // One small row of `a` and of `b` at a time, already blended between its two source rows.
+    let (mut a_row, mut b_row) = (vec![0.0f32; a.width], vec![0.0f32; a.width]);
     for y in 0..h {
-        let (y0, y1, fy) = taps((y as f32 + 0.5) * sy - 0.5, p.height);
-        let (r0, r1) = (&p.data[y0 * p.width..], &p.data[y1 * p.width..]);
-        let row = &mut out.data[y * w..(y + 1) * w];
-        for (o, &(x0, x1, fx)) in row.iter_mut().zip(&xs) {
-            let top = r0[x0] + (r0[x1] - r0[x0]) * fx;
-            let bottom = r1[x0] + (r1[x1] - r1[x0]) * fx;
-            *o = top + (bottom - top) * fy;
+        let (y0, y1, fy) = taps((y as f32 + 0.5) * sy - 0.5, a.height);
+        for (p, row) in [(a, &mut a_row), (b, &mut b_row)] {
+            let (r0, r1) =
+                (&p.data[y0 * p.width..(y0 + 1) * p.width], &p.data[y1 * p.width..(y1 + 1) * p.width]);
+            for ((v, &t), &u) in row.iter_mut().zip(r0).zip(r1) {
+                *v = t + (u - t) * fy;
+            }
+        }
+        let guide_row = &guide.data[y * w..(y + 1) * w];
+        let out_row = &mut out.data[y * w..(y + 1) * w];
+        for ((o, &(x0, x1, fx)), &i) in out_row.iter_mut().zip(&xs).zip(guide_row) {
+            let a = a_row[x0] + (a_row[x1] - a_row[x0]) * fx;
+            let b = b_row[x0] + (b_row[x1] - b_row[x0]) * fx;
+            *o = a * i + b;
         }
     }
     out
@@ -124,12 +136,7 @@ pub fn guided_upsample(small: &Plane, guide_small: &Plane, guide: &Plane, r: usi
         a.data[i] = cov / (var + eps);
         b.data[i] = mean_p.data[i] - a.data[i] * mean_i.data[i];
     }
-    let a = upsample(&box_mean(&a, r), guide.width, guide.height);
-    let mut q = upsample(&box_mean(&b, r), guide.width, guide.height);
-    for ((q, a), i) in q.data.iter_mut().zip(&a.data).zip(&guide.data) {
-        *q += a * i;
-    }
-    q
+    apply_upsampled(&box_mean(&a, r), &box_mean(&b, r), guide)
 }
 
 #[cfg(test)]
@@ -153,6 +160,25 @@ mod tests {
                 }
             }
             assert!((m.at(x, y) - s / c).abs() < 1e-4, "({x},{y})");
+        }
+    }
+
+    #[test]
+    fn the_linear_model_is_sampled_bilinearly_at_pixel_centres() {
+        // a * 1 + b with b = 0 is `a` upsampled: 4x3 -> 10x7, against bilinear by hand.
+        let a = plane(4, 3, |x, y| (x * x) as f32 + 3.0 * y as f32);
+        let q = apply_upsampled(&a, &plane(4, 3, |_, _| 0.0), &plane(10, 7, |_, _| 1.0));
+        for (x, y) in [(0usize, 0usize), (4, 3), (9, 6), (6, 1), (2, 5)] {
+            let sx = ((x as f32 + 0.5) * 0.4 - 0.5).clamp(0.0, 3.0);
+            let sy = ((y as f32 + 0.5) * 3.0 / 7.0 - 0.5).clamp(0.0, 2.0);
+            let (x0, y0) = (sx.floor() as usize, sy.floor() as usize);
+            let (x1, y1) = ((x0 + 1).min(3), (y0 + 1).min(2));
+            let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
+            let want = a.at(x0, y0) * (1.0 - fx) * (1.0 - fy)
+                + a.at(x1, y0) * fx * (1.0 - fy)
+                + a.at(x0, y1) * (1.0 - fx) * fy
+                + a.at(x1, y1) * fx * fy;
+            assert!((q.at(x, y) - want).abs() < 1e-4, "({x},{y}): {} against {want}", q.at(x, y));
         }
     }
 

@@ -115,6 +115,37 @@ fn generator_int8_stays_close_to_f32() {
     assert!(mean < 0.01, "int8 generator differs from f32 by {mean} on average");
 }
 
+/// The int8 generator reaches tract's integer matrix kernels, not an f32 fallback: on x86_64
+/// the AVX2/VNNI i32 kernels; on aarch64 `arm64simd_mmm_i32_8x8` (SMLAL: Cortex-A53 and A72, Pi
+/// Zero 2 W to Pi 4) or its `_dot` form (SDOT) where the CPU has the dot-product instructions
+/// (Cortex-A76 and A78: Pi 5, Jetson Orin). scripts/test-arm runs it under qemu-aarch64 as a
+/// Cortex-A72 and as a Cortex-A76, each time beside `generator_int8_matches_onnxruntime`, which
+/// checks those kernels' outputs against onnxruntime's.
+#[test]
+fn generator_int8_reaches_the_integer_kernels() {
+    let source = ModelSource::File(repo("models/comic_generator.int8.onnx"));
+    let [_, _, h, w] = GENERATOR_SHAPE;
+    let g = Generator::load(&source, w as u32, h as u32, 1).unwrap();
+    let kernels = g.kernels();
+    let integer: Vec<&String> = kernels.iter().filter(|k| k.contains("_i32_")).collect();
+    assert!(!integer.is_empty(), "the int8 generator runs no integer kernel: {kernels:?}");
+    #[cfg(target_arch = "aarch64")]
+    {
+        assert!(
+            integer.iter().all(|k| k.starts_with("arm64simd_mmm_i32_8x8")),
+            "integer kernels that are not tract's NEON ones: {integer:?}"
+        );
+        let dotprod = std::arch::is_aarch64_feature_detected!("dotprod");
+        assert_eq!(
+            integer.iter().any(|k| k.ends_with("_dot")),
+            dotprod,
+            "this CPU {} the dot-product instructions, yet the plan runs {integer:?}",
+            if dotprod { "has" } else { "lacks" }
+        );
+        println!("aarch64, dotprod {dotprod}: {integer:?}");
+    }
+}
+
 #[test]
 fn built_in_models_are_the_shipped_files_with_their_manifests() {
     use comicbooth::assets::{GATE, GENERATOR};
