@@ -15,6 +15,7 @@ use tract_onnx::prelude::*;
 use crate::assets::BuiltinModel;
 
 mod passes;
+mod qconv;
 use crate::convert::{self, Layout, ValueRange};
 
 /// What a model file promises: read from the TOML next to the .onnx file.
@@ -310,6 +311,14 @@ impl Net {
                 if dropped > 0 {
                     tracing::debug!(dropped, "Pads that pad nothing removed");
                 }
+                // COMICBOOTH_INT8_CONV=tract keeps tract's own quantized convolution (to
+                // compare the two: `comicbooth bench` alternated with and without it).
+                if std::env::var("COMICBOOTH_INT8_CONV").as_deref() != Ok("tract") {
+                    let swapped = qconv::swap_int8_convs(&mut m)?;
+                    if swapped > 0 {
+                        tracing::debug!(swapped, "int8 convolutions run by comicbooth's QConvU8");
+                    }
+                }
                 m.into_optimized()
             })
             .map_err(unsupported)?;
@@ -406,7 +415,7 @@ fn matmul_kernels(model: &TypedModel) -> Vec<String> {
     let mut names: Vec<String> = model
         .nodes()
         .iter()
-        .filter(|n| n.op.name() == "OptMatMul")
+        .filter(|n| n.op.name() == "OptMatMul" || n.op.name() == "QConvU8")
         .flat_map(|n| n.op.info().unwrap_or_default())
         .flat_map(|line| {
             line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))

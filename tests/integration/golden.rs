@@ -56,6 +56,7 @@ fn check_on(name: &str, golden: &str, threads: u32, tolerance: f32) {
     let expected = read_f32(&format!("tests/golden/{golden}.output.f32"));
     let got = tract_output_on(name, golden, threads);
     let (worst, mean) = diff(&got, &expected);
+    println!("{name} on {golden}, {threads} threads: max |tract - onnxruntime| {worst}, mean {mean}");
     assert!(
         worst <= tolerance,
         "{golden}: max |tract - onnxruntime| = {worst} (mean {mean}), tolerance {tolerance}"
