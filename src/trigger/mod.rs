@@ -105,6 +105,7 @@ impl Trigger for SignalTrigger {
 pub struct ScriptedTrigger {
     at: Vec<(u64, Request)>,
     polls: u64,
+    every_poll: bool,
 }
 
 impl ScriptedTrigger {
@@ -115,7 +116,12 @@ impl ScriptedTrigger {
 
     /// Asks for each request at its poll number.
     pub fn requests(at: Vec<(u64, Request)>) -> ScriptedTrigger {
-        ScriptedTrigger { at, polls: 0 }
+        ScriptedTrigger { at, polls: 0, every_poll: false }
+    }
+
+    /// Asks for a session on every poll, however many (a button held down).
+    pub fn every_poll() -> ScriptedTrigger {
+        ScriptedTrigger { at: Vec::new(), polls: 0, every_poll: true }
     }
 }
 
@@ -123,11 +129,15 @@ impl Trigger for ScriptedTrigger {
     fn poll(&mut self, _now: Instant) -> Option<Request> {
         let fire = self.at.iter().find(|(p, _)| *p == self.polls).map(|&(_, r)| r);
         self.polls += 1;
-        fire
+        if self.every_poll { Some(Request::Session) } else { fire }
     }
 
     fn describe(&self) -> String {
-        format!("scripted at polls {:?}", self.at)
+        if self.every_poll {
+            "scripted at every poll".into()
+        } else {
+            format!("scripted at polls {:?}", self.at)
+        }
     }
 }
 
