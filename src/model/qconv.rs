@@ -34,19 +34,8 @@ use tract_linalg::pack::PackedI8K4;
 /// A 2-D convolution of a 1xCxHxW u8 picture by i8 weights into a 1xMxOHxOW u8 output.
 #[derive(Clone, Debug)]
 pub struct QConvU8 {
-    /// Input channels, height and width (fixed at load: comicbooth loads a model per size).
-    c: usize,
-    h: usize,
-    w: usize,
-    /// Output channels, height and width.
-    m: usize,
-    oh: usize,
-    ow: usize,
-    kh: usize,
-    kw: usize,
-    stride: (usize, usize),
-    /// Padding before (top, left).
-    pad: (usize, usize),
+    /// The shape, fixed at load (comicbooth loads a model per input size).
+    g: Geometry,
     /// The input's zero point as the i8 the kernel sees (x0 - 128): what padding reads as.
     pad_value: i8,
     /// tract-linalg's kernel, the packing index, and the weights packed for it.
@@ -82,8 +71,7 @@ pub(super) enum Output {
 
 impl PartialEq for QConvU8 {
     fn eq(&self, other: &Self) -> bool {
-        (self.c, self.h, self.w, self.m, self.kh, self.kw, self.stride, self.pad)
-            == (other.c, other.h, other.w, other.m, other.kh, other.kw, other.stride, other.pad)
+        self.g == other.g
             && Arc::ptr_eq(&self.packed_w, &other.packed_w)
             && self.bias == other.bias
             && self.scale == other.scale
@@ -98,7 +86,7 @@ impl Eq for QConvU8 {}
 
 /// A convolution's shape: input channels and size, output channels, kernel, stride, padding
 /// before (top, left) and the output size.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct Geometry {
     c: usize,
     h: usize,
@@ -279,7 +267,7 @@ impl QConvU8 {
         input: Input,
         output: Output,
     ) -> TractResult<Option<QConvU8>> {
-        let Geometry { c, h, w, m, kh, kw, stride, pad, out: (oh, ow) } = g;
+        let Geometry { c, m, kh, kw, out: (oh, ow), .. } = g;
         let k = c * kh * kw;
         let n = oh * ow;
         ensure!(weights.len() == m * k, "QConvU8: {} weights for {m}x{k}", weights.len());
@@ -309,16 +297,7 @@ impl QConvU8 {
         let a_format = &mmm.packings()[packing].0;
         let packed_w = a_format.prepare_one(&Tensor::from_shape(&[m, k], weights)?, 1, 0)?;
         Ok(Some(QConvU8 {
-            c,
-            h,
-            w,
-            m,
-            oh,
-            ow,
-            kh,
-            kw,
-            stride,
-            pad,
+            g,
             pad_value: (q.x0 - 128) as i8,
             mmm,
             packing,
@@ -336,21 +315,21 @@ impl QConvU8 {
     /// picture is quantized here as onnxruntime's `QuantizeLinear` does: divided by the scale,
     /// clamped to the u8 range, rounded half to even, plus the zero point.
     fn padded(&self, x: &Tensor, xp: &mut Vec<u8>) -> TractResult<(usize, usize)> {
-        let (sh, sw) = self.stride;
-        let hp = (self.oh - 1) * sh + self.kh;
-        let wp = (self.ow - 1) * sw + self.kw;
+        let (sh, sw) = self.g.stride;
+        let hp = (self.g.out.0 - 1) * sh + self.g.kh;
+        let wp = (self.g.out.1 - 1) * sw + self.g.kw;
         xp.clear();
-        xp.resize(self.c * hp * wp, self.pad_value as u8);
-        let rows = self.h.min(hp - self.pad.0);
-        let cols = self.w.min(wp - self.pad.1);
+        xp.resize(self.g.c * hp * wp, self.pad_value as u8);
+        let rows = self.g.h.min(hp - self.g.pad.0);
+        let cols = self.g.w.min(wp - self.g.pad.1);
         let f32_in = match self.input {
             Input::U8 => None,
             Input::F32 { x_scale, x0 } => Some((x.try_as_plain_ram()?.as_slice::<f32>()?, x_scale, x0)),
         };
-        for c in 0..self.c {
+        for_each_chunk(xp, hp * wp, 1, |c, plane| {
             for y in 0..rows {
-                let at = (c * self.h + y) * self.w;
-                let dst = &mut xp[(c * hp + y + self.pad.0) * wp + self.pad.1..][..cols];
+                let at = (c * self.g.h + y) * self.g.w;
+                let dst = &mut plane[(y + self.g.pad.0) * wp + self.g.pad.1..][..cols];
                 match f32_in {
                     None => {
                         for (d, &s) in dst.iter_mut().zip(&x.as_bytes()[at..at + cols]) {
@@ -366,7 +345,7 @@ impl QConvU8 {
                     }
                 }
             }
-        }
+        });
         Ok((hp, wp))
     }
 
@@ -374,13 +353,13 @@ impl QConvU8 {
     /// from an output pixel's window corner. Rows past K (the kernel's padding to `kp`) read
     /// the corner itself; their weights are 0.
     fn taps(&self, kp: usize, hp: usize, wp: usize) -> Vec<usize> {
-        let k = self.c * self.kh * self.kw;
+        let k = self.g.c * self.g.kh * self.g.kw;
         (0..kp)
             .map(|kk| {
                 if kk >= k {
                     return 0;
                 }
-                let (c, ky, kx) = (kk / (self.kh * self.kw), kk / self.kw % self.kh, kk % self.kw);
+                let (c, ky, kx) = (kk / (self.g.kh * self.g.kw), kk / self.g.kw % self.g.kh, kk % self.g.kw);
                 (c * hp + ky) * wp + kx
             })
             .collect()
@@ -389,10 +368,11 @@ impl QConvU8 {
     /// The im2col matrix, plain: K rows of N = OH x OW, for a kernel whose B packing is not
     /// [`PackedI8K4`] (tract packs it then).
     fn im2col_plain(&self, xp: &[u8], hp: usize, wp: usize, cols: &mut [u8]) {
-        let n = self.oh * self.ow;
-        let (sh, sw) = self.stride;
-        for (dst, &tap) in cols.chunks_exact_mut(n).zip(&self.taps(self.c * self.kh * self.kw, hp, wp)) {
-            for (oy, out) in dst.chunks_exact_mut(self.ow).enumerate() {
+        let n = self.g.out.0 * self.g.out.1;
+        let (sh, sw) = self.g.stride;
+        for (dst, &tap) in cols.chunks_exact_mut(n).zip(&self.taps(self.g.c * self.g.kh * self.g.kw, hp, wp))
+        {
+            for (oy, out) in dst.chunks_exact_mut(self.g.out.1).enumerate() {
                 let src = &xp[oy * sh * wp + tap..];
                 for (o, &v) in out.iter_mut().zip(src.iter().step_by(sw)) {
                     *o = v;
@@ -405,17 +385,17 @@ impl QConvU8 {
     /// operand of its VNNI and SDOT kernels): panels of `r` output pixels; in each, for every 4
     /// rows of K, 4 bytes per pixel (`panel[kb * r * 4 + pixel * 4 + k % 4]`).
     fn im2col_i8k4(&self, xp: &[u8], hp: usize, wp: usize, r: usize, packed: &mut [u8]) {
-        let k = self.c * self.kh * self.kw;
+        let k = self.g.c * self.g.kh * self.g.kw;
         let kp = k.div_ceil(4) * 4;
-        let n = self.oh * self.ow;
-        let (sh, sw) = self.stride;
+        let n = self.g.out.0 * self.g.out.1;
+        let (sh, sw) = self.g.stride;
         let taps = self.taps(kp, hp, wp);
-        let corner = |j: usize| (j / self.ow) * sh * wp + (j % self.ow) * sw;
-        for (p, panel) in packed.chunks_exact_mut(kp * r).enumerate() {
+        let corner = |j: usize| (j / self.g.out.1) * sh * wp + (j % self.g.out.1) * sw;
+        for_each_chunk(packed, kp * r, 64, |p, panel| {
             let (first, last) = (p * r, (p * r + r).min(n) - 1);
             // Stride 1 and one output row: each row of K reads `r` consecutive bytes, and 4
             // rows interleave into the panel's 4-byte groups.
-            if r == 8 && sw == 1 && last == first + 7 && first / self.ow == last / self.ow {
+            if r == 8 && sw == 1 && last == first + 7 && first / self.g.out.1 == last / self.g.out.1 {
                 let base = corner(first);
                 for (block, t) in panel.chunks_exact_mut(32).zip(taps.chunks_exact(4)) {
                     let row = |i: usize| u64::from_le_bytes(xp[base + t[i]..][..8].try_into().unwrap());
@@ -432,32 +412,30 @@ impl QConvU8 {
                     }
                 }
             }
-        }
+        });
     }
 
     /// i32 accumulators to u8 as onnxruntime's MLAS requantizes (scale, clamp to the u8 range
     /// around the zero point, round half to even, add it), then, where this op took over the
     /// `DequantizeLinear`, to f32 as onnxruntime dequantizes (`(q - y0) * y_scale`).
     fn requantize(&self, acc: &[i32], out: &mut Tensor) -> TractResult<()> {
-        let n = self.oh * self.ow;
+        let n = self.g.out.0 * self.g.out.1;
         let (lo, hi) = ((-self.y0) as f32, (255 - self.y0) as f32);
-        let rows = acc.chunks_exact(n).zip(self.scale.iter());
         match self.output {
-            Output::U8(_) => {
-                for ((acc, &s), out) in rows.zip(out.as_bytes_mut().chunks_exact_mut(n)) {
-                    for (&a, o) in acc.iter().zip(out.iter_mut()) {
-                        *o = (round_bits(clamp(a as f32 * s, lo, hi)) + self.y0) as u8;
-                    }
+            Output::U8(_) => for_each_chunk(out.as_bytes_mut(), n, 1, |o, out| {
+                let (acc, s) = (&acc[o * n..][..n], self.scale[o]);
+                for (&a, out) in acc.iter().zip(out.iter_mut()) {
+                    *out = (round_bits(clamp(a as f32 * s, lo, hi)) + self.y0) as u8;
                 }
-            }
+            }),
             Output::F32 { y_scale, .. } => {
                 let mut view = out.try_as_plain_ram_mut()?;
-                let out = view.as_slice_mut::<f32>()?;
-                for ((acc, &s), out) in rows.zip(out.chunks_exact_mut(n)) {
-                    for (&a, o) in acc.iter().zip(out.iter_mut()) {
-                        *o = round_bits(clamp(a as f32 * s, lo, hi)) as f32 * y_scale;
+                for_each_chunk(view.as_slice_mut::<f32>()?, n, 1, |o, out| {
+                    let (acc, s) = (&acc[o * n..][..n], self.scale[o]);
+                    for (&a, out) in acc.iter().zip(out.iter_mut()) {
+                        *out = round_bits(clamp(a as f32 * s, lo, hi)) as f32 * y_scale;
                     }
-                }
+                })
             }
         }
         Ok(())
@@ -468,7 +446,20 @@ impl QConvU8 {
             Output::U8(dt) => dt,
             Output::F32 { .. } => DatumType::F32,
         };
-        dt.fact([1, self.m, self.oh, self.ow])
+        dt.fact([1, self.g.m, self.g.out.0, self.g.out.1])
+    }
+}
+
+/// `f(index, chunk)` for each `chunk`-long piece of `data`, on tract's thread pool where the
+/// model runs on more than one thread (batches of at least `min` pieces), else in turn.
+fn for_each_chunk<T: Send>(data: &mut [T], chunk: usize, min: usize, f: impl Fn(usize, &mut [T]) + Sync) {
+    use rayon::prelude::*;
+    use tract_linalg::multithread::{Executor, current_tract_executor};
+    match current_tract_executor() {
+        Executor::MultiThread(pool) => pool.install(|| {
+            data.par_chunks_exact_mut(chunk).with_min_len(min).enumerate().for_each(|(i, c)| f(i, c))
+        }),
+        _ => data.chunks_exact_mut(chunk).enumerate().for_each(|(i, c)| f(i, c)),
     }
 }
 
@@ -496,16 +487,16 @@ impl Op for QConvU8 {
     fn info(&self) -> TractResult<Vec<String>> {
         Ok(vec![format!(
             "{}x{} stride {}x{}, {} -> {} channels, {}x{} -> {}x{}, kernel {}",
-            self.kh,
-            self.kw,
-            self.stride.0,
-            self.stride.1,
-            self.c,
-            self.m,
-            self.h,
-            self.w,
-            self.oh,
-            self.ow,
+            self.g.kh,
+            self.g.kw,
+            self.g.stride.0,
+            self.g.stride.1,
+            self.g.c,
+            self.g.m,
+            self.g.h,
+            self.g.w,
+            self.g.out.0,
+            self.g.out.1,
             self.mmm.name()
         )])
     }
@@ -518,7 +509,7 @@ impl EvalOp for QConvU8 {
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let x = args_1!(inputs);
-        ensure!(x.shape() == [1, self.c, self.h, self.w], "QConvU8: input {:?}", x.shape());
+        ensure!(x.shape() == [1, self.g.c, self.g.h, self.g.w], "QConvU8: input {:?}", x.shape());
         let out = SCRATCH.with_borrow_mut(|scratch| self.run(&x, scratch))?;
         Ok(tvec!(out.into_tvalue()))
     }
@@ -540,7 +531,7 @@ thread_local! {
 
 impl QConvU8 {
     fn run(&self, x: &Tensor, scratch: &mut Scratch) -> TractResult<Tensor> {
-        let (k, n) = (self.c * self.kh * self.kw, self.oh * self.ow);
+        let (k, n) = (self.g.c * self.g.kh * self.g.kw, self.g.out.0 * self.g.out.1);
         let (hp, wp) = self.padded(x, &mut scratch.padded)?;
         let xp = &scratch.padded;
         let b_format = &self.mmm.packings()[self.packing].1;
@@ -564,11 +555,11 @@ impl QConvU8 {
             self.im2col_plain(xp, hp, wp, cols.as_bytes_mut());
             b_format.prepare_one(&cols, 0, 1)?
         };
-        if scratch.acc.as_ref().is_none_or(|a| a.len() < self.m * n) {
-            scratch.acc = Some(unsafe { Tensor::uninitialized::<i32>(&[self.m * n])? });
+        if scratch.acc.as_ref().is_none_or(|a| a.len() < self.g.m * n) {
+            scratch.acc = Some(unsafe { Tensor::uninitialized::<i32>(&[self.g.m * n])? });
         }
         let acc = scratch.acc.as_ref().unwrap();
-        let (shape, strides) = ([self.m, n], [n as isize, 1]);
+        let (shape, strides) = ([self.g.m, n], [n as isize, 1]);
         unsafe {
             let view = TensorView::from_bytes(acc, 0, &shape, &strides);
             let store = self.mmm.c_view(Some(0), Some(1)).wrap(&view);
@@ -581,12 +572,13 @@ impl QConvU8 {
                 FusedSpec::BinPerRow(self.bias.view(), BinOp::Add),
                 FusedSpec::Store(store),
             ];
-            self.mmm.run(self.m, n, &specs)?;
+            self.mmm.run(self.g.m, n, &specs)?;
         }
         drop(packed_x); // the packed blob is the scratch's alone again
         let fact = self.output_fact();
-        let mut out = unsafe { Tensor::uninitialized_dt(fact.datum_type, &[1, self.m, self.oh, self.ow])? };
-        let acc = &acc.try_as_plain_ram()?.as_slice::<i32>()?[..self.m * n];
+        let mut out =
+            unsafe { Tensor::uninitialized_dt(fact.datum_type, &[1, self.g.m, self.g.out.0, self.g.out.1])? };
+        let acc = &acc.try_as_plain_ram()?.as_slice::<i32>()?[..self.g.m * n];
         self.requantize(acc, &mut out)?;
         Ok(out)
     }
