@@ -1,21 +1,25 @@
 //! An int8 convolution of our own (issue 19), swapped in for tract's quantized `Conv` (ONNX
 //! `QLinearConv`: u8 activations, i8 weights with per-channel scales and zero points 0, u8
-//! output) by [`swap_int8_convs`] between typing and tract's declutter.
+//! output) by [`swap_int8_convs`] between typing and tract's declutter, together with the
+//! `QuantizeLinear` that feeds it and the `DequantizeLinear` that reads it where there are such.
 //!
 //! Why: tract 0.23.9 lowers such a convolution into an eager im2col, the zero-point sums of the
 //! packed input (QSumB), and the requantization as separate element-wise ops over i32 tensors
 //! (Sub, Scale, Add, Min, Max, Cast), which together took four times as long as the integer
 //! products themselves (`docs/speed.md`). This op does the same arithmetic in three passes:
 //!
-//! 1. im2col straight from the u8 picture into an i8 matrix (each byte `x ^ 0x80`, that is
-//!    `x - 128`, so the kernel's i8 x i8 products apply; padding is the input's zero point);
+//! 1. the picture (f32, quantized here as onnxruntime's `QuantizeLinear` does, or u8) into a
+//!    padded i8 copy (`q ^ 0x80`, that is `q - 128`, so the kernel's i8 x i8 products apply;
+//!    padding is the input's zero point), then the im2col straight in the packed layout of
+//!    tract-linalg's kernel;
 //! 2. tract-linalg's own integer kernel (VNNI on x86_64, SMLAL or SDOT on ARM, picked by
 //!    `MmmDispatch` as tract picks it) with the bias fused in. The weights' zero point is 0,
 //!    so the input's zero point only shifts each output channel by a constant,
 //!    `(128 - x0) * sum(w[m])`, folded into the bias once at load: no sums of the input at all;
-//! 3. the requantization to u8 in f32 per output channel, rounding exactly as onnxruntime's
-//!    MLAS does (clamp, then round half to even by the 2^23 trick), so the output matches it
-//!    bit for bit where tract's own path rounded differently.
+//! 3. the requantization in f32 per output channel, rounded as onnxruntime's MLAS rounds
+//!    (clamp, then round half to even by the 1.5 x 2^23 trick), to u8 or, where the op took
+//!    over the `DequantizeLinear`, on to f32. The generator's output equals onnxruntime's to
+//!    the bit on x86_64 (`tests/integration/golden.rs`).
 //!
 //! Written against tract's public API only (its `TypedOp`, `EvalOp` and tract-linalg's
 //! `MatMatMul`), so it could be offered upstream as a codegen for quantized `Conv`.
@@ -31,7 +35,9 @@ use tract_linalg::mmm::{
 };
 use tract_linalg::pack::PackedI8K4;
 
-/// A 2-D convolution of a 1xCxHxW u8 picture by i8 weights into a 1xMxOHxOW u8 output.
+/// A 2-D convolution of a 1xCxHxW picture by i8 weights into a 1xMxOHxOW output, quantized
+/// in between (its input and output u8, or f32 where it took over the QuantizeLinear before it
+/// and the DequantizeLinear after it).
 #[derive(Clone, Debug)]
 pub struct QConvU8 {
     /// The shape, fixed at load (comicbooth loads a model per input size).
