@@ -32,6 +32,7 @@ use tract_core::ops::nn::DataFormat;
 use tract_linalg::BinOp;
 use tract_linalg::mmm::{
     AsInputValue, EagerPackedInput, FusedSpec, MMMInputValue, MatMatMul, PackedExoticFact, Query,
+    ScratchSpace,
 };
 use tract_linalg::pack::PackedI8K4;
 
@@ -529,6 +530,8 @@ struct Scratch {
     padded: Vec<u8>,
     packed: Option<Arc<Blob>>,
     acc: Option<Tensor>,
+    /// tract-linalg's own per-run workspace (as tract's OptMatMul keeps it between runs).
+    kernel: Option<Box<dyn ScratchSpace>>,
 }
 
 thread_local! {
@@ -578,7 +581,11 @@ impl QConvU8 {
                 FusedSpec::BinPerRow(self.bias.view(), BinOp::Add),
                 FusedSpec::Store(store),
             ];
-            self.mmm.run(self.g.m, n, &specs)?;
+            if !scratch.kernel.as_ref().is_some_and(|k| self.mmm.can_use_scratch_space(&**k)) {
+                scratch.kernel = Some(self.mmm.allocate_scratch_space());
+            }
+            let kernel = scratch.kernel.as_mut().unwrap();
+            self.mmm.run_with_scratch_space(self.g.m, n, &mut **kernel, &specs)?;
         }
         drop(packed_x); // the packed blob is the scratch's alone again
         let fact = self.output_fact();
