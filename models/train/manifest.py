@@ -19,7 +19,7 @@ import onnx
 COMMANDS = """models/train/make_models.sh (which runs, in order:
   models/train/setup.sh
   python3 models/train/gather.py DATA
-  python3 models/train/train.py generator DATA RUN --minutes 55
+  python3 models/train/train.py generator DATA RUN --minutes 95
   python3 models/train/export.py RUN OUT generator
   .venv/bin/python models/train/quantize.py DATA OUT
   .venv/bin/python models/train/manifest.py DATA RUN OUT --commit <recipe commit> --only comic_generator
