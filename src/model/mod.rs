@@ -14,6 +14,7 @@ use tract_onnx::prelude::*;
 
 use crate::assets::BuiltinModel;
 
+mod deconv;
 mod passes;
 mod qconv;
 use crate::convert::{self, Layout, ValueRange};
@@ -319,6 +320,14 @@ impl Net {
                         tracing::debug!(swapped, "int8 convolutions run by comicbooth's QConvU8");
                     }
                 }
+                // COMICBOOTH_DECONV=tract keeps tract's own transposed convolution (for the same
+                // A/B comparison).
+                if std::env::var("COMICBOOTH_DECONV").as_deref() != Ok("tract") {
+                    let swapped = deconv::swap_deconvs(&mut m)?;
+                    if swapped > 0 {
+                        tracing::debug!(swapped, "transposed convolutions run by comicbooth's PhaseDeconv");
+                    }
+                }
                 m.into_optimized()
             })
             .map_err(unsupported)?;
@@ -415,7 +424,7 @@ fn matmul_kernels(model: &TypedModel) -> Vec<String> {
     let mut names: Vec<String> = model
         .nodes()
         .iter()
-        .filter(|n| n.op.name() == "OptMatMul" || n.op.name() == "QConvU8")
+        .filter(|n| matches!(&*n.op.name(), "OptMatMul" | "QConvU8" | "PhaseDeconv"))
         .flat_map(|n| n.op.info().unwrap_or_default())
         .flat_map(|line| {
             line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))

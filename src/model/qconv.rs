@@ -118,14 +118,18 @@ struct Quant {
 }
 
 /// Every value of a constant tensor as `T`.
-fn values<T: Datum + Copy>(t: &Tensor) -> TractResult<Vec<T>> {
+pub(super) fn values<T: Datum + Copy>(t: &Tensor) -> TractResult<Vec<T>> {
     Ok(t.cast_to::<T>()?.to_plain_array_view::<T>()?.iter().copied().collect())
 }
 
 /// The value of `outlet` where it is a constant, or computed from constants alone by at most
 /// `depth` ops (before tract's declutter folds them, ONNX's bias and zero points reach a
 /// quantized convolution through casts and reshapes).
-fn const_value(model: &TypedModel, outlet: OutletId, depth: usize) -> TractResult<Option<Arc<Tensor>>> {
+pub(super) fn const_value(
+    model: &TypedModel,
+    outlet: OutletId,
+    depth: usize,
+) -> TractResult<Option<Arc<Tensor>>> {
     if let Some(k) = &model.outlet_fact(outlet)?.konst {
         return Ok(Some(k.clone()));
     }

@@ -1,0 +1,562 @@
+//! A transposed convolution of our own (issue 19), swapped in for tract's f32 `Deconv` (ONNX
+//! `ConvTranspose`) by [`swap_deconvs`] between typing and tract's declutter.
+//!
+//! Why: tract 0.23.9 runs a transposed convolution as one matrix product into a column buffer
+//! of every kernel tap of every input pixel (`C_out x kh x kw` rows), then `DeconvSum`, a
+//! scatter-add of that buffer into the output on one thread: 27% of the f32 generator's time
+//! at 1 thread, and the part that does not get faster with a second one (`docs/speed.md`).
+//!
+//! This op computes each output pixel once, by its *phase*: with stride `s`, the output pixels
+//! whose row is `r` modulo `s` (and column `r'` modulo `s`) are reached by the same few kernel
+//! taps, each reading the input at a fixed offset. A 4x4 stride-2 transposed convolution is
+//! thus four 2x2 convolutions, one per phase. For each phase and each of its output rows, the
+//! op writes the taps' input rows straight in the packed layout of tract-linalg's f32 kernel
+//! (a small block that stays in cache), and runs that kernel with the bias fused, storing
+//! into the output with a column stride of `s`: no column buffer, no scatter, no
+//! interleaving pass. The rows are independent, so with 2 or more threads they run on tract's
+//! pool. The products are the same as tract's (each output pixel sums the same products, in
+//! another order), so results differ from onnxruntime's by float rounding only.
+//!
+//! Written against tract's public API only (`TypedOp`, `EvalOp`, tract-linalg's `MatMatMul`),
+//! so it could be offered upstream as a codegen for `Deconv`.
+
+use std::sync::Arc;
+
+use tract_core::internal::*;
+use tract_core::ops::cnn::{Deconv, KernelFormat};
+use tract_core::ops::nn::DataFormat;
+use tract_linalg::BinOp;
+use tract_linalg::mmm::{
+    AsInputValue, EagerPackedInput, FusedSpec, MMMInputValue, MatMatMul, PackedExoticFact, Query,
+    ScratchSpace,
+};
+use tract_linalg::multithread::{Executor, current_tract_executor, multithread_tract_scope};
+use tract_linalg::pack::PackedFormat;
+
+use super::qconv::{const_value, values};
+
+/// A transposed convolution's shape: input channels and size, output channels, kernel,
+/// stride, the output's crop at the start (ONNX's `pads` begin) and the output size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Geometry {
+    c: usize,
+    h: usize,
+    w: usize,
+    m: usize,
+    kh: usize,
+    kw: usize,
+    stride: (usize, usize),
+    pad: (usize, usize),
+    out: (usize, usize),
+}
+
+/// One axis of one phase: the outputs `first`, `first + s`, ... (`count` of them), and the
+/// kernel taps that reach them, each with the input offset it reads (output `first + s * q`
+/// reads input `q + offset` through tap `k`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct AxisPhase {
+    first: usize,
+    count: usize,
+    taps: Vec<(usize, isize)>,
+}
+
+/// The phases of one axis: `n_in` inputs, `n_out` outputs, a kernel of `k`, stride `s`, the
+/// output cropped by `pad` at the start. Output `o` is input `i` through tap `t` where
+/// `o = i * s - pad + t`.
+fn axis_phases(n_out: usize, k: usize, s: usize, pad: usize) -> Vec<AxisPhase> {
+    (0..s.min(n_out))
+        .map(|r| {
+            let taps = (0..k)
+                .filter_map(|t| {
+                    let d = (r + pad) as isize - t as isize;
+                    (d.rem_euclid(s as isize) == 0).then(|| (t, d.div_euclid(s as isize)))
+                })
+                .collect();
+            AxisPhase { first: r, count: (n_out - r).div_ceil(s), taps }
+        })
+        .collect()
+}
+
+/// The zeros a phase's reads need around the input on one axis: (before, after).
+fn axis_margins(phases: &[AxisPhase], n_in: usize) -> (usize, usize) {
+    let mut before = 0isize;
+    let mut after = 0isize;
+    for p in phases {
+        for &(_, off) in &p.taps {
+            before = before.max(-off);
+            after = after.max(p.count as isize - 1 + off - (n_in as isize - 1));
+        }
+    }
+    (before as usize, after as usize)
+}
+
+/// One output phase: its first output pixel, its rows and columns, and for each row of K
+/// (input channel, tap row, tap column) where its input row starts in the padded picture for
+/// the phase's first output row; the weights packed for tract-linalg's kernel (None where no
+/// tap reaches the phase: the bias alone).
+#[derive(Clone, Debug)]
+struct Phase {
+    first: (usize, usize),
+    rows: usize,
+    cols: usize,
+    taps: Vec<usize>,
+    packed_w: Option<Arc<Box<dyn MMMInputValue>>>,
+}
+
+/// A transposed convolution of a 1xCxHxW f32 picture into a 1xMxOHxOW one, run phase by phase.
+#[derive(Clone, Debug)]
+pub struct PhaseDeconv {
+    g: Geometry,
+    /// The zeros around the picture the phases read (top, left) and the padded size.
+    margin: (usize, usize),
+    padded: (usize, usize),
+    mmm: Box<dyn MatMatMul>,
+    packing: usize,
+    b_format: PackedFormat,
+    phases: Arc<Vec<Phase>>,
+    /// One per output channel.
+    bias: Arc<Tensor>,
+}
+
+impl PartialEq for PhaseDeconv {
+    fn eq(&self, other: &Self) -> bool {
+        self.g == other.g && Arc::ptr_eq(&self.phases, &other.phases) && self.bias == other.bias
+    }
+}
+
+impl Eq for PhaseDeconv {}
+
+impl PhaseDeconv {
+    /// The op for a node of `model`, or None where the node is not a transposed convolution
+    /// this op covers (tract keeps it then): f32, batch 1, NCHW, OIHW weights, no groups or
+    /// dilation, a known input shape, constant weights and bias.
+    fn for_node(model: &TypedModel, node: &TypedNode) -> TractResult<Option<PhaseDeconv>> {
+        let Some(deconv) = node.op_as::<Deconv>() else { return Ok(None) };
+        let spec = &deconv.pool_spec;
+        if deconv.group != 1
+            || spec.data_format != DataFormat::NCHW
+            || deconv.kernel_format != KernelFormat::OIHW
+            || spec.kernel_shape.len() != 2
+            || spec.dilations().iter().any(|&d| d != 1)
+            || node.inputs.len() != 3
+        {
+            return Ok(None);
+        }
+        let x_fact = model.outlet_fact(node.inputs[0])?;
+        let Some(shape) = x_fact.shape.as_concrete() else { return Ok(None) };
+        if x_fact.datum_type != DatumType::F32 || shape.len() != 4 || shape[0] != 1 {
+            return Ok(None);
+        }
+        let (Some(w), Some(bias)) =
+            (const_value(model, node.inputs[1], 4)?, const_value(model, node.inputs[2], 4)?)
+        else {
+            return Ok(None);
+        };
+        if w.datum_type() != DatumType::F32 || w.rank() != 4 || w.shape()[1] != shape[1] {
+            return Ok(None);
+        }
+        let (c, h, wd) = (shape[1], shape[2], shape[3]);
+        let (m, kh, kw) = (w.shape()[0], w.shape()[2], w.shape()[3]);
+        let bias = values::<f32>(&bias)?;
+        if !(bias.len() == 1 || bias.len() == m) {
+            return Ok(None);
+        }
+        let strides = spec.strides();
+        let dims = spec.padding.compute_for_deconv(
+            &[h, wd],
+            &[kh, kw],
+            &spec.dilations(),
+            &strides,
+            &deconv.adjustments,
+        )?;
+        let g = Geometry {
+            c,
+            h,
+            w: wd,
+            m,
+            kh,
+            kw,
+            stride: (strides[0], strides[1]),
+            pad: (dims[0].pad_before, dims[1].pad_before),
+            out: (dims[0].deconvoluted, dims[1].deconvoluted),
+        };
+        // What tract computed for the node must be what this op gives.
+        let fact = model.outlet_fact(OutletId::new(node.id, 0))?;
+        if fact.shape.as_concrete() != Some(&[1, m, g.out.0, g.out.1][..]) {
+            return Ok(None);
+        }
+        let bias: Vec<f32> = (0..m).map(|o| bias[if bias.len() == 1 { 0 } else { o }]).collect();
+        PhaseDeconv::new(g, values::<f32>(&w)?.as_slice(), &bias)
+    }
+
+    /// The op from its geometry, OIHW weights ([M][C][kh][kw]) and bias (one per output
+    /// channel); None where tract-linalg offers no f32 kernel with a plain packed B.
+    fn new(g: Geometry, weights: &[f32], bias: &[f32]) -> TractResult<Option<PhaseDeconv>> {
+        let Geometry { c, h, w, m, kh, kw, stride, pad, out } = g;
+        ensure!(weights.len() == m * c * kh * kw, "PhaseDeconv: {} weights", weights.len());
+        ensure!(bias.len() == m, "PhaseDeconv: {} biases for {m} channels", bias.len());
+        if out.0 == 0 || out.1 == 0 || stride.0 == 0 || stride.1 == 0 {
+            return Ok(None);
+        }
+        let ys = axis_phases(out.0, kh, stride.0, pad.0);
+        let xs = axis_phases(out.1, kw, stride.1, pad.1);
+        let margin = (axis_margins(&ys, h).0, axis_margins(&xs, w).0);
+        let padded = (margin.0 + h + axis_margins(&ys, h).1, margin.1 + w + axis_margins(&xs, w).1);
+        let k_max = ys.iter().map(|p| p.taps.len()).max().unwrap_or(0)
+            * xs.iter().map(|p| p.taps.len()).max().unwrap_or(0)
+            * c;
+        let query = Query {
+            weight: DatumType::F32.into(),
+            activation: DatumType::F32,
+            accumulators: tvec!(DatumType::F32),
+            store: Some(DatumType::F32),
+            allow_extractor: false,
+            m: Some(m),
+            k: Some(k_max.max(1)),
+            n: Some(xs[0].count),
+        };
+        let Some((mmm, packing, _)) = tract_linalg::mmm::MmmDispatch::native().pick(&query) else {
+            return Ok(None);
+        };
+        let (a_format, b_format) = &mmm.packings()[packing];
+        let Some(b_format) =
+            b_format.downcast_ref::<PackedFormat>().filter(|f| f.dt == DatumType::F32).cloned()
+        else {
+            return Ok(None);
+        };
+        let mut phases = Vec::with_capacity(ys.len() * xs.len());
+        for py in &ys {
+            for px in &xs {
+                let mut taps = Vec::new();
+                let mut a = Vec::new();
+                for ci in 0..c {
+                    for &(_, oy) in &py.taps {
+                        for &(_, ox) in &px.taps {
+                            let row = (oy + margin.0 as isize) as usize;
+                            let col = (ox + margin.1 as isize) as usize;
+                            taps.push((ci * padded.0 + row) * padded.1 + col);
+                        }
+                    }
+                }
+                let k = taps.len();
+                for o in 0..m {
+                    for ci in 0..c {
+                        for &(ty, _) in &py.taps {
+                            for &(tx, _) in &px.taps {
+                                a.push(weights[((o * c + ci) * kh + ty) * kw + tx]);
+                            }
+                        }
+                    }
+                }
+                let packed_w = if k == 0 {
+                    None
+                } else {
+                    Some(Arc::new(a_format.prepare_one(&Tensor::from_shape(&[m, k], &a)?, 1, 0)?))
+                };
+                phases.push(Phase {
+                    first: (py.first, px.first),
+                    rows: py.count,
+                    cols: px.count,
+                    taps,
+                    packed_w,
+                });
+            }
+        }
+        Ok(Some(PhaseDeconv {
+            g,
+            margin,
+            padded,
+            mmm,
+            packing,
+            b_format,
+            phases: Arc::new(phases),
+            bias: Arc::new(Tensor::from_shape(&[m], bias)?),
+        }))
+    }
+
+    /// The picture with the zeros the phases read around it.
+    fn pad_input(&self, x: &[f32], xp: &mut Vec<f32>) {
+        let (hp, wp) = self.padded;
+        let Geometry { h, w, .. } = self.g;
+        xp.clear();
+        xp.resize(self.g.c * hp * wp, 0.0);
+        for (plane, src) in xp.chunks_exact_mut(hp * wp).zip(x.chunks_exact(h * w)) {
+            for (y, row) in src.chunks_exact(w).enumerate() {
+                plane[(y + self.margin.0) * wp + self.margin.1..][..w].copy_from_slice(row);
+            }
+        }
+    }
+
+    /// The B operand for output row `q` of `phase`: K rows (its taps) of `cols` pixels, in
+    /// tract-linalg's packed layout (panels of `r` pixels; in each, `r` values per row of K).
+    /// Each row of K is a run of consecutive input values, copied `r` at a time.
+    fn pack_row(&self, phase: &Phase, q: usize, xp: &[f32], packed: &mut [f32]) {
+        let r = self.b_format.r;
+        let k = phase.taps.len();
+        let panel = self.b_format.single_panel_len(k);
+        let base = q * self.padded.1;
+        for (j, dst) in packed.chunks_exact_mut(panel).enumerate().take(phase.cols.div_ceil(r)) {
+            let (from, lanes) = (j * r, r.min(phase.cols - j * r));
+            for (block, &tap) in dst.chunks_exact_mut(r).zip(&phase.taps) {
+                block[..lanes].copy_from_slice(&xp[base + tap + from..][..lanes]);
+                block[lanes..].fill(0.0);
+            }
+        }
+    }
+
+    /// Output row `q` of `phase` into `out`: the kernel's product of the phase's weights and
+    /// its packed input row, plus the bias, stored every `s` columns of the output row.
+    fn run_row(
+        &self,
+        phase: &Phase,
+        q: usize,
+        xp: &[f32],
+        out: &Tensor,
+        scratch: &mut Scratch,
+    ) -> TractResult<()> {
+        let (oh, ow) = self.g.out;
+        let (sy, sx) = self.g.stride;
+        let oy = phase.first.0 + sy * q;
+        let offset = ((oy * ow + phase.first.1) * 4) as isize;
+        let (shape, strides) = ([self.g.m, phase.cols], [(oh * ow) as isize, sx as isize]);
+        let Some(packed_w) = &phase.packed_w else {
+            // No tap reaches these pixels: the bias alone.
+            let bias = self.bias.try_as_plain_ram()?.as_slice::<f32>()?;
+            let data = out.as_ptr::<f32>()? as *mut f32;
+            for (o, &b) in bias.iter().enumerate() {
+                for p in 0..phase.cols {
+                    unsafe { *data.add(o * oh * ow + oy * ow + phase.first.1 + p * sx) = b };
+                }
+            }
+            return Ok(());
+        };
+        let k = phase.taps.len();
+        let len = self.b_format.len(k, phase.cols);
+        let align = self.b_format.alignment();
+        let mut blob = match scratch.packed.take() {
+            Some(b) if b.len() >= len * 4 && (b.as_ptr() as usize).is_multiple_of(align) => b,
+            _ => Arc::new(unsafe { Blob::new_for_size_and_align(len * 4, align) }),
+        };
+        {
+            let bytes = Arc::get_mut(&mut blob).context("PhaseDeconv: packed input still shared")?;
+            let floats =
+                unsafe { std::slice::from_raw_parts_mut(bytes.as_bytes_mut().as_mut_ptr() as *mut f32, len) };
+            self.pack_row(phase, q, xp, floats);
+        }
+        let packed_x = EagerPackedInput {
+            fact: PackedExoticFact { format: Box::new(self.b_format.clone()), mn: phase.cols.to_dim(), k },
+            packed: blob.clone(),
+            panel_bytes: self.b_format.single_panel_len(k) * 4,
+            mn: phase.cols,
+        };
+        unsafe {
+            let view = TensorView::from_bytes(out, offset, &shape, &strides);
+            let store = self.mmm.c_view(Some(0), Some(1)).wrap(&view);
+            let specs = [
+                FusedSpec::AddMatMul {
+                    a: AsInputValue::Borrowed(&***packed_w),
+                    b: AsInputValue::Borrowed(&packed_x),
+                    packing: self.packing,
+                },
+                FusedSpec::BinPerRow(self.bias.view(), BinOp::Add),
+                FusedSpec::Store(store),
+            ];
+            if !scratch.kernel.as_ref().is_some_and(|k| self.mmm.can_use_scratch_space(&**k)) {
+                scratch.kernel = Some(self.mmm.allocate_scratch_space());
+            }
+            let kernel = scratch.kernel.as_mut().unwrap();
+            // One row is a small product: run it on this thread (rows are what run in parallel).
+            multithread_tract_scope(Executor::SingleThread, || {
+                self.mmm.run_with_scratch_space(self.g.m, phase.cols, &mut **kernel, &specs)
+            })?;
+        }
+        drop(packed_x);
+        scratch.packed = Some(blob);
+        Ok(())
+    }
+
+    fn run(&self, x: &Tensor) -> TractResult<Tensor> {
+        let xp = PADDED.with_borrow_mut(|xp| {
+            self.pad_input(x.try_as_plain_ram()?.as_slice::<f32>()?, xp);
+            TractResult::Ok(std::mem::take(xp))
+        })?;
+        let out = unsafe { Tensor::uninitialized::<f32>(&[1, self.g.m, self.g.out.0, self.g.out.1])? };
+        // Every (phase, row) pair writes its own output pixels: none is written twice.
+        let rows: Vec<(usize, usize)> =
+            self.phases.iter().enumerate().flat_map(|(i, p)| (0..p.rows).map(move |q| (i, q))).collect();
+        let one = |&(i, q): &(usize, usize)| {
+            SCRATCH.with_borrow_mut(|scratch| self.run_row(&self.phases[i], q, &xp, &out, scratch))
+        };
+        match current_tract_executor() {
+            Executor::MultiThread(pool) => {
+                use rayon::prelude::*;
+                pool.install(|| rows.par_iter().with_min_len(4).try_for_each(one))?
+            }
+            _ => rows.iter().try_for_each(one)?,
+        }
+        PADDED.with_borrow_mut(|kept| *kept = xp);
+        Ok(out)
+    }
+}
+
+/// Buffers kept from one run to the next by each thread that runs rows: a row's packed input
+/// (tens of KB) and tract-linalg's kernel workspace.
+#[derive(Default)]
+struct Scratch {
+    packed: Option<Arc<Blob>>,
+    kernel: Option<Box<dyn ScratchSpace>>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+    /// The padded picture, on the thread that runs the plan.
+    static PADDED: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Op for PhaseDeconv {
+    fn name(&self) -> StaticName {
+        "PhaseDeconv".into()
+    }
+
+    fn info(&self) -> TractResult<Vec<String>> {
+        Ok(vec![format!(
+            "{}x{} stride {}x{}, {} -> {} channels, {}x{} -> {}x{}, {} phases, kernel {}",
+            self.g.kh,
+            self.g.kw,
+            self.g.stride.0,
+            self.g.stride.1,
+            self.g.c,
+            self.g.m,
+            self.g.h,
+            self.g.w,
+            self.g.out.0,
+            self.g.out.1,
+            self.phases.len(),
+            self.mmm.name()
+        )])
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for PhaseDeconv {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let x = args_1!(inputs);
+        ensure!(x.shape() == [1, self.g.c, self.g.h, self.g.w], "PhaseDeconv: input {:?}", x.shape());
+        Ok(tvec!(self.run(&x)?.into_tvalue()))
+    }
+}
+
+impl TypedOp for PhaseDeconv {
+    as_op!();
+
+    fn output_facts(&self, _inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        Ok(tvec!(f32::fact([1, self.g.m, self.g.out.0, self.g.out.1])))
+    }
+}
+
+/// Replaces each f32 transposed convolution [`PhaseDeconv`] covers with it. Returns how many
+/// it replaced.
+pub fn swap_deconvs(model: &mut TypedModel) -> TractResult<usize> {
+    let ids: Vec<usize> = model.nodes().iter().filter(|n| n.op_is::<Deconv>()).map(|n| n.id).collect();
+    let mut swapped = 0;
+    for id in ids {
+        let node = model.node(id);
+        let Some(op) = PhaseDeconv::for_node(model, node)? else { continue };
+        let mut patch = TypedModelPatch::default();
+        let x = patch.tap_model(model, node.inputs[0])?;
+        let y = patch.wire_node(format!("{}.phase_deconv", node.name), op, &[x])?;
+        patch.shunt_outside(model, OutletId::new(id, 0), y[0])?;
+        patch.apply(model)?;
+        swapped += 1;
+    }
+    if swapped > 0 {
+        *model = model.clone().into_compact()?;
+    }
+    Ok(swapped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A transposed convolution by its definition: every input pixel, through every tap, adds
+    /// to the output pixel it lands on (`o = i * s - pad + t`), cropped to the output.
+    fn reference(g: Geometry, x: &[f32], weights: &[f32], bias: &[f32]) -> Vec<f32> {
+        let Geometry { c, h, w, m, kh, kw, stride, pad, out: (oh, ow) } = g;
+        let mut out: Vec<f64> = (0..m * oh * ow).map(|i| bias[i / (oh * ow)] as f64).collect();
+        for o in 0..m {
+            for ci in 0..c {
+                for iy in 0..h {
+                    for ix in 0..w {
+                        for ty in 0..kh {
+                            for tx in 0..kw {
+                                let oy = (iy * stride.0 + ty) as isize - pad.0 as isize;
+                                let ox = (ix * stride.1 + tx) as isize - pad.1 as isize;
+                                if oy < 0 || ox < 0 || oy >= oh as isize || ox >= ow as isize {
+                                    continue;
+                                }
+                                out[(o * oh + oy as usize) * ow + ox as usize] += x[(ci * h + iy) * w + ix]
+                                    as f64
+                                    * weights[((o * c + ci) * kh + ty) * kw + tx] as f64;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out.into_iter().map(|v| v as f32).collect()
+    }
+
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> f32 {
+            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        }
+    }
+
+    #[test]
+    fn matches_conv_transpose_by_its_definition_on_odd_shapes() {
+        let mut rng = Lcg(11);
+        // (c, h, w, m, k, stride, pad, adjustment): the generator's 4x4 stride 2; ONNX's other
+        // common upsampler 3x3 stride 2 with an output padding; a kernel equal to the stride;
+        // a kernel smaller than the stride (phases no tap reaches: the bias alone); stride 3
+        // with a crop; stride 1; a row narrower than the kernel's panels.
+        let cases = [
+            (5, 6, 7, 9, 4, 2, 1, 0),
+            (3, 5, 8, 4, 3, 2, 1, 1),
+            (4, 4, 4, 3, 2, 2, 0, 0),
+            (2, 3, 5, 2, 1, 2, 0, 1),
+            (3, 4, 6, 5, 5, 3, 2, 0),
+            (6, 7, 9, 7, 3, 1, 1, 0),
+            (17, 2, 3, 20, 4, 2, 1, 0),
+        ];
+        for (c, h, w, m, k, s, p, adj) in cases {
+            let out = ((h - 1) * s + k - 2 * p + adj, (w - 1) * s + k - 2 * p + adj);
+            let g = Geometry { c, h, w, m, kh: k, kw: k, stride: (s, s), pad: (p, p), out };
+            let x: Vec<f32> = (0..c * h * w).map(|_| rng.next()).collect();
+            let weights: Vec<f32> = (0..m * c * k * k).map(|_| rng.next()).collect();
+            let bias: Vec<f32> = (0..m).map(|_| rng.next()).collect();
+            let expected = reference(g, &x, &weights, &bias);
+            let op = PhaseDeconv::new(g, &weights, &bias).unwrap().expect("an f32 kernel");
+            for executor in [Executor::SingleThread, Executor::multithread(2)] {
+                let input = Tensor::from_shape(&[1, c, h, w], &x).unwrap();
+                let got = multithread_tract_scope(executor, || {
+                    op.eval(&EvalContext::out_of_plan(), tvec!(input.into_tvalue())).unwrap()
+                });
+                assert_eq!(got[0].shape(), [1, m, out.0, out.1]);
+                let got = got[0].try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec();
+                for (i, (a, b)) in got.iter().zip(&expected).enumerate() {
+                    assert!(
+                        (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                        "case {:?} at {i}: {a} != {b}",
+                        (c, h, w, m, k, s, p, adj)
+                    );
+                }
+            }
+        }
+    }
+}
