@@ -116,11 +116,26 @@ pub struct PhaseDeconv {
     phases: Arc<Vec<Phase>>,
     /// One per output channel.
     bias: Arc<Tensor>,
+    /// What the op took over from the nodes after it: an `Add` of another tensor of the
+    /// output's shape (its second input), then a `Relu`.
+    then: Then,
+    zero: Arc<Tensor>,
+}
+
+/// The element-wise ops after the transposed convolution that run inside its kernel, as tract
+/// fuses them into a convolution's (a generator's skip connection and activation).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Then {
+    add: bool,
+    relu: bool,
 }
 
 impl PartialEq for PhaseDeconv {
     fn eq(&self, other: &Self) -> bool {
-        self.g == other.g && Arc::ptr_eq(&self.phases, &other.phases) && self.bias == other.bias
+        self.g == other.g
+            && Arc::ptr_eq(&self.phases, &other.phases)
+            && self.bias == other.bias
+            && self.then == other.then
     }
 }
 
@@ -271,6 +286,8 @@ impl PhaseDeconv {
             b_format,
             phases: Arc::new(phases),
             bias: Arc::new(Tensor::from_shape(&[m], bias)?),
+            then: Then::default(),
+            zero: Arc::new(tensor0(0f32)),
         }))
     }
 
@@ -323,6 +340,7 @@ impl PhaseDeconv {
         q: usize,
         xp: &[f32],
         out: &Tensor,
+        add: Option<&Tensor>,
         scratch: &mut Scratch,
     ) -> TractResult<()> {
         let (oh, ow) = self.g.out;
@@ -331,12 +349,15 @@ impl PhaseDeconv {
         let offset = ((oy * ow + phase.first.1) * 4) as isize;
         let (shape, strides) = ([self.g.m, phase.cols], [(oh * ow) as isize, sx as isize]);
         let Some(packed_w) = &phase.packed_w else {
-            // No tap reaches these pixels: the bias alone.
+            // No tap reaches these pixels: the bias alone (then what the op took over).
             let bias = self.bias.try_as_plain_ram()?.as_slice::<f32>()?;
             let data = out.as_ptr::<f32>()? as *mut f32;
+            let other = add.map(|t| t.as_ptr::<f32>()).transpose()?;
             for (o, &b) in bias.iter().enumerate() {
                 for p in 0..phase.cols {
-                    unsafe { *data.add(o * oh * ow + oy * ow + phase.first.1 + p * sx) = b };
+                    let at = o * oh * ow + oy * ow + phase.first.1 + p * sx;
+                    let v = b + other.map_or(0.0, |t| unsafe { *t.add(at) });
+                    unsafe { *data.add(at) = if self.then.relu { v.max(0.0) } else { v } };
                 }
             }
             return Ok(());
@@ -363,15 +384,28 @@ impl PhaseDeconv {
         unsafe {
             let view = TensorView::from_bytes(out, offset, &shape, &strides);
             let store = self.mmm.c_view(Some(0), Some(1)).wrap(&view);
-            let specs = [
+            let mut specs: TVec<FusedSpec> = tvec![
                 FusedSpec::AddMatMul {
                     a: AsInputValue::Borrowed(&***packed_w),
                     b: AsInputValue::Borrowed(&packed_x),
                     packing: self.packing,
                 },
                 FusedSpec::BinPerRow(self.bias.view(), BinOp::Add),
-                FusedSpec::Store(store),
             ];
+            // The other tensor of the `Add`, read at the same places as the output is written.
+            // tract-linalg 0.23.9 reads a border tile's addend only at offsets below the view's
+            // element count, as if the view were dense: a third axis (stride 0, never
+            // addressed) makes the count cover every offset of this strided row.
+            let cover = (self.g.m * oh * ow).div_ceil(self.g.m * phase.cols);
+            let (add_shape, add_strides) = ([self.g.m, phase.cols, cover], [strides[0], strides[1], 0]);
+            if let Some(other) = add {
+                let view = TensorView::from_bytes(other, offset, &add_shape, &add_strides);
+                specs.push(FusedSpec::AddUnicast(self.mmm.c_view(Some(0), Some(1)).wrap(&view)));
+            }
+            if self.then.relu {
+                specs.push(FusedSpec::BinScalar(&self.zero, BinOp::Max));
+            }
+            specs.push(FusedSpec::Store(store));
             if !scratch.kernel.as_ref().is_some_and(|k| self.mmm.can_use_scratch_space(&**k)) {
                 scratch.kernel = Some(self.mmm.allocate_scratch_space());
             }
@@ -386,7 +420,7 @@ impl PhaseDeconv {
         Ok(())
     }
 
-    fn run(&self, x: &Tensor) -> TractResult<Tensor> {
+    fn run(&self, x: &Tensor, add: Option<&Tensor>) -> TractResult<Tensor> {
         let xp = PADDED.with_borrow_mut(|xp| {
             self.pad_input(x.try_as_plain_ram()?.as_slice::<f32>()?, xp);
             TractResult::Ok(std::mem::take(xp))
@@ -396,7 +430,7 @@ impl PhaseDeconv {
         let rows: Vec<(usize, usize)> =
             self.phases.iter().enumerate().flat_map(|(i, p)| (0..p.rows).map(move |q| (i, q))).collect();
         let one = |&(i, q): &(usize, usize)| {
-            SCRATCH.with_borrow_mut(|scratch| self.run_row(&self.phases[i], q, &xp, &out, scratch))
+            SCRATCH.with_borrow_mut(|scratch| self.run_row(&self.phases[i], q, &xp, &out, add, scratch))
         };
         match current_tract_executor() {
             Executor::MultiThread(pool) => {
@@ -452,7 +486,7 @@ impl Op for PhaseDeconv {
 
     fn info(&self) -> TractResult<Vec<String>> {
         Ok(vec![format!(
-            "{}x{} stride {}x{}, {} -> {} channels, {}x{} -> {}x{}, {} phases, kernel {}",
+            "{}x{} stride {}x{}, {} -> {} channels, {}x{} -> {}x{}, {} phases{}{}, kernel {}",
             self.g.kh,
             self.g.kw,
             self.g.stride.0,
@@ -464,6 +498,8 @@ impl Op for PhaseDeconv {
             self.g.out.0,
             self.g.out.1,
             self.phases.len(),
+            if self.then.add { ", + skip" } else { "" },
+            if self.then.relu { ", relu" } else { "" },
             self.mmm.name()
         )])
     }
@@ -475,9 +511,19 @@ impl EvalOp for PhaseDeconv {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let x = args_1!(inputs);
+        let out = [1, self.g.m, self.g.out.0, self.g.out.1];
+        ensure!(inputs.len() == 1 + self.then.add as usize, "PhaseDeconv: {} inputs", inputs.len());
+        let x = &inputs[0];
         ensure!(x.shape() == [1, self.g.c, self.g.h, self.g.w], "PhaseDeconv: input {:?}", x.shape());
-        Ok(tvec!(self.run(&x)?.into_tvalue()))
+        let add = inputs.get(1).map(|t| &**t);
+        if let Some(t) = add {
+            ensure!(
+                t.shape() == out && t.datum_type() == DatumType::F32,
+                "PhaseDeconv: addend {:?}",
+                t.shape()
+            );
+        }
+        Ok(tvec!(self.run(x, add)?.into_tvalue()))
     }
 }
 
@@ -489,18 +535,66 @@ impl TypedOp for PhaseDeconv {
     }
 }
 
-/// Replaces each f32 transposed convolution [`PhaseDeconv`] covers with it. Returns how many
-/// it replaced.
+/// The node that alone reads `outlet`, where there is one.
+fn only_successor(model: &TypedModel, outlet: OutletId) -> Option<&TypedNode> {
+    match model.outlet_successors(outlet) {
+        [one] if !model.output_outlets().is_ok_and(|o| o.contains(&outlet)) => Some(model.node(one.node)),
+        _ => None,
+    }
+}
+
+/// Where `node` is an element-wise binary op of kind `B` with `from` as one input: the other.
+fn other_input<B: tract_core::ops::binary::BinMiniOp>(node: &TypedNode, from: OutletId) -> Option<OutletId> {
+    let bin = node.op_as::<tract_core::ops::binary::TypedBinOp>()?;
+    if !bin.0.is::<B>() || node.inputs.len() != 2 {
+        return None;
+    }
+    match (node.inputs[0] == from, node.inputs[1] == from) {
+        (true, false) => Some(node.inputs[1]),
+        (false, true) => Some(node.inputs[0]),
+        _ => None,
+    }
+}
+
+/// Replaces each f32 transposed convolution [`PhaseDeconv`] covers with it, together with an
+/// `Add` of a tensor of its output's shape and a `Relu` after it where there are such (a
+/// generator's skip connection and activation; tract would run them as one more pass). Returns
+/// how many it replaced.
 pub fn swap_deconvs(model: &mut TypedModel) -> TractResult<usize> {
+    use tract_core::ops::math::{Add, Max};
     let ids: Vec<usize> = model.nodes().iter().filter(|n| n.op_is::<Deconv>()).map(|n| n.id).collect();
     let mut swapped = 0;
     for id in ids {
         let node = model.node(id);
-        let Some(op) = PhaseDeconv::for_node(model, node)? else { continue };
+        let Some(mut op) = PhaseDeconv::for_node(model, node)? else { continue };
+        let out_fact = model.outlet_fact(OutletId::new(id, 0))?.clone();
+        let mut last = OutletId::new(id, 0);
+        let mut addend = None;
+        if let Some(next) = only_successor(model, last)
+            && let Some(other) = other_input::<Add>(next, last)
+            && *model.outlet_fact(other)? == out_fact
+        {
+            addend = Some(other);
+            op.then.add = true;
+            last = OutletId::new(next.id, 0);
+        }
+        if let Some(next) = only_successor(model, last)
+            && let Some(other) = other_input::<Max>(next, last)
+            && let Some(k) = &model.outlet_fact(other)?.konst
+            && k.len() == 1
+            && k.cast_to_scalar::<f32>()? == 0.0
+            && *model.outlet_fact(OutletId::new(next.id, 0))? == out_fact
+        {
+            op.then.relu = true;
+            last = OutletId::new(next.id, 0);
+        }
         let mut patch = TypedModelPatch::default();
-        let x = patch.tap_model(model, node.inputs[0])?;
-        let y = patch.wire_node(format!("{}.phase_deconv", node.name), op, &[x])?;
-        patch.shunt_outside(model, OutletId::new(id, 0), y[0])?;
+        let mut inputs = tvec![patch.tap_model(model, node.inputs[0])?];
+        if let Some(other) = addend {
+            inputs.push(patch.tap_model(model, other)?);
+        }
+        let y = patch.wire_node(format!("{}.phase_deconv", node.name), op, &inputs)?;
+        patch.shunt_outside(model, last, y[0])?;
         patch.apply(model)?;
         swapped += 1;
     }
@@ -573,20 +667,34 @@ mod tests {
             let weights: Vec<f32> = (0..m * c * k * k).map(|_| rng.next()).collect();
             let bias: Vec<f32> = (0..m).map(|_| rng.next()).collect();
             let expected = reference(g, &x, &weights, &bias);
-            let op = PhaseDeconv::new(g, &weights, &bias).unwrap().expect("an f32 kernel");
-            for executor in [Executor::SingleThread, Executor::multithread(2)] {
-                let input = Tensor::from_shape(&[1, c, h, w], &x).unwrap();
-                let got = multithread_tract_scope(executor, || {
-                    op.eval(&EvalContext::out_of_plan(), tvec!(input.into_tvalue())).unwrap()
-                });
-                assert_eq!(got[0].shape(), [1, m, out.0, out.1]);
-                let got = got[0].try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec();
-                for (i, (a, b)) in got.iter().zip(&expected).enumerate() {
-                    assert!(
-                        (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
-                        "case {:?} at {i}: {a} != {b}",
-                        (c, h, w, m, k, s, p, adj)
-                    );
+            let mut op = PhaseDeconv::new(g, &weights, &bias).unwrap().expect("an f32 kernel");
+            let addend: Vec<f32> = (0..m * out.0 * out.1).map(|_| rng.next()).collect();
+            for then in [Then::default(), Then { add: true, relu: false }, Then { add: true, relu: true }] {
+                op.then = then;
+                let want: Vec<f32> = expected
+                    .iter()
+                    .zip(&addend)
+                    .map(|(&v, &a)| if then.add { v + a } else { v })
+                    .map(|v| if then.relu { v.max(0.0) } else { v })
+                    .collect();
+                for executor in [Executor::SingleThread, Executor::multithread(2)] {
+                    let mut inputs = tvec![Tensor::from_shape(&[1, c, h, w], &x).unwrap().into_tvalue()];
+                    if then.add {
+                        inputs
+                            .push(Tensor::from_shape(&[1, m, out.0, out.1], &addend).unwrap().into_tvalue());
+                    }
+                    let got = multithread_tract_scope(executor, || {
+                        op.eval(&EvalContext::out_of_plan(), inputs).unwrap()
+                    });
+                    assert_eq!(got[0].shape(), [1, m, out.0, out.1]);
+                    let got = got[0].try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec();
+                    for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+                        let case = (c, h, w, m, k, s, p, adj);
+                        assert!(
+                            (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                            "case {case:?} {then:?} at {i}: {a} != {b}"
+                        );
+                    }
                 }
             }
         }
