@@ -33,7 +33,7 @@ use tract_linalg::mmm::{
 use tract_linalg::multithread::{Executor, current_tract_executor, multithread_tract_scope};
 use tract_linalg::pack::PackedFormat;
 
-use super::qconv::{const_value, values};
+use super::qconv::{const_value, kept_blob, kept_kernel_space, values};
 
 /// A transposed convolution's shape: input channels and size, output channels, kernel,
 /// stride, the output's crop at the start (ONNX's `pads` begin) and the output size.
@@ -125,7 +125,7 @@ pub struct PhaseDeconv {
 /// The element-wise ops after the transposed convolution that run inside its kernel, as tract
 /// fuses them into a convolution's (a generator's skip connection and activation).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) struct Then {
+struct Then {
     add: bool,
     relu: bool,
 }
@@ -215,8 +215,8 @@ impl PhaseDeconv {
         }
         let ys = axis_phases(out.0, kh, stride.0, pad.0);
         let xs = axis_phases(out.1, kw, stride.1, pad.1);
-        let margin = (axis_margins(&ys, h).0, axis_margins(&xs, w).0);
-        let padded = (margin.0 + h + axis_margins(&ys, h).1, margin.1 + w + axis_margins(&xs, w).1);
+        let ((top, bottom), (left, right)) = (axis_margins(&ys, h), axis_margins(&xs, w));
+        let (margin, padded) = ((top, left), (top + h + bottom, left + w + right));
         let k_max = ys.iter().map(|p| p.taps.len()).max().unwrap_or(0)
             * xs.iter().map(|p| p.taps.len()).max().unwrap_or(0)
             * c;
@@ -365,10 +365,7 @@ impl PhaseDeconv {
         let k = phase.taps.len();
         let len = self.b_format.len(k, phase.cols);
         let align = self.b_format.alignment();
-        let mut blob = match scratch.packed.take() {
-            Some(b) if b.len() >= len * 4 && (b.as_ptr() as usize).is_multiple_of(align) => b,
-            _ => Arc::new(unsafe { Blob::new_for_size_and_align(len * 4, align) }),
-        };
+        let mut blob = kept_blob(&mut scratch.packed, len * 4, align);
         {
             let bytes = Arc::get_mut(&mut blob).context("PhaseDeconv: packed input still shared")?;
             let floats =
@@ -396,9 +393,9 @@ impl PhaseDeconv {
             // tract-linalg 0.23.9 reads a border tile's addend only at offsets below the view's
             // element count, as if the view were dense: a third axis (stride 0, never
             // addressed) makes the count cover every offset of this strided row.
-            let cover = (self.g.m * oh * ow).div_ceil(self.g.m * phase.cols);
-            let (add_shape, add_strides) = ([self.g.m, phase.cols, cover], [strides[0], strides[1], 0]);
             if let Some(other) = add {
+                let cover = (self.g.m * oh * ow).div_ceil(self.g.m * phase.cols);
+                let (add_shape, add_strides) = ([self.g.m, phase.cols, cover], [strides[0], strides[1], 0]);
                 let view = TensorView::from_bytes(other, offset, &add_shape, &add_strides);
                 specs.push(FusedSpec::AddUnicast(self.mmm.c_view(Some(0), Some(1)).wrap(&view)));
             }
@@ -406,13 +403,10 @@ impl PhaseDeconv {
                 specs.push(FusedSpec::BinScalar(&self.zero, BinOp::Max));
             }
             specs.push(FusedSpec::Store(store));
-            if !scratch.kernel.as_ref().is_some_and(|k| self.mmm.can_use_scratch_space(&**k)) {
-                scratch.kernel = Some(self.mmm.allocate_scratch_space());
-            }
-            let kernel = scratch.kernel.as_mut().unwrap();
+            let kernel = kept_kernel_space(&mut scratch.kernel, &*self.mmm);
             // One row is a small product: run it on this thread (rows are what run in parallel).
             multithread_tract_scope(Executor::SingleThread, || {
-                self.mmm.run_with_scratch_space(self.g.m, phase.cols, &mut **kernel, &specs)
+                self.mmm.run_with_scratch_space(self.g.m, phase.cols, kernel, &specs)
             })?;
         }
         drop(packed_x);

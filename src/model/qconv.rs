@@ -474,6 +474,29 @@ fn for_each_chunk<T: Send>(data: &mut [T], chunk: usize, min: usize, f: impl Fn(
     }
 }
 
+/// The blob kept in `slot` where it holds `len` bytes at `align`, else a new one (not
+/// initialised): a packed operand kept from one run to the next, as fresh pages would be
+/// faulted in on every run.
+pub(super) fn kept_blob(slot: &mut Option<Arc<Blob>>, len: usize, align: usize) -> Arc<Blob> {
+    match slot.take() {
+        Some(b) if b.len() >= len && (b.as_ptr() as usize).is_multiple_of(align) => b,
+        _ => Arc::new(unsafe { Blob::new_for_size_and_align(len, align) }),
+    }
+}
+
+/// tract-linalg's per-run workspace for `mmm`, kept in `slot` between runs (as tract's
+/// OptMatMul keeps it): the one there where `mmm` can use it, else a new one.
+pub(super) fn kept_kernel_space<'s>(
+    slot: &'s mut Option<Box<dyn ScratchSpace>>,
+    mmm: &dyn MatMatMul,
+) -> &'s mut dyn ScratchSpace {
+    // SAFETY: both only inspect or make a workspace; the one handed back is one `mmm` accepts.
+    if !slot.as_ref().is_some_and(|k| unsafe { mmm.can_use_scratch_space(&**k) }) {
+        *slot = Some(unsafe { mmm.allocate_scratch_space() });
+    }
+    &mut **slot.as_mut().unwrap()
+}
+
 /// `v` within `lo..=hi` by plain comparisons (a NaN gives `hi`), which compile to the vector
 /// min and max instructions; `f32::clamp`'s NaN rules keep the loops scalar.
 #[inline(always)]
@@ -550,10 +573,7 @@ impl QConvU8 {
         let b_format = &self.mmm.packings()[self.packing].1;
         let packed_x: Box<dyn MMMInputValue> = if let Some(i8k4) = b_format.downcast_ref::<PackedI8K4>() {
             let (len, align) = (i8k4.len(k, n), i8k4.alignment());
-            let mut blob = match scratch.packed.take() {
-                Some(b) if b.len() >= len && (b.as_ptr() as usize).is_multiple_of(align) => b,
-                _ => Arc::new(unsafe { Blob::new_for_size_and_align(len, align) }),
-            };
+            let mut blob = kept_blob(&mut scratch.packed, len, align);
             let bytes = Arc::get_mut(&mut blob).context("QConvU8: packed input still shared")?;
             self.im2col_i8k4(xp, hp, wp, i8k4.r, &mut bytes.as_bytes_mut()[..len]);
             scratch.packed = Some(blob.clone());
@@ -585,11 +605,8 @@ impl QConvU8 {
                 FusedSpec::BinPerRow(self.bias.view(), BinOp::Add),
                 FusedSpec::Store(store),
             ];
-            if !scratch.kernel.as_ref().is_some_and(|k| self.mmm.can_use_scratch_space(&**k)) {
-                scratch.kernel = Some(self.mmm.allocate_scratch_space());
-            }
-            let kernel = scratch.kernel.as_mut().unwrap();
-            self.mmm.run_with_scratch_space(self.g.m, n, &mut **kernel, &specs)?;
+            let kernel = kept_kernel_space(&mut scratch.kernel, &*self.mmm);
+            self.mmm.run_with_scratch_space(self.g.m, n, kernel, &specs)?;
         }
         drop(packed_x); // the packed blob is the scratch's alone again
         let fact = self.output_fact();
