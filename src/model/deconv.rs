@@ -33,22 +33,7 @@ use tract_linalg::mmm::{
 use tract_linalg::multithread::{Executor, current_tract_executor, multithread_tract_scope};
 use tract_linalg::pack::PackedFormat;
 
-use super::qconv::{const_value, kept_blob, kept_kernel_space, values};
-
-/// A transposed convolution's shape: input channels and size, output channels, kernel,
-/// stride, the output's crop at the start (ONNX's `pads` begin) and the output size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Geometry {
-    c: usize,
-    h: usize,
-    w: usize,
-    m: usize,
-    kh: usize,
-    kw: usize,
-    stride: (usize, usize),
-    pad: (usize, usize),
-    out: (usize, usize),
-}
+use super::qconv::{Geometry, const_value, kept_blob, kept_kernel_space, values};
 
 /// One axis of one phase: the outputs `first`, `first + s`, ... (`count` of them), and the
 /// kernel taps that reach them, each with the input offset it reads (output `first + s * q`
@@ -60,7 +45,7 @@ struct AxisPhase {
     taps: Vec<(usize, isize)>,
 }
 
-/// The phases of one axis: `n_in` inputs, `n_out` outputs, a kernel of `k`, stride `s`, the
+/// The phases of one axis: `n_out` outputs, a kernel of `k`, stride `s`, the
 /// output cropped by `pad` at the start. Output `o` is input `i` through tap `t` where
 /// `o = i * s - pad + t`.
 fn axis_phases(n_out: usize, k: usize, s: usize, pad: usize) -> Vec<AxisPhase> {
@@ -480,17 +465,8 @@ impl Op for PhaseDeconv {
 
     fn info(&self) -> TractResult<Vec<String>> {
         Ok(vec![format!(
-            "{}x{} stride {}x{}, {} -> {} channels, {}x{} -> {}x{}, {} phases{}{}, kernel {}",
-            self.g.kh,
-            self.g.kw,
-            self.g.stride.0,
-            self.g.stride.1,
-            self.g.c,
-            self.g.m,
-            self.g.h,
-            self.g.w,
-            self.g.out.0,
-            self.g.out.1,
+            "{}, {} phases{}{}, kernel {}",
+            self.g,
             self.phases.len(),
             if self.then.add { ", + skip" } else { "" },
             if self.then.relu { ", relu" } else { "" },
@@ -582,14 +558,8 @@ pub fn swap_deconvs(model: &mut TypedModel) -> TractResult<usize> {
             op.then.relu = true;
             last = OutletId::new(next.id, 0);
         }
-        let mut patch = TypedModelPatch::default();
-        let mut inputs = tvec![patch.tap_model(model, node.inputs[0])?];
-        if let Some(other) = addend {
-            inputs.push(patch.tap_model(model, other)?);
-        }
-        let y = patch.wire_node(format!("{}.phase_deconv", node.name), op, &inputs)?;
-        patch.shunt_outside(model, last, y[0])?;
-        patch.apply(model)?;
+        let inputs: TVec<OutletId> = std::iter::once(node.inputs[0]).chain(addend).collect();
+        super::passes::replace_with(model, format!("{}.phase_deconv", node.name), op, &inputs, last)?;
         swapped += 1;
     }
     if swapped > 0 {

@@ -43,3 +43,20 @@ pub fn drop_empty_pads(model: &mut TypedModel) -> TractResult<usize> {
     }
     Ok(empty.len())
 }
+
+/// Wires `op` over `inputs` (outlets of `model`) as a node named `name`, and makes what read
+/// `replaced` read its output instead: how our own ops take the place of tract's nodes. The
+/// nodes left unread go at the next `into_compact`.
+pub fn replace_with(
+    model: &mut TypedModel,
+    name: String,
+    op: impl Into<Box<dyn TypedOp>>,
+    inputs: &[OutletId],
+    replaced: OutletId,
+) -> TractResult<()> {
+    let mut patch = TypedModelPatch::default();
+    let taps = inputs.iter().map(|&i| patch.tap_model(model, i)).collect::<TractResult<TVec<_>>>()?;
+    let y = patch.wire_node(name, op, &taps)?;
+    patch.shunt_outside(model, replaced, y[0])?;
+    patch.apply(model)
+}

@@ -92,18 +92,39 @@ impl PartialEq for QConvU8 {
 impl Eq for QConvU8 {}
 
 /// A convolution's shape: input channels and size, output channels, kernel, stride, padding
-/// before (top, left) and the output size.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Geometry {
-    c: usize,
-    h: usize,
-    w: usize,
-    m: usize,
-    kh: usize,
-    kw: usize,
-    stride: (usize, usize),
-    pad: (usize, usize),
-    out: (usize, usize),
+/// before (top, left; for a transposed convolution, what is cropped from the output's start)
+/// and the output size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Geometry {
+    pub(super) c: usize,
+    pub(super) h: usize,
+    pub(super) w: usize,
+    pub(super) m: usize,
+    pub(super) kh: usize,
+    pub(super) kw: usize,
+    pub(super) stride: (usize, usize),
+    pub(super) pad: (usize, usize),
+    pub(super) out: (usize, usize),
+}
+
+/// How an op of ours names its shape in tract's profile and `--dump` output.
+impl std::fmt::Display for Geometry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}x{} stride {}x{}, {} -> {} channels, {}x{} -> {}x{}",
+            self.kh,
+            self.kw,
+            self.stride.0,
+            self.stride.1,
+            self.c,
+            self.m,
+            self.h,
+            self.w,
+            self.out.0,
+            self.out.1
+        )
+    }
 }
 
 /// QLinearConv's quantization: the input's and output's zero points and scales, the
@@ -519,20 +540,7 @@ impl Op for QConvU8 {
     }
 
     fn info(&self) -> TractResult<Vec<String>> {
-        Ok(vec![format!(
-            "{}x{} stride {}x{}, {} -> {} channels, {}x{} -> {}x{}, kernel {}",
-            self.g.kh,
-            self.g.kw,
-            self.g.stride.0,
-            self.g.stride.1,
-            self.g.c,
-            self.g.m,
-            self.g.h,
-            self.g.w,
-            self.g.out.0,
-            self.g.out.1,
-            self.mmm.name()
-        )])
+        Ok(vec![format!("{}, kernel {}", self.g, self.mmm.name())])
     }
 
     op_as_typed_op!();
@@ -663,11 +671,8 @@ pub fn swap_int8_convs(model: &mut TypedModel) -> TractResult<usize> {
                 None => continue,
             },
         };
-        let mut patch = TypedModelPatch::default();
-        let x = patch.tap_model(model, tap)?;
-        let y = patch.wire_node(format!("{}.qconv_u8", node.name), op, &[x])?;
-        patch.shunt_outside(model, OutletId::new(replaced, 0), y[0])?;
-        patch.apply(model)?;
+        let name = format!("{}.qconv_u8", node.name);
+        super::passes::replace_with(model, name, op, &[tap], OutletId::new(replaced, 0))?;
         swapped += 1;
     }
     if swapped > 0 {
