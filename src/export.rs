@@ -104,17 +104,40 @@ pub fn write_image(path: &Path, img: &RgbImage) -> Result<(), ExportError> {
 /// under 256 colours: they are written exactly, with one global colour table and no
 /// quantiser. Other animations (a passed-through picture) are quantised frame by frame.
 pub fn write_gif(path: &Path, anim: &Animation) -> Result<(), ExportError> {
-    atomic_write(path, |w| match one_palette(&anim.frames) {
-        Some((palette, indexed)) => write_indexed_gif(w, anim, &palette, &indexed),
+    // A loop repeats its time points (a boomerang of 8 plays 6 of them twice): each distinct
+    // frame is indexed and compressed once, and written wherever it plays.
+    let (distinct, order) = distinct_frames(&anim.frames);
+    atomic_write(path, |w| match one_palette(&distinct) {
+        Some((palette, indexed)) => write_indexed_gif(w, anim, &palette, &indexed, &order),
         None => write_quantised_gif(w, anim),
     })
+}
+
+/// The distinct pictures among `frames`, and for each frame, which of them it is.
+fn distinct_frames(frames: &[RgbImage]) -> (Vec<&RgbImage>, Vec<usize>) {
+    let mut distinct: Vec<&RgbImage> = Vec::new();
+    let order = frames
+        .iter()
+        .map(|f| {
+            // A few thousand samples tell different frames apart before comparing them whole.
+            let same = |d: &&RgbImage| {
+                let (a, b) = (d.as_raw(), f.as_raw());
+                d.dimensions() == f.dimensions() && (0..a.len()).step_by(997).all(|i| a[i] == b[i]) && a == b
+            };
+            distinct.iter().position(same).unwrap_or_else(|| {
+                distinct.push(f);
+                distinct.len() - 1
+            })
+        })
+        .collect();
+    (distinct, order)
 }
 
 /// A loop's colours, and each frame as indices into them.
 type Indexed = (Vec<[u8; 3]>, Vec<Vec<u8>>);
 
 /// The colours of all `frames` and each frame as indices into them, if there are at most 256.
-fn one_palette(frames: &[RgbImage]) -> Option<Indexed> {
+fn one_palette(frames: &[&RgbImage]) -> Option<Indexed> {
     let mut index: std::collections::HashMap<[u8; 3], u8> = std::collections::HashMap::new();
     let mut palette = Vec::new();
     let mut indexed = Vec::with_capacity(frames.len());
@@ -146,26 +169,38 @@ fn one_palette(frames: &[RgbImage]) -> Option<Indexed> {
     Some((palette, indexed))
 }
 
+/// Writes the GIF of `frames` (indices into `palette`) in play `order`. The frames are
+/// compressed (LZW, the bulk of the work) on all cores first, then written in order: the same
+/// bytes as compressing each as it is written.
 fn write_indexed_gif(
     w: &mut dyn Write,
     anim: &Animation,
     palette: &[[u8; 3]],
     frames: &[Vec<u8>],
+    order: &[usize],
 ) -> io::Result<()> {
+    use rayon::prelude::*;
     let (width, height) = anim.frames.first().map_or((1, 1), |f| (f.width() as u16, f.height() as u16));
     let flat: Vec<u8> = palette.iter().flatten().copied().collect();
+    let delay = (anim.frame_time.as_millis() as u64).div_ceil(10).min(u16::MAX as u64) as u16;
+    let compressed: Vec<gif::Frame> = frames
+        .par_iter()
+        .map(|f| {
+            let mut frame = gif::Frame {
+                width,
+                height,
+                delay,
+                buffer: std::borrow::Cow::Borrowed(f),
+                ..gif::Frame::default()
+            };
+            frame.make_lzw_pre_encoded();
+            frame
+        })
+        .collect();
     let mut enc = gif::Encoder::new(w, width, height, &flat).map_err(gif_err)?;
     enc.set_repeat(gif::Repeat::Infinite).map_err(gif_err)?;
-    let delay = (anim.frame_time.as_millis() as u64).div_ceil(10).min(u16::MAX as u64) as u16;
-    for f in frames {
-        let frame = gif::Frame {
-            width,
-            height,
-            delay,
-            buffer: std::borrow::Cow::Borrowed(f),
-            ..gif::Frame::default()
-        };
-        enc.write_frame(&frame).map_err(gif_err)?;
+    for &i in order {
+        enc.write_lzw_pre_encoded_frame(&compressed[i]).map_err(gif_err)?;
     }
     Ok(())
 }
@@ -484,6 +519,32 @@ mod tests {
                 let worst = got.as_raw().iter().zip(want.as_raw()).map(|(a, b)| a.abs_diff(*b)).max();
                 assert!(worst <= Some(tolerance), "off by {worst:?}");
             }
+        }
+    }
+
+    #[test]
+    fn a_boomerangs_repeated_frames_are_compressed_once_and_played_in_order() {
+        use image::AnimationDecoder;
+        let mut anim = loop_of_three();
+        // 0 1 2 1, and a copy of frame 0 that differs in one pixel between the sampled ones.
+        let mut almost = anim.frames[0].clone();
+        almost.put_pixel(47, 31, image::Rgb([1, 2, 3]));
+        anim.frames = vec![anim.frames[0].clone(), anim.frames[1].clone(), anim.frames[2].clone()];
+        anim.frames.extend([anim.frames[1].clone(), almost]);
+        let (distinct, order) = distinct_frames(&anim.frames);
+        assert_eq!((distinct.len(), order), (4, vec![0, 1, 2, 1, 3]));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.gif");
+        write_gif(&path, &anim).unwrap();
+        let decoded =
+            image::codecs::gif::GifDecoder::new(std::io::BufReader::new(File::open(&path).unwrap()))
+                .unwrap()
+                .into_frames()
+                .collect_frames()
+                .unwrap();
+        assert_eq!(decoded.len(), 5);
+        for (f, want) in decoded.iter().zip(&anim.frames) {
+            assert_eq!(&image::DynamicImage::ImageRgba8(f.buffer().clone()).into_rgb8(), want);
         }
     }
 

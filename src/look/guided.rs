@@ -32,22 +32,25 @@ impl Plane {
 pub fn box_mean(p: &Plane, r: usize) -> Plane {
     let (w, h) = (p.width, p.height);
     let mut tmp = Plane::zeros(w, h);
-    for y in 0..h {
-        let row = &p.data[y * w..(y + 1) * w];
-        let out = &mut tmp.data[y * w..(y + 1) * w];
+    for (row, out) in p.data.chunks_exact(w).zip(tmp.data.chunks_exact_mut(w)) {
         running_mean(row, out, r);
     }
+    // Down the columns, all columns at once (a row of running sums), so every pass reads and
+    // writes whole rows; per column, the same sums in the same order as one column at a time.
     let mut out = Plane::zeros(w, h);
-    let mut col = vec![0.0; h];
-    let mut col_out = vec![0.0; h];
-    for x in 0..w {
-        for (y, c) in col.iter_mut().enumerate() {
-            *c = tmp.data[y * w + x];
+    let mut sums = vec![0.0f64; w];
+    let (mut lo, mut hi) = (0usize, 0usize); // the window is rows lo..hi
+    for (y, out_row) in out.data.chunks_exact_mut(w).enumerate() {
+        while hi < (y + r + 1).min(h) {
+            sums.iter_mut().zip(&tmp.data[hi * w..(hi + 1) * w]).for_each(|(s, &v)| *s += v as f64);
+            hi += 1;
         }
-        running_mean(&col, &mut col_out, r);
-        for (y, v) in col_out.iter().enumerate() {
-            out.data[y * w + x] = *v;
+        while lo < y.saturating_sub(r) {
+            sums.iter_mut().zip(&tmp.data[lo * w..(lo + 1) * w]).for_each(|(s, &v)| *s -= v as f64);
+            lo += 1;
         }
+        let n = (hi - lo) as f64;
+        out_row.iter_mut().zip(&sums).for_each(|(o, &s)| *o = (s / n) as f32);
     }
     out
 }
@@ -72,36 +75,131 @@ fn running_mean(src: &[f32], dst: &mut [f32], r: usize) {
     }
 }
 
-/// `a * guide + b`, with `a` and `b` (small planes of one size) sampled bilinearly at the
-/// centre of each of the guide's pixels: the upsampling and the linear model in one pass, so
-/// no full-size `a` or `b` is ever stored.
-fn apply_upsampled(a: &Plane, b: &Plane, guide: &Plane) -> Plane {
-    debug_assert_eq!((a.width, a.height), (b.width, b.height));
-    let (w, h) = (guide.width, guide.height);
-    let sx = a.width as f32 / w as f32;
-    let sy = a.height as f32 / h as f32;
-    let xs: Vec<(usize, usize, f32)> = (0..w).map(|x| taps((x as f32 + 0.5) * sx - 0.5, a.width)).collect();
-    let mut out = Plane::zeros(w, h);
-    // One small row of `a` and of `b` at a time, already blended between its two source rows.
-    let (mut a_row, mut b_row) = (vec![0.0f32; a.width], vec![0.0f32; a.width]);
-    for y in 0..h {
-        let (y0, y1, fy) = taps((y as f32 + 0.5) * sy - 0.5, a.height);
-        for (p, row) in [(a, &mut a_row), (b, &mut b_row)] {
-            let (r0, r1) =
-                (&p.data[y0 * p.width..(y0 + 1) * p.width], &p.data[y1 * p.width..(y1 + 1) * p.width]);
-            for ((v, &t), &u) in row.iter_mut().zip(r0).zip(r1) {
-                *v = t + (u - t) * fy;
+fn product(a: &Plane, b: &Plane) -> Plane {
+    Plane { width: a.width, height: a.height, data: a.data.iter().zip(&b.data).map(|(x, y)| x * y).collect() }
+}
+
+/// The guide at the generator's small size with its window statistics: computed once and
+/// shared by every channel it guides.
+#[derive(Debug, Clone)]
+pub struct SmallGuide {
+    plane: Plane,
+    mean: Plane,
+    var: Plane,
+    r: usize,
+}
+
+impl SmallGuide {
+    /// `plane` (the photo's luminance at the small size) with its mean and variance over
+    /// windows of radius `r`.
+    pub fn new(plane: Plane, r: usize) -> SmallGuide {
+        let mean = box_mean(&plane, r);
+        let corr = box_mean(&product(&plane, &plane), r);
+        let var = Plane {
+            width: plane.width,
+            height: plane.height,
+            data: corr.data.iter().zip(&mean.data).map(|(c, m)| c - m * m).collect(),
+        };
+        SmallGuide { plane, mean, var, r }
+    }
+}
+
+/// One channel's local linear model `q = a*I + b` at the small size, `a` and `b` already
+/// averaged over each window (what is brought to the full size).
+#[derive(Debug, Clone)]
+pub struct LinearModel {
+    a: Plane,
+    b: Plane,
+}
+
+impl LinearModel {
+    /// Fits `small` (one channel of the generator's output) to `guide` at the same size. `eps`
+    /// is how much contrast a window needs before its edge is followed: small values transfer
+    /// fine photo edges, large ones smooth.
+    pub fn fit(small: &Plane, guide: &SmallGuide, eps: f32) -> LinearModel {
+        debug_assert_eq!(small.data.len(), guide.plane.data.len());
+        let r = guide.r;
+        let mean_p = box_mean(small, r);
+        let corr_ip = box_mean(&product(&guide.plane, small), r);
+        let mut a = Plane::zeros(small.width, small.height);
+        let mut b = Plane::zeros(small.width, small.height);
+        let (mean_i, var) = (&guide.mean.data, &guide.var.data);
+        for i in 0..small.data.len() {
+            let cov = corr_ip.data[i] - mean_i[i] * mean_p.data[i];
+            a.data[i] = cov / (var[i] + eps);
+            b.data[i] = mean_p.data[i] - a.data[i] * mean_i[i];
+        }
+        LinearModel { a: box_mean(&a, r), b: box_mean(&b, r) }
+    }
+
+    /// The model applied at full size: `a * guide + b`, with `a` and `b` sampled bilinearly at
+    /// the centre of each of the guide's pixels.
+    pub fn apply(&self, guide: &Plane) -> Plane {
+        let up = Upsampler::new(std::slice::from_ref(self), guide);
+        let mut out = Plane::zeros(guide.width, guide.height);
+        let mut scratch = up.scratch();
+        for (y, row) in out.data.chunks_exact_mut(guide.width).enumerate() {
+            up.row(y, &mut scratch, &mut [row]);
+        }
+        out
+    }
+}
+
+/// Brings linear models to the guide's full size, one output row at a time: each model's `a`
+/// and `b` are sampled bilinearly at the centre of each of the guide's pixels and applied to
+/// it, so no full-size `a` or `b` is ever stored, and rows can be made on any thread.
+pub struct Upsampler<'a> {
+    models: &'a [LinearModel],
+    guide: &'a Plane,
+    /// Per output column: the two small columns and the weight of the second.
+    xs: Vec<(usize, usize, f32)>,
+}
+
+/// An [`Upsampler`]'s working rows (one per thread).
+pub struct RowScratch {
+    a: Vec<f32>,
+    b: Vec<f32>,
+}
+
+impl<'a> Upsampler<'a> {
+    /// Upsamples `models` (all of one small size) along `guide`.
+    pub fn new(models: &'a [LinearModel], guide: &'a Plane) -> Upsampler<'a> {
+        let small_w = models.first().map_or(1, |m| m.a.width);
+        let sx = small_w as f32 / guide.width as f32;
+        let xs = (0..guide.width).map(|x| taps((x as f32 + 0.5) * sx - 0.5, small_w)).collect();
+        Upsampler { models, guide, xs }
+    }
+
+    /// Working rows for [`Upsampler::row`].
+    pub fn scratch(&self) -> RowScratch {
+        let small_w = self.models.first().map_or(0, |m| m.a.width);
+        RowScratch { a: vec![0.0; small_w], b: vec![0.0; small_w] }
+    }
+
+    /// Output row `y` of every model, into `out` (one row of the guide's width per model).
+    pub fn row(&self, y: usize, scratch: &mut RowScratch, out: &mut [&mut [f32]]) {
+        let w = self.guide.width;
+        let guide_row = &self.guide.data[y * w..(y + 1) * w];
+        for (m, out_row) in self.models.iter().zip(out.iter_mut()) {
+            debug_assert_eq!((m.a.width, m.a.height), (m.b.width, m.b.height));
+            let sy = m.a.height as f32 / self.guide.height as f32;
+            let (y0, y1, fy) = taps((y as f32 + 0.5) * sy - 0.5, m.a.height);
+            // The small row of `a` and of `b`, blended between its two source rows.
+            for (p, row) in [(&m.a, &mut scratch.a), (&m.b, &mut scratch.b)] {
+                let (r0, r1) =
+                    (&p.data[y0 * p.width..(y0 + 1) * p.width], &p.data[y1 * p.width..(y1 + 1) * p.width]);
+                for ((v, &t), &u) in row.iter_mut().zip(r0).zip(r1) {
+                    *v = t + (u - t) * fy;
+                }
+            }
+            let (a_row, b_row) = (&scratch.a, &scratch.b);
+            for ((o, &(x0, x1, fx)), &i) in out_row.iter_mut().zip(&self.xs).zip(guide_row) {
+                let a = a_row[x0] + (a_row[x1] - a_row[x0]) * fx;
+                let b = b_row[x0] + (b_row[x1] - b_row[x0]) * fx;
+                *o = a * i + b;
             }
         }
-        let guide_row = &guide.data[y * w..(y + 1) * w];
-        let out_row = &mut out.data[y * w..(y + 1) * w];
-        for ((o, &(x0, x1, fx)), &i) in out_row.iter_mut().zip(&xs).zip(guide_row) {
-            let a = a_row[x0] + (a_row[x1] - a_row[x0]) * fx;
-            let b = b_row[x0] + (b_row[x1] - b_row[x0]) * fx;
-            *o = a * i + b;
-        }
     }
-    out
 }
 
 fn taps(pos: f32, n: usize) -> (usize, usize, f32) {
@@ -111,32 +209,12 @@ fn taps(pos: f32, n: usize) -> (usize, usize, f32) {
     (i0, i1, pos - i0 as f32)
 }
 
-/// Fast guided upsampling: `small` (one channel of the generator's output) follows `guide_small`
-/// (the photo's luminance at the same small size) through a local linear model `q = a*I + b`
-/// fitted in windows of radius `r`; `a` and `b` are brought to the full size and applied to
-/// `guide` (the full-size luminance). `eps` is how much contrast a window needs before its
-/// edge is followed: small values transfer fine photo edges, large ones smooth.
+/// Fast guided upsampling (one channel): `small` follows `guide_small` (the photo's luminance
+/// at the same small size) through a local linear model fitted in windows of radius `r`,
+/// brought to the full size and applied to `guide` (the full-size luminance). The look fits
+/// three channels to one [`SmallGuide`] and upsamples them together ([`Upsampler`]).
 pub fn guided_upsample(small: &Plane, guide_small: &Plane, guide: &Plane, r: usize, eps: f32) -> Plane {
-    let n = small.data.len();
-    debug_assert_eq!(n, guide_small.data.len());
-    let mean_i = box_mean(guide_small, r);
-    let mean_p = box_mean(small, r);
-    let prod = |a: &Plane, b: &Plane| Plane {
-        width: a.width,
-        height: a.height,
-        data: a.data.iter().zip(&b.data).map(|(x, y)| x * y).collect(),
-    };
-    let corr_ip = box_mean(&prod(guide_small, small), r);
-    let corr_ii = box_mean(&prod(guide_small, guide_small), r);
-    let mut a = Plane::zeros(small.width, small.height);
-    let mut b = Plane::zeros(small.width, small.height);
-    for i in 0..n {
-        let var = corr_ii.data[i] - mean_i.data[i] * mean_i.data[i];
-        let cov = corr_ip.data[i] - mean_i.data[i] * mean_p.data[i];
-        a.data[i] = cov / (var + eps);
-        b.data[i] = mean_p.data[i] - a.data[i] * mean_i.data[i];
-    }
-    apply_upsampled(&box_mean(&a, r), &box_mean(&b, r), guide)
+    LinearModel::fit(small, &SmallGuide::new(guide_small.clone(), r), eps).apply(guide)
 }
 
 #[cfg(test)]
@@ -167,7 +245,8 @@ mod tests {
     fn the_linear_model_is_sampled_bilinearly_at_pixel_centres() {
         // a * 1 + b with b = 0 is `a` upsampled: 4x3 -> 10x7, against bilinear by hand.
         let a = plane(4, 3, |x, y| (x * x) as f32 + 3.0 * y as f32);
-        let q = apply_upsampled(&a, &plane(4, 3, |_, _| 0.0), &plane(10, 7, |_, _| 1.0));
+        let model = LinearModel { a: a.clone(), b: plane(4, 3, |_, _| 0.0) };
+        let q = model.apply(&plane(10, 7, |_, _| 1.0));
         for (x, y) in [(0usize, 0usize), (4, 3), (9, 6), (6, 1), (2, 5)] {
             let sx = ((x as f32 + 0.5) * 0.4 - 0.5).clamp(0.0, 3.0);
             let sy = ((y as f32 + 0.5) * 3.0 / 7.0 - 0.5).clamp(0.0, 2.0);

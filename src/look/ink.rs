@@ -4,48 +4,87 @@
 
 use super::guided::Plane;
 
-/// Blurs `p` with a Gaussian of standard deviation `sigma` samples (separable, edges clamped).
-pub fn gaussian(p: &Plane, sigma: f32) -> Plane {
+/// Rows per band when a pass is shared out among the cores.
+const BAND: usize = 16;
+
+/// A normalised Gaussian kernel of standard deviation `sigma` samples, radius 3 `sigma`.
+fn kernel(sigma: f32) -> Vec<f32> {
     let r = (sigma * 3.0).ceil().max(1.0) as isize;
     let k: Vec<f32> = (-r..=r).map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp()).collect();
     let total: f32 = k.iter().sum();
-    let k: Vec<f32> = k.iter().map(|v| v / total).collect();
-    let (w, h) = (p.width, p.height);
-    let clamp = |v: isize, n: usize| v.clamp(0, n as isize - 1) as usize;
-    let mut tmp = Plane::zeros(w, h);
-    // Each row padded with its edge values, then one tap at a time over the whole row (the
-    // same sums in the same order as tap by tap per sample, but vectorised by the compiler).
-    let mut padded = vec![0f32; w + 2 * r as usize];
-    for (row, out) in p.data.chunks_exact(w).zip(tmp.data.chunks_exact_mut(w)) {
-        for (i, v) in padded.iter_mut().enumerate() {
-            *v = row[clamp(i as isize - r, w)];
-        }
-        for (j, kv) in k.iter().enumerate() {
-            for (o, s) in out.iter_mut().zip(&padded[j..j + w]) {
-                *o += kv * s;
+    k.iter().map(|v| v / total).collect()
+}
+
+/// The horizontal pass of a separable blur by `k` (edges clamped), in bands of rows on all
+/// cores. Each row is padded with its edge values, then summed one tap at a time over the
+/// whole row (vectorised by the compiler).
+fn blur_rows(p: &Plane, k: &[f32]) -> Plane {
+    use rayon::prelude::*;
+    let (w, r) = (p.width, k.len() / 2);
+    let mut out = Plane::zeros(w, p.height);
+    out.data.par_chunks_mut(w * BAND).zip(p.data.par_chunks(w * BAND)).for_each(|(out, src)| {
+        let mut padded = vec![0f32; w + 2 * r];
+        for (row, out) in src.chunks_exact(w).zip(out.chunks_exact_mut(w)) {
+            for (i, v) in padded.iter_mut().enumerate() {
+                *v = row[i.saturating_sub(r).min(w - 1)];
             }
+            for (j, kv) in k.iter().enumerate() {
+                for (o, s) in out.iter_mut().zip(&padded[j..j + w]) {
+                    *o += kv * s;
+                }
+            }
+        }
+    });
+    out
+}
+
+/// Row `y` of the vertical pass by `k` over `rows` (the horizontal pass's output, edges
+/// clamped), added into `out` (zeros), the taps in order.
+fn blur_column_row(rows: &Plane, k: &[f32], y: usize, out: &mut [f32]) {
+    let (w, h, r) = (rows.width, rows.height, k.len() / 2);
+    for (j, kv) in k.iter().enumerate() {
+        let src = (y + j).saturating_sub(r).min(h - 1);
+        for (d, s) in out.iter_mut().zip(&rows.data[src * w..(src + 1) * w]) {
+            *d += kv * s;
         }
     }
-    let mut out = Plane::zeros(w, h);
-    for (j, kv) in k.iter().enumerate() {
-        for y in 0..h {
-            let src = clamp(y as isize + j as isize - r, h);
-            let (s, d) = (&tmp.data[src * w..(src + 1) * w], &mut out.data[y * w..(y + 1) * w]);
-            for (d, s) in d.iter_mut().zip(s) {
-                *d += kv * s;
-            }
-        }
+}
+
+/// Blurs `p` with a Gaussian of standard deviation `sigma` samples (separable, edges clamped).
+pub fn gaussian(p: &Plane, sigma: f32) -> Plane {
+    let k = kernel(sigma);
+    let rows = blur_rows(p, &k);
+    let mut out = Plane::zeros(p.width, p.height);
+    for (y, d) in out.data.chunks_exact_mut(p.width).enumerate() {
+        blur_column_row(&rows, &k, y, d);
     }
     out
 }
 
 /// Ink where the luminance `l` (0 to 1) is darker than its surround: a difference of
 /// Gaussians at `sigma` and 1.6 `sigma` below `-threshold`. Returns one byte per sample, 255
-/// for ink. Lines come out about 2 `sigma` wide, on the dark side of each edge.
+/// for ink. Lines come out about 2 `sigma` wide, on the dark side of each edge. Both blurs'
+/// vertical passes and the threshold run row by row in bands on all cores, so neither blurred
+/// picture is stored whole.
 pub fn outlines(l: &Plane, sigma: f32, threshold: f32) -> Vec<u8> {
-    let near = gaussian(l, sigma);
-    let far = gaussian(l, sigma * 1.6);
-    near.data.iter().zip(&far.data).map(|(n, f)| if n - f < -threshold { 255 } else { 0 }).collect()
+    use rayon::prelude::*;
+    let w = l.width;
+    let (k_near, k_far) = (kernel(sigma), kernel(sigma * 1.6));
+    let (near_rows, far_rows) = rayon::join(|| blur_rows(l, &k_near), || blur_rows(l, &k_far));
+    let mut ink = vec![0u8; w * l.height];
+    ink.par_chunks_mut(w * BAND).enumerate().for_each(|(band, ink)| {
+        let (mut near, mut far) = (vec![0f32; w], vec![0f32; w]);
+        for (i, ink) in ink.chunks_exact_mut(w).enumerate() {
+            near.fill(0.0);
+            far.fill(0.0);
+            blur_column_row(&near_rows, &k_near, band * BAND + i, &mut near);
+            blur_column_row(&far_rows, &k_far, band * BAND + i, &mut far);
+            for ((o, n), f) in ink.iter_mut().zip(&near).zip(&far) {
+                *o = if n - f < -threshold { 255 } else { 0 };
+            }
+        }
+    });
+    ink
 }
 
 /// Removes ink specks: connected pieces of ink (8-neighbourhood) smaller than `min_px`

@@ -15,7 +15,7 @@ pub mod palette;
 use image::RgbImage;
 
 use crate::config::LookConfig;
-use guided::Plane;
+use guided::{LinearModel, Plane, SmallGuide, Upsampler};
 pub use palette::Palette;
 
 /// The ink's colour: a warm near-black, as printed comics use.
@@ -127,67 +127,55 @@ impl Look {
     pub fn draw(&self, photo: &RgbImage, generated: &RgbImage, palette: Option<&Palette>) -> Layers {
         let (w, h) = photo.dimensions();
         let (wu, hu) = (w as usize, h as usize);
-        let planes: Vec<Plane> = if generated.dimensions() == (w, h) {
+        let (pixels, luma) = if generated.dimensions() == (w, h) {
             // The generator ran at the output size: nothing to bring up.
-            (0..3).map(|c| channel(generated, c)).collect()
+            let planes: Vec<Plane> = (0..3).map(|c| channel(generated, c)).collect();
+            colour_rows(
+                wu,
+                hu,
+                || (),
+                |y, _, rows| {
+                    for (row, p) in rows.iter_mut().zip(&planes) {
+                        row.copy_from_slice(&p.data[y * wu..(y + 1) * wu]);
+                    }
+                },
+            )
         } else {
-            let guide = luminance(photo);
-            let guide_small =
-                luminance(&crate::convert::resize(photo, generated.width(), generated.height()));
             // The local linear model's window: 2 samples at the generator's size; eps in
-            // luminance squared: edges of about 5% contrast or more are followed. One thread
-            // per channel: the board's cores are idle while the look draws.
-            let (guide, guide_small) = (&guide, &guide_small);
-            std::thread::scope(|s| {
-                let jobs: Vec<_> = (0..3)
-                    .map(|c| {
-                        s.spawn(move || {
-                            guided::guided_upsample(&channel(generated, c), guide_small, guide, 2, 2.5e-3)
-                        })
-                    })
-                    .collect();
-                jobs.into_iter().map(|j| j.join().expect("guided filter thread")).collect()
-            })
+            // luminance squared: edges of about 5% contrast or more are followed. The guide's
+            // statistics are shared by the three channels, which are brought up together.
+            let guide = luminance(photo);
+            let small = crate::convert::resize(photo, generated.width(), generated.height());
+            let small_guide = SmallGuide::new(luminance(&small), 2);
+            let models: Vec<LinearModel> = {
+                use rayon::prelude::*;
+                (0..3)
+                    .into_par_iter()
+                    .map(|c| LinearModel::fit(&channel(generated, c), &small_guide, 2.5e-3))
+                    .collect()
+            };
+            let up = Upsampler::new(&models, &guide);
+            colour_rows(wu, hu, || up.scratch(), |y, scratch, rows| up.row(y, scratch, rows))
         };
-        // Rounded half up, as f32::round would for these non-negative values, without its
-        // library call (x86_64's baseline has no rounding instruction): 10x faster here.
-        let byte = |v: f32| (v * 255.0 + 0.5).clamp(0.0, 255.0) as u8;
-        let pixels: Vec<[u8; 3]> = planes[0]
-            .data
-            .iter()
-            .zip(&planes[1].data)
-            .zip(&planes[2].data)
-            .map(|((&r, &g), &b)| [byte(r), byte(g), byte(b)])
-            .collect();
         // The ink (from the colour's luminance) and the flat fill are independent: both at once.
         let (ink, fill) = std::thread::scope(|s| {
-            let ink = s.spawn(|| self.ink_layer(&planes, wu, hu));
+            let ink = s.spawn(|| self.ink_layer(&luma));
             let fill = self.fill(pixels, palette, wu, hu);
             (ink.join().expect("ink thread"), fill)
         });
         Layers { width: w, height: h, fill, ink }
     }
 
-    /// Ink outlines from the luminance of the colour `planes`: lines about 2 px wide at 720 px,
+    /// Ink outlines from `luma`, the luminance of the colour: lines about 2 px wide at 720 px,
     /// wider on larger comics; a darkening of 0.5% of full scale against the surround inks;
     /// pieces under 16 px (at 720) are texture and go.
-    fn ink_layer(&self, planes: &[Plane], w: usize, h: usize) -> Vec<u8> {
+    fn ink_layer(&self, luma: &Plane) -> Vec<u8> {
+        let (w, h) = (luma.width, luma.height);
         if !self.ink {
             return vec![0; w * h];
         }
-        let l = Plane {
-            width: w,
-            height: h,
-            data: planes[0]
-                .data
-                .iter()
-                .zip(&planes[1].data)
-                .zip(&planes[2].data)
-                .map(|((r, g), b)| 0.299 * r + 0.587 * g + 0.114 * b)
-                .collect(),
-        };
         let scale = (w.min(h) as f32 / 720.0).max(0.75);
-        let mut ink = ink::outlines(&l, scale, 0.005);
+        let mut ink = ink::outlines(luma, scale, 0.005);
         ink::drop_specks(&mut ink, w, h, (16.0 * scale * scale) as usize);
         ink
     }
@@ -206,6 +194,40 @@ impl Look {
         let index: Vec<u8> = pixels.iter().map(|&c| palette.index(c)).collect();
         Fill::Flat { index: palette::majority(&index, w, h), palette }
     }
+}
+
+/// Every pixel's colour as bytes, and its luminance as f32 (what the ink is drawn from), made
+/// in bands of rows on all cores: `row(y, scratch, [r, g, b])` writes row `y` of each channel
+/// (0 to 1); `scratch` makes one working state per band.
+fn colour_rows<S>(
+    w: usize,
+    h: usize,
+    scratch: impl Fn() -> S + Sync,
+    row: impl Fn(usize, &mut S, &mut [&mut [f32]]) + Sync,
+) -> (Vec<[u8; 3]>, Plane) {
+    use rayon::prelude::*;
+    const BAND: usize = 16;
+    // Rounded half up, as f32::round would for these non-negative values, without its
+    // library call (x86_64's baseline has no rounding instruction): 10x faster here.
+    let byte = |v: f32| (v * 255.0 + 0.5).clamp(0.0, 255.0) as u8;
+    let mut pixels = vec![[0u8; 3]; w * h];
+    let mut luma = Plane::zeros(w, h);
+    pixels.par_chunks_mut(w * BAND).zip(luma.data.par_chunks_mut(w * BAND)).enumerate().for_each(
+        |(band, (pixels, luma))| {
+            let mut state = scratch();
+            let [mut r, mut g, mut b] = [vec![0f32; w], vec![0f32; w], vec![0f32; w]];
+            for (i, (pixels, luma)) in pixels.chunks_exact_mut(w).zip(luma.chunks_exact_mut(w)).enumerate() {
+                row(band * BAND + i, &mut state, &mut [&mut r, &mut g, &mut b]);
+                for (((p, l), &r), (&g, &b)) in
+                    pixels.iter_mut().zip(luma.iter_mut()).zip(&r).zip(g.iter().zip(&b))
+                {
+                    *p = [byte(r), byte(g), byte(b)];
+                    *l = 0.299 * r + 0.587 * g + 0.114 * b;
+                }
+            }
+        },
+    );
+    (pixels, luma)
 }
 
 fn luminance(img: &RgbImage) -> Plane {
