@@ -102,6 +102,19 @@ fn pipeline(c: &mut Criterion) {
     c.bench_function("burst: align 8 frames of 720x720 to the first", |b| {
         b.iter(|| comicbooth::animate::burst::align(black_box(&burst)))
     });
+    // The booth's default comic with a live camera: the burst aligned, generated and drawn
+    // with one palette, made steady, and its boomerang (14 frames) saved as a GIF; the gate's
+    // one run is timed above.
+    let boomerang = AnimateConfig { loop_mode: comicbooth::config::LoopMode::Boomerang, ..config.clone() };
+    c.bench_function("whole burst comic, 8 frames of 720x720: align, generate, draw, steady, GIF", |b| {
+        b.iter(|| {
+            let frames =
+                comicbooth::animate::comic_frames(black_box(&burst), (256, 256), &boomerang, &look, |i| g.run(i))
+                    .unwrap();
+            let anim = comicbooth::animate::assemble(&frames, &boomerang, "bench");
+            comicbooth::export::write_gif(&gif, &anim).unwrap();
+        })
+    });
     let drawn: Vec<image::RgbImage> =
         burst.iter().map(|f| look.draw(f, &generated, first.palette()).compose()).collect();
     c.bench_function("burst: steady, 8 drawn frames of 720x720", |b| {
