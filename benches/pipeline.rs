@@ -109,8 +109,10 @@ fn pipeline(c: &mut Criterion) {
     c.bench_function("whole burst comic, 8 frames of 720x720: align, generate, draw, steady, GIF", |b| {
         b.iter(|| {
             let frames =
-                comicbooth::animate::comic_frames(black_box(&burst), (256, 256), &boomerang, &look, |i| g.run(i))
-                    .unwrap();
+                comicbooth::animate::comic_frames(black_box(&burst), (256, 256), &boomerang, &look, |i| {
+                    g.run(i)
+                })
+                .unwrap();
             let anim = comicbooth::animate::assemble(&frames, &boomerang, "bench");
             comicbooth::export::write_gif(&gif, &anim).unwrap();
         })

@@ -383,7 +383,16 @@ impl Net {
         for node in self.plan.model().nodes() {
             let name = node.op().name().into_owned();
             let time = per_node[node.id] / runs.max(1) as u32;
-            if std::env::var_os("SCRATCH_NODES").is_some() { eprintln!("{:3} {:40} {:?} {:?} | {:?}", node.id, node.name, time, node.outputs[0].fact, node.op()); }
+            if std::env::var_os("SCRATCH_NODES").is_some() {
+                eprintln!(
+                    "{:3} {:40} {:?} {:?} | {:?}",
+                    node.id,
+                    node.name,
+                    time,
+                    node.outputs[0].fact,
+                    node.op()
+                );
+            }
             match by_op.iter_mut().find(|o| o.op == name) {
                 Some(o) => (o.time, o.nodes) = (o.time + time, o.nodes + 1),
                 None => by_op.push(OpTime { op: name, time, nodes: 1 }),
