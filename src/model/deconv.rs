@@ -42,7 +42,8 @@ use super::qconv::{Geometry, const_value, kept_blob, kept_kernel_space, values};
 
 /// One axis of one phase: the outputs `first`, `first + s`, ... (`count` of them), and the
 /// kernel taps that reach them, each with the input offset it reads (output `first + s * q`
-/// reads input `q + offset` through tap `k`).
+/// reads input `q * step + offset` through tap `k`, where `step` is 1 for a transposed
+/// convolution and the stride for a direct one).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct AxisPhase {
     first: usize,
@@ -67,14 +68,21 @@ fn axis_phases(n_out: usize, k: usize, s: usize, pad: usize) -> Vec<AxisPhase> {
         .collect()
 }
 
-/// The zeros a phase's reads need around the input on one axis: (before, after).
-fn axis_margins(phases: &[AxisPhase], n_in: usize) -> (usize, usize) {
+/// One axis of a direct convolution as a single phase: `n_out` outputs of a kernel of `k`,
+/// the input padded by `pad` at the start (output `q` reads input `q * stride + t - pad`).
+fn conv_axis(n_out: usize, k: usize, pad: usize) -> Vec<AxisPhase> {
+    vec![AxisPhase { first: 0, count: n_out, taps: (0..k).map(|t| (t, t as isize - pad as isize)).collect() }]
+}
+
+/// The zeros a phase's reads need around the input on one axis, reading `step` inputs further
+/// per output: (before, after).
+fn axis_margins(phases: &[AxisPhase], n_in: usize, step: usize) -> (usize, usize) {
     let mut before = 0isize;
     let mut after = 0isize;
     for p in phases {
         for &(_, off) in &p.taps {
             before = before.max(-off);
-            after = after.max(p.count as isize - 1 + off - (n_in as isize - 1));
+            after = after.max((p.count as isize - 1) * step as isize + off - (n_in as isize - 1));
         }
     }
     (before as usize, after as usize)
@@ -97,6 +105,13 @@ struct Phase {
 #[derive(Clone, Debug)]
 pub struct PhaseDeconv {
     g: Geometry,
+    /// A transposed convolution (phases, each output stored every `stride` pixels) or a direct
+    /// one (one phase, reading every `stride`-th input pixel).
+    kind: Kind,
+    /// Input pixels advanced per output pixel of a phase (rows, columns), and output pixels
+    /// between consecutive outputs of a phase.
+    in_step: (usize, usize),
+    out_step: (usize, usize),
     /// The zeros around the picture the phases read (top, left) and the padded size.
     margin: (usize, usize),
     padded: (usize, usize),
@@ -122,6 +137,15 @@ pub struct PhaseDeconv {
 struct Then {
     add: bool,
     relu: bool,
+}
+
+/// Which convolution a [`PhaseDeconv`] computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// ONNX `ConvTranspose` (tract's `Deconv`).
+    Transposed,
+    /// ONNX `Conv` (tract's `Conv`), f32.
+    Direct,
 }
 
 /// A convolution's geometry with its weights and one bias per output channel.
@@ -152,6 +176,7 @@ impl Skip<'_> {
 impl PartialEq for PhaseDeconv {
     fn eq(&self, other: &Self) -> bool {
         self.g == other.g
+            && self.kind == other.kind
             && self.skip == other.skip
             && Arc::ptr_eq(&self.phases, &other.phases)
             && self.bias == other.bias
@@ -225,10 +250,76 @@ impl PhaseDeconv {
         Ok(Some(Weighted { g, weights: values::<f32>(&w)?, bias }))
     }
 
+    /// What the op needs of an f32 convolution node, as [`PhaseDeconv::for_node`] for a
+    /// transposed one, where its direct form covers the node and beats tract: at least 16
+    /// output channels (tract-linalg's f32 kernels work on 8 to 16 rows at once: fewer leave
+    /// most of each tile empty) and at least 64 products per output (below that, packing is
+    /// most of the work and tract's direct convolution wins). Measured on the generator: its
+    /// 3-channel head and 27-product first layer stay with tract.
+    fn for_conv(model: &TypedModel, node: &TypedNode) -> TractResult<Option<Weighted>> {
+        use tract_core::ops::cnn::Conv;
+        let Some(conv) = node.op_as::<Conv>() else { return Ok(None) };
+        let spec = &conv.pool_spec;
+        if conv.q_params.is_some()
+            || conv.group != 1
+            || spec.data_format != DataFormat::NCHW
+            || conv.kernel_fmt != KernelFormat::OIHW
+            || spec.kernel_shape.len() != 2
+            || spec.dilations().iter().any(|&d| d != 1)
+            || node.inputs.len() != 3
+        {
+            return Ok(None);
+        }
+        let x_fact = model.outlet_fact(node.inputs[0])?;
+        let Some(shape) = x_fact.shape.as_concrete() else { return Ok(None) };
+        if x_fact.datum_type != DatumType::F32 || shape.len() != 4 || shape[0] != 1 {
+            return Ok(None);
+        }
+        let (Some(w), Some(bias)) =
+            (const_value(model, node.inputs[1], 4)?, const_value(model, node.inputs[2], 4)?)
+        else {
+            return Ok(None);
+        };
+        let (c, h, wd) = (shape[1], shape[2], shape[3]);
+        if w.datum_type() != DatumType::F32 || w.rank() != 4 || w.shape()[1] != c {
+            return Ok(None);
+        }
+        let (m, kh, kw) = (w.shape()[0], w.shape()[2], w.shape()[3]);
+        let bias = values::<f32>(&bias)?;
+        if m < 16 || c * kh * kw < 64 || !(bias.len() == 1 || bias.len() == m) {
+            return Ok(None);
+        }
+        let dims = spec.computed_padding(&[h, wd]);
+        let strides = spec.strides();
+        let g = Geometry {
+            c,
+            h,
+            w: wd,
+            m,
+            kh,
+            kw,
+            stride: (strides[0], strides[1]),
+            pad: (dims[0].pad_before, dims[1].pad_before),
+            out: (dims[0].convoluted, dims[1].convoluted),
+        };
+        let fact = model.outlet_fact(OutletId::new(node.id, 0))?;
+        if fact.shape.as_concrete() != Some(&[1, m, g.out.0, g.out.1][..]) {
+            return Ok(None);
+        }
+        let bias: Vec<f32> = (0..m).map(|o| bias[if bias.len() == 1 { 0 } else { o }]).collect();
+        Ok(Some(Weighted { g, weights: values::<f32>(&w)?, bias }))
+    }
+
     /// The op from its geometry, OIHW weights ([M][C][kh][kw]), bias (one per output channel)
     /// and a folded 1x1 convolution (its bias already in `bias`); None where tract-linalg
     /// offers no f32 kernel with a plain packed B.
-    fn new(g: Geometry, weights: &[f32], bias: &[f32], skip: &Skip) -> TractResult<Option<PhaseDeconv>> {
+    fn new(
+        kind: Kind,
+        g: Geometry,
+        weights: &[f32],
+        bias: &[f32],
+        skip: &Skip,
+    ) -> TractResult<Option<PhaseDeconv>> {
         let Geometry { c, h, w, m, kh, kw, stride, pad, out } = g;
         ensure!(weights.len() == m * c * kh * kw, "PhaseDeconv: {} weights", weights.len());
         ensure!(bias.len() == m, "PhaseDeconv: {} biases for {m} channels", bias.len());
@@ -236,9 +327,17 @@ impl PhaseDeconv {
         if out.0 == 0 || out.1 == 0 || stride.0 == 0 || stride.1 == 0 {
             return Ok(None);
         }
-        let ys = axis_phases(out.0, kh, stride.0, pad.0);
-        let xs = axis_phases(out.1, kw, stride.1, pad.1);
-        let ((top, bottom), (left, right)) = (axis_margins(&ys, h), axis_margins(&xs, w));
+        let (ys, xs, in_step, out_step) = match kind {
+            Kind::Transposed => (
+                axis_phases(out.0, kh, stride.0, pad.0),
+                axis_phases(out.1, kw, stride.1, pad.1),
+                (1, 1),
+                stride,
+            ),
+            Kind::Direct => (conv_axis(out.0, kh, pad.0), conv_axis(out.1, kw, pad.1), stride, (1, 1)),
+        };
+        let ((top, bottom), (left, right)) =
+            (axis_margins(&ys, h, in_step.0), axis_margins(&xs, w, in_step.1));
         let (margin, padded) = ((top, left), (top + h + bottom, left + w + right));
         let k_max = ys.iter().map(|p| p.taps.len()).max().unwrap_or(0)
             * xs.iter().map(|p| p.taps.len()).max().unwrap_or(0)
@@ -304,6 +403,9 @@ impl PhaseDeconv {
         }
         Ok(Some(PhaseDeconv {
             g,
+            kind,
+            in_step,
+            out_step,
             margin,
             padded,
             mmm,
@@ -337,9 +439,11 @@ impl PhaseDeconv {
     /// to memcpy per block was a third of the op).
     fn pack_row(&self, phase: &Phase, q: usize, xp: &[f32], skip: Option<&[f32]>, packed: &mut [f32]) {
         let panel = self.b_format.single_panel_len(phase.taps.len() + self.skip);
-        let base = q * self.padded.1;
-        let (taps, cols) = (&phase.taps[..], phase.cols);
+        let base = q * self.in_step.0 * self.padded.1;
+        let (taps, cols, step) = (&phase.taps[..], phase.cols, self.in_step.1);
         let done = match self.b_format.r {
+            // Every `step`-th input (a strided direct convolution): gathered below.
+            _ if step != 1 => 0,
             4 => pack_panels::<4>(xp, base, taps, cols, panel, packed),
             8 => pack_panels::<8>(xp, base, taps, cols, panel, packed),
             12 => pack_panels::<12>(xp, base, taps, cols, panel, packed),
@@ -353,14 +457,19 @@ impl PhaseDeconv {
         for (j, dst) in packed.chunks_exact_mut(panel).enumerate().take(cols.div_ceil(r)).skip(done) {
             let (from, lanes) = (j * r, r.min(cols - j * r));
             for (block, &tap) in dst.chunks_exact_mut(r).zip(taps) {
-                block[..lanes].copy_from_slice(&xp[base + tap + from..][..lanes]);
+                let src = &xp[base + tap + from * step..];
+                if step == 1 {
+                    block[..lanes].copy_from_slice(&src[..lanes]);
+                } else {
+                    block[..lanes].iter_mut().zip(src.iter().step_by(step)).for_each(|(v, &x)| *v = x);
+                }
                 block[lanes..].fill(0.0);
             }
         }
         // The skip picture at this row's output pixels: every `s`-th column of output row `oy`.
         if let Some(picture) = skip {
             let (oh, ow) = self.g.out;
-            let (oy, sx) = (phase.first.0 + self.g.stride.0 * q, self.g.stride.1);
+            let (oy, sx) = (phase.first.0 + self.out_step.0 * q, self.out_step.1);
             for (j, dst) in packed.chunks_exact_mut(panel).enumerate().take(cols.div_ceil(r)) {
                 let (from, lanes) = (j * r, r.min(cols - j * r));
                 let blocks = dst.chunks_exact_mut(r).skip(taps.len());
@@ -389,7 +498,7 @@ impl PhaseDeconv {
         scratch: &mut Scratch,
     ) -> TractResult<()> {
         let (oh, ow) = self.g.out;
-        let (sy, sx) = self.g.stride;
+        let (sy, sx) = self.out_step;
         let oy = phase.first.0 + sy * q;
         let offset = ((oy * ow + phase.first.1) * 4) as isize;
         let (shape, strides) = ([self.g.m, phase.cols], [(oh * ow) as isize, sx as isize]);
@@ -521,7 +630,10 @@ thread_local! {
 
 impl Op for PhaseDeconv {
     fn name(&self) -> StaticName {
-        "PhaseDeconv".into()
+        match self.kind {
+            Kind::Transposed => "PhaseDeconv".into(),
+            Kind::Direct => "RowConv".into(),
+        }
     }
 
     fn info(&self) -> TractResult<Vec<String>> {
@@ -648,12 +760,37 @@ fn one_by_one_conv(model: &TypedModel, outlet: OutletId, reader: usize) -> Tract
 /// the added tensor is a 1x1 convolution's output read by nothing else, that convolution is
 /// folded in too. Returns how many it replaced.
 pub fn swap_deconvs(model: &mut TypedModel) -> TractResult<usize> {
+    swap(model, Kind::Transposed)
+}
+
+/// Replaces each f32 convolution that [`PhaseDeconv`]'s direct form covers and runs faster than
+/// tract (see [`PhaseDeconv::for_conv`]) with it, with an `Add` and a `Relu` after it as
+/// [`swap_deconvs`] does. tract pads such a convolution's input in a pass of its own, on one
+/// thread, before its matrix product. Returns how many it replaced.
+pub fn swap_convs(model: &mut TypedModel) -> TractResult<usize> {
+    swap(model, Kind::Direct)
+}
+
+fn swap(model: &mut TypedModel, kind: Kind) -> TractResult<usize> {
+    use tract_core::ops::cnn::Conv;
     use tract_core::ops::math::{Add, Max};
-    let ids: Vec<usize> = model.nodes().iter().filter(|n| n.op_is::<Deconv>()).map(|n| n.id).collect();
+    let ids: Vec<usize> = model
+        .nodes()
+        .iter()
+        .filter(|n| match kind {
+            Kind::Transposed => n.op_is::<Deconv>(),
+            Kind::Direct => n.op_is::<Conv>(),
+        })
+        .map(|n| n.id)
+        .collect();
     let mut swapped = 0;
     for id in ids {
         let node = model.node(id);
-        let Some(Weighted { g, weights, mut bias }) = PhaseDeconv::for_node(model, node)? else { continue };
+        let parts = match kind {
+            Kind::Transposed => PhaseDeconv::for_node(model, node)?,
+            Kind::Direct => PhaseDeconv::for_conv(model, node)?,
+        };
+        let Some(Weighted { g, weights, mut bias }) = parts else { continue };
         let out_fact = model.outlet_fact(OutletId::new(id, 0))?.clone();
         let mut last = OutletId::new(id, 0);
         let (mut addend, mut skip) = (None, None);
@@ -672,9 +809,9 @@ pub fn swap_deconvs(model: &mut TypedModel) -> TractResult<usize> {
         let mut op = match &skip {
             Some(conv) => {
                 bias.iter_mut().zip(&conv.bias).for_each(|(v, b)| *v += b);
-                PhaseDeconv::new(g, &weights, &bias, &Skip { c: conv.c, weights: &conv.weights })?
+                PhaseDeconv::new(kind, g, &weights, &bias, &Skip { c: conv.c, weights: &conv.weights })?
             }
-            None => PhaseDeconv::new(g, &weights, &bias, &Skip::NONE)?,
+            None => PhaseDeconv::new(kind, g, &weights, &bias, &Skip::NONE)?,
         };
         let Some(op) = op.as_mut() else { continue };
         op.then.add = addend.is_some();
@@ -690,7 +827,11 @@ pub fn swap_deconvs(model: &mut TypedModel) -> TractResult<usize> {
         }
         let inputs: TVec<OutletId> =
             std::iter::once(node.inputs[0]).chain(skip.map(|s| s.input)).chain(addend).collect();
-        let name = format!("{}.phase_deconv", model.node(id).name);
+        let suffix = match kind {
+            Kind::Transposed => "phase_deconv",
+            Kind::Direct => "row_conv",
+        };
+        let name = format!("{}.{suffix}", model.node(id).name);
         super::passes::replace_with(model, name, op.clone(), &inputs, last)?;
         swapped += 1;
     }
@@ -730,6 +871,90 @@ mod tests {
             }
         }
         out.into_iter().map(|v| v as f32).collect()
+    }
+
+    /// A convolution by its definition (zeros outside the input).
+    fn conv_reference(g: Geometry, x: &[f32], weights: &[f32], bias: &[f32]) -> Vec<f32> {
+        let Geometry { c, h, w, m, kh, kw, stride, pad, out: (oh, ow) } = g;
+        let mut out = vec![0f32; m * oh * ow];
+        for o in 0..m {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut sum = bias[o] as f64;
+                    for ci in 0..c {
+                        for ty in 0..kh {
+                            for tx in 0..kw {
+                                let iy = (oy * stride.0 + ty) as isize - pad.0 as isize;
+                                let ix = (ox * stride.1 + tx) as isize - pad.1 as isize;
+                                if iy >= 0 && ix >= 0 && iy < h as isize && ix < w as isize {
+                                    sum += x[(ci * h + iy as usize) * w + ix as usize] as f64
+                                        * weights[((o * c + ci) * kh + ty) * kw + tx] as f64;
+                                }
+                            }
+                        }
+                    }
+                    out[(o * oh + oy) * ow + ox] = sum as f32;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn direct_form_matches_convolution_by_its_definition() {
+        let mut rng = Lcg(23);
+        // (c, h, w, m, k, stride, pad): the generator's 3x3 body and stride-2 encoder; a 5x5
+        // with a wide pad; no pad; a 1x1; stride 3 on an odd size; a row narrower than a panel;
+        // rows of several full panels, at stride 1 and 2.
+        let cases = [
+            (6, 9, 11, 17, 3, 1, 1),
+            (5, 10, 13, 16, 3, 2, 1),
+            (3, 8, 7, 5, 5, 1, 2),
+            (4, 6, 9, 3, 3, 1, 0),
+            (7, 5, 6, 9, 1, 1, 0),
+            (3, 11, 10, 4, 3, 3, 1),
+            (9, 3, 5, 20, 3, 1, 1),
+            (4, 5, 40, 16, 3, 1, 1),
+            (4, 6, 41, 16, 3, 2, 1),
+        ];
+        for (c, h, w, m, k, s, p) in cases {
+            let out = ((h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1);
+            let g = Geometry { c, h, w, m, kh: k, kw: k, stride: (s, s), pad: (p, p), out };
+            let x: Vec<f32> = (0..c * h * w).map(|_| rng.next()).collect();
+            let weights: Vec<f32> = (0..m * c * k * k).map(|_| rng.next()).collect();
+            let bias: Vec<f32> = (0..m).map(|_| rng.next()).collect();
+            let addend: Vec<f32> = (0..m * out.0 * out.1).map(|_| rng.next()).collect();
+            let expected = conv_reference(g, &x, &weights, &bias);
+            let mut op = PhaseDeconv::new(Kind::Direct, g, &weights, &bias, &Skip::NONE).unwrap().unwrap();
+            for then in [Then::default(), Then { add: false, relu: true }, Then { add: true, relu: true }] {
+                op.then = then;
+                let want: Vec<f32> = expected
+                    .iter()
+                    .zip(&addend)
+                    .map(|(&v, &a)| if then.add { v + a } else { v })
+                    .map(|v| if then.relu { v.max(0.0) } else { v })
+                    .collect();
+                for executor in [Executor::SingleThread, Executor::multithread(2)] {
+                    let mut inputs = tvec![Tensor::from_shape(&[1, c, h, w], &x).unwrap().into_tvalue()];
+                    if then.add {
+                        inputs
+                            .push(Tensor::from_shape(&[1, m, out.0, out.1], &addend).unwrap().into_tvalue());
+                    }
+                    let got = multithread_tract_scope(executor, || {
+                        op.eval(&EvalContext::out_of_plan(), inputs).unwrap()
+                    });
+                    assert_eq!(got[0].shape(), [1, m, out.0, out.1]);
+                    let got = got[0].try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec();
+                    for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+                        let case = (c, h, w, m, k, s, p);
+                        assert!(
+                            (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                            "case {case:?} {then:?} at {i}: {a} != {b}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     struct Lcg(u64);
@@ -775,10 +1000,14 @@ mod tests {
                         + skip_b[i / n]
                 })
                 .collect();
-            let plain = PhaseDeconv::new(g, &weights, &bias, &Skip::NONE).unwrap().expect("an f32 kernel");
+            let plain = PhaseDeconv::new(Kind::Transposed, g, &weights, &bias, &Skip::NONE)
+                .unwrap()
+                .expect("an f32 kernel");
             let both: Vec<f32> = bias.iter().zip(&skip_b).map(|(a, b)| a + b).collect();
             let folded =
-                PhaseDeconv::new(g, &weights, &both, &Skip { c: 3, weights: &skip_w }).unwrap().unwrap();
+                PhaseDeconv::new(Kind::Transposed, g, &weights, &both, &Skip { c: 3, weights: &skip_w })
+                    .unwrap()
+                    .unwrap();
             let thens = [Then::default(), Then { add: true, relu: false }, Then { add: true, relu: true }];
             let variants = thens.iter().map(|&t| (plain.clone(), t)).chain([
                 (folded.clone(), Then::default()),

@@ -328,6 +328,13 @@ impl Net {
                         tracing::debug!(swapped, "transposed convolutions run by comicbooth's PhaseDeconv");
                     }
                 }
+                // COMICBOOTH_CONV=tract keeps tract's own f32 convolutions (the same A/B).
+                if std::env::var("COMICBOOTH_CONV").as_deref() != Ok("tract") {
+                    let swapped = deconv::swap_convs(&mut m)?;
+                    if swapped > 0 {
+                        tracing::debug!(swapped, "f32 convolutions run by comicbooth's RowConv");
+                    }
+                }
                 m.into_optimized()
             })
             .map_err(unsupported)?;
