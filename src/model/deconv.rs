@@ -195,15 +195,28 @@ impl Eq for PhaseDeconv {}
 
 impl PhaseDeconv {
     /// What the op needs of a node of `model` (its geometry, weights and one bias per output
-    /// channel), or None where the node is not a transposed convolution this op covers (tract
+    /// channel), or None where the node is not a convolution of `kind` this op covers (tract
     /// keeps it then): f32, batch 1, NCHW, OIHW weights, no groups or dilation, a known input
-    /// shape, constant weights and bias.
-    fn for_node(model: &TypedModel, node: &TypedNode) -> TractResult<Option<Weighted>> {
-        let Some(deconv) = node.op_as::<Deconv>() else { return Ok(None) };
-        let spec = &deconv.pool_spec;
-        if deconv.group != 1
+    /// shape, constant weights and bias. A direct convolution is taken only where it beats
+    /// tract: at least 16 output channels (tract-linalg's f32 kernels work on 8 to 16 rows at
+    /// once: fewer leave most of each tile empty) and at least 64 products per output (below
+    /// that, packing is most of the work and tract's direct convolution wins). On the
+    /// generator, its 3-channel head and 27-product first layer stay with tract.
+    fn for_node(model: &TypedModel, node: &TypedNode, kind: Kind) -> TractResult<Option<Weighted>> {
+        use tract_core::ops::cnn::Conv;
+        let (spec, group, kernel_format) = match kind {
+            Kind::Transposed => match node.op_as::<Deconv>() {
+                Some(d) => (&d.pool_spec, d.group, d.kernel_format),
+                None => return Ok(None),
+            },
+            Kind::Direct => match node.op_as::<Conv>() {
+                Some(c) if c.q_params.is_none() => (&c.pool_spec, c.group, c.kernel_fmt),
+                _ => return Ok(None),
+            },
+        };
+        if group != 1
             || spec.data_format != DataFormat::NCHW
-            || deconv.kernel_format != KernelFormat::OIHW
+            || kernel_format != KernelFormat::OIHW
             || spec.kernel_shape.len() != 2
             || spec.dilations().iter().any(|&d| d != 1)
             || node.inputs.len() != 3
@@ -226,17 +239,20 @@ impl PhaseDeconv {
         let (c, h, wd) = (shape[1], shape[2], shape[3]);
         let (m, kh, kw) = (w.shape()[0], w.shape()[2], w.shape()[3]);
         let bias = values::<f32>(&bias)?;
-        if !(bias.len() == 1 || bias.len() == m) {
+        if !(bias.len() == 1 || bias.len() == m) || (kind == Kind::Direct && (m < 16 || c * kh * kw < 64)) {
             return Ok(None);
         }
         let strides = spec.strides();
-        let dims = spec.padding.compute_for_deconv(
-            &[h, wd],
-            &[kh, kw],
-            &spec.dilations(),
-            &strides,
-            &deconv.adjustments,
-        )?;
+        // Per axis: the padding before, and the output size.
+        let dims: Vec<(usize, usize)> = match node.op_as::<Deconv>() {
+            Some(deconv) => spec
+                .padding
+                .compute_for_deconv(&[h, wd], &[kh, kw], &spec.dilations(), &strides, &deconv.adjustments)?
+                .iter()
+                .map(|d| (d.pad_before, d.deconvoluted))
+                .collect(),
+            None => spec.computed_padding(&[h, wd]).iter().map(|d| (d.pad_before, d.convoluted)).collect(),
+        };
         let g = Geometry {
             c,
             h,
@@ -245,70 +261,10 @@ impl PhaseDeconv {
             kh,
             kw,
             stride: (strides[0], strides[1]),
-            pad: (dims[0].pad_before, dims[1].pad_before),
-            out: (dims[0].deconvoluted, dims[1].deconvoluted),
+            pad: (dims[0].0, dims[1].0),
+            out: (dims[0].1, dims[1].1),
         };
         // What tract computed for the node must be what this op gives.
-        let fact = model.outlet_fact(OutletId::new(node.id, 0))?;
-        if fact.shape.as_concrete() != Some(&[1, m, g.out.0, g.out.1][..]) {
-            return Ok(None);
-        }
-        let bias: Vec<f32> = (0..m).map(|o| bias[if bias.len() == 1 { 0 } else { o }]).collect();
-        Ok(Some(Weighted { g, weights: values::<f32>(&w)?, bias }))
-    }
-
-    /// What the op needs of an f32 convolution node, as [`PhaseDeconv::for_node`] for a
-    /// transposed one, where its direct form covers the node and beats tract: at least 16
-    /// output channels (tract-linalg's f32 kernels work on 8 to 16 rows at once: fewer leave
-    /// most of each tile empty) and at least 64 products per output (below that, packing is
-    /// most of the work and tract's direct convolution wins). Measured on the generator: its
-    /// 3-channel head and 27-product first layer stay with tract.
-    fn for_conv(model: &TypedModel, node: &TypedNode) -> TractResult<Option<Weighted>> {
-        use tract_core::ops::cnn::Conv;
-        let Some(conv) = node.op_as::<Conv>() else { return Ok(None) };
-        let spec = &conv.pool_spec;
-        if conv.q_params.is_some()
-            || conv.group != 1
-            || spec.data_format != DataFormat::NCHW
-            || conv.kernel_fmt != KernelFormat::OIHW
-            || spec.kernel_shape.len() != 2
-            || spec.dilations().iter().any(|&d| d != 1)
-            || node.inputs.len() != 3
-        {
-            return Ok(None);
-        }
-        let x_fact = model.outlet_fact(node.inputs[0])?;
-        let Some(shape) = x_fact.shape.as_concrete() else { return Ok(None) };
-        if x_fact.datum_type != DatumType::F32 || shape.len() != 4 || shape[0] != 1 {
-            return Ok(None);
-        }
-        let (Some(w), Some(bias)) =
-            (const_value(model, node.inputs[1], 4)?, const_value(model, node.inputs[2], 4)?)
-        else {
-            return Ok(None);
-        };
-        let (c, h, wd) = (shape[1], shape[2], shape[3]);
-        if w.datum_type() != DatumType::F32 || w.rank() != 4 || w.shape()[1] != c {
-            return Ok(None);
-        }
-        let (m, kh, kw) = (w.shape()[0], w.shape()[2], w.shape()[3]);
-        let bias = values::<f32>(&bias)?;
-        if m < 16 || c * kh * kw < 64 || !(bias.len() == 1 || bias.len() == m) {
-            return Ok(None);
-        }
-        let dims = spec.computed_padding(&[h, wd]);
-        let strides = spec.strides();
-        let g = Geometry {
-            c,
-            h,
-            w: wd,
-            m,
-            kh,
-            kw,
-            stride: (strides[0], strides[1]),
-            pad: (dims[0].pad_before, dims[1].pad_before),
-            out: (dims[0].convoluted, dims[1].convoluted),
-        };
         let fact = model.outlet_fact(OutletId::new(node.id, 0))?;
         if fact.shape.as_concrete() != Some(&[1, m, g.out.0, g.out.1][..]) {
             return Ok(None);
@@ -771,7 +727,7 @@ pub fn swap_deconvs(model: &mut TypedModel) -> TractResult<usize> {
 }
 
 /// Replaces each f32 convolution that [`PhaseDeconv`]'s direct form covers and runs faster than
-/// tract (see [`PhaseDeconv::for_conv`]) with it, with an `Add` and a `Relu` after it as
+/// tract (see [`PhaseDeconv::for_node`]) with it, with an `Add` and a `Relu` after it as
 /// [`swap_deconvs`] does. tract pads such a convolution's input in a pass of its own, on one
 /// thread, before its matrix product. Returns how many it replaced.
 pub fn swap_convs(model: &mut TypedModel) -> TractResult<usize> {
@@ -793,11 +749,9 @@ fn swap(model: &mut TypedModel, kind: Kind) -> TractResult<usize> {
     let mut swapped = 0;
     for id in ids {
         let node = model.node(id);
-        let parts = match kind {
-            Kind::Transposed => PhaseDeconv::for_node(model, node)?,
-            Kind::Direct => PhaseDeconv::for_conv(model, node)?,
+        let Some(Weighted { g, weights, mut bias }) = PhaseDeconv::for_node(model, node, kind)? else {
+            continue;
         };
-        let Some(Weighted { g, weights, mut bias }) = parts else { continue };
         let out_fact = model.outlet_fact(OutletId::new(id, 0))?.clone();
         let mut last = OutletId::new(id, 0);
         let (mut addend, mut skip) = (None, None);
@@ -941,25 +895,25 @@ mod tests {
                     .map(|(&v, &a)| if then.add { v + a } else { v })
                     .map(|v| if then.relu { v.max(0.0) } else { v })
                     .collect();
-                for executor in [Executor::SingleThread, Executor::multithread(2)] {
-                    let mut inputs = tvec![Tensor::from_shape(&[1, c, h, w], &x).unwrap().into_tvalue()];
-                    if then.add {
-                        inputs
-                            .push(Tensor::from_shape(&[1, m, out.0, out.1], &addend).unwrap().into_tvalue());
-                    }
-                    let got = multithread_tract_scope(executor, || {
-                        op.eval(&EvalContext::out_of_plan(), inputs).unwrap()
-                    });
-                    assert_eq!(got[0].shape(), [1, m, out.0, out.1]);
-                    let got = got[0].try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec();
-                    for (i, (a, b)) in got.iter().zip(&want).enumerate() {
-                        let case = (c, h, w, m, k, s, p);
-                        assert!(
-                            (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
-                            "case {case:?} {then:?} at {i}: {a} != {b}"
-                        );
-                    }
+                let mut inputs = vec![Tensor::from_shape(&[1, c, h, w], &x).unwrap()];
+                if then.add {
+                    inputs.push(Tensor::from_shape(&[1, m, out.0, out.1], &addend).unwrap());
                 }
+                runs_as(&op, &inputs, &want, &format!("case {:?} {then:?}", (c, h, w, m, k, s, p)));
+            }
+        }
+    }
+
+    /// Runs `op` on `inputs` at 1 and 2 threads and checks its output against `want`.
+    fn runs_as(op: &PhaseDeconv, inputs: &[Tensor], want: &[f32], what: &str) {
+        for executor in [Executor::SingleThread, Executor::multithread(2)] {
+            let inputs: TVec<TValue> = inputs.iter().map(|t| t.clone().into_tvalue()).collect();
+            let got =
+                multithread_tract_scope(executor, || op.eval(&EvalContext::out_of_plan(), inputs).unwrap());
+            assert_eq!(got[0].shape(), [1, op.g.m, op.g.out.0, op.g.out.1], "{what}");
+            let got = got[0].try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec();
+            for (i, (a, b)) in got.iter().zip(want).enumerate() {
+                assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{what} at {i}: {a} != {b}");
             }
         }
     }
@@ -1033,29 +987,15 @@ mod tests {
                     })
                     .map(|v| if then.relu { v.max(0.0) } else { v })
                     .collect();
-                for executor in [Executor::SingleThread, Executor::multithread(2)] {
-                    let mut inputs = tvec![Tensor::from_shape(&[1, c, h, w], &x).unwrap().into_tvalue()];
-                    if with_skip {
-                        inputs
-                            .push(Tensor::from_shape(&[1, 3, out.0, out.1], &picture).unwrap().into_tvalue());
-                    }
-                    if then.add {
-                        inputs
-                            .push(Tensor::from_shape(&[1, m, out.0, out.1], &addend).unwrap().into_tvalue());
-                    }
-                    let got = multithread_tract_scope(executor, || {
-                        op.eval(&EvalContext::out_of_plan(), inputs).unwrap()
-                    });
-                    assert_eq!(got[0].shape(), [1, m, out.0, out.1]);
-                    let got = got[0].try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec();
-                    for (i, (a, b)) in got.iter().zip(&want).enumerate() {
-                        let case = (c, h, w, m, k, s, p, adj);
-                        assert!(
-                            (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
-                            "case {case:?} {then:?} skip {with_skip} at {i}: {a} != {b}"
-                        );
-                    }
+                let mut inputs = vec![Tensor::from_shape(&[1, c, h, w], &x).unwrap()];
+                if with_skip {
+                    inputs.push(Tensor::from_shape(&[1, 3, out.0, out.1], &picture).unwrap());
                 }
+                if then.add {
+                    inputs.push(Tensor::from_shape(&[1, m, out.0, out.1], &addend).unwrap());
+                }
+                let case = (c, h, w, m, k, s, p, adj);
+                runs_as(&op, &inputs, &want, &format!("case {case:?} {then:?} skip {with_skip}"));
             }
         }
     }
