@@ -312,6 +312,10 @@ impl Net {
                 if dropped > 0 {
                     tracing::debug!(dropped, "Pads that pad nothing removed");
                 }
+                let unrolled = passes::unroll_short_reduces(&mut m)?;
+                if unrolled > 0 {
+                    tracing::debug!(unrolled, "min/max over short axes unrolled into element-wise ops");
+                }
                 // COMICBOOTH_INT8_CONV=tract keeps tract's own quantized convolution (to
                 // compare the two: `comicbooth bench` alternated with and without it).
                 if std::env::var("COMICBOOTH_INT8_CONV").as_deref() != Ok("tract") {
