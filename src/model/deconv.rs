@@ -656,7 +656,7 @@ impl TypedOp for PhaseDeconv {
 }
 
 /// The node that alone reads `outlet`, where there is one.
-fn only_successor(model: &TypedModel, outlet: OutletId) -> Option<&TypedNode> {
+pub(super) fn only_successor(model: &TypedModel, outlet: OutletId) -> Option<&TypedNode> {
     match model.outlet_successors(outlet) {
         [one] if !model.output_outlets().is_ok_and(|o| o.contains(&outlet)) => Some(model.node(one.node)),
         _ => None,

@@ -15,6 +15,7 @@ use tract_onnx::prelude::*;
 use crate::assets::BuiltinModel;
 
 mod deconv;
+mod histogram;
 mod passes;
 mod qconv;
 use crate::convert::{self, Layout, ValueRange};
@@ -315,6 +316,10 @@ impl Net {
                 let unrolled = passes::unroll_short_reduces(&mut m)?;
                 if unrolled > 0 {
                     tracing::debug!(unrolled, "min/max over short axes unrolled into element-wise ops");
+                }
+                let counted = histogram::swap_histograms(&mut m)?;
+                if counted > 0 {
+                    tracing::debug!(counted, "histograms run by comicbooth's CountEqual");
                 }
                 // COMICBOOTH_INT8_CONV=tract keeps tract's own quantized convolution (to
                 // compare the two: `comicbooth bench` alternated with and without it).
