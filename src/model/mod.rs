@@ -450,7 +450,7 @@ fn matmul_kernels(model: &TypedModel) -> Vec<String> {
     let mut names: Vec<String> = model
         .nodes()
         .iter()
-        .filter(|n| matches!(&*n.op.name(), "OptMatMul" | "QConvU8" | "PhaseDeconv"))
+        .filter(|n| matches!(&*n.op.name(), "OptMatMul" | "QConvU8" | "PhaseDeconv" | "RowConv"))
         .flat_map(|n| n.op.info().unwrap_or_default())
         .flat_map(|line| {
             line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
