@@ -14,6 +14,9 @@
 //! | MP4, H.264 at QP 24, 14 frames encoded, 42 in the file (4.2 s) | 408 ms | 2,808,062 |
 //!
 //! (OpenH264 without nasm here: its plain C++ path, no x86 assembly.)
+//!
+//! GIF since stop 28 (each distinct frame of the boomerang compressed once, on all cores; the
+//! stop 27 generator): 45 ms, 1,054,426 bytes, on a quieter machine.
 
 use std::hint::black_box;
 use std::path::Path;
