@@ -92,7 +92,7 @@ enum Command {
         #[arg(long)]
         display: bool,
         /// Also time every operation of the generator over as many runs again and print where
-        /// its time goes, by kind of operation.
+        /// its time goes, by kind of operation and its slowest nodes.
         #[arg(long)]
         profile: bool,
     },

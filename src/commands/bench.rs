@@ -36,8 +36,8 @@ pub struct BenchReport {
     pub pacing: Option<PacingReport>,
     /// Camera frames to the generator's input tensor, beside a copy of the same frame.
     pub conversions: Vec<ConversionBench>,
-    /// Where a generator run's time goes, by kind of operation (`bench --profile`).
-    pub profile: Option<Vec<crate::model::OpTime>>,
+    /// Where a generator run's time goes, by kind of operation and by node (`bench --profile`).
+    pub profile: Option<crate::model::Profile>,
 }
 
 impl BenchReport {
@@ -277,7 +277,8 @@ impl fmt::Display for BenchReport {
             run_stats(&self.runs),
             self.kernels.join(", ")
         )?;
-        if let Some(ops) = &self.profile {
+        if let Some(profile) = &self.profile {
+            let ops = &profile.by_op;
             let total: Duration = ops.iter().map(|o| o.time).sum();
             writeln!(
                 f,
@@ -293,6 +294,10 @@ impl fmt::Display for BenchReport {
                     ms(o.time),
                     100.0 * o.time.as_secs_f64() / total.as_secs_f64().max(1e-12)
                 )?;
+            }
+            writeln!(f, "  the slowest nodes:")?;
+            for n in profile.by_node.iter().take(10) {
+                writeln!(f, "    {:>9.3} ms  {:<18} {}  -> {}", ms(n.time), n.op, n.name, n.output)?;
             }
         }
         if let Some((origin, runs)) = &self.gate {
