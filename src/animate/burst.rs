@@ -150,7 +150,8 @@ fn resample_grid(grid: &[f32], angle: f32, shift: (f32, f32)) -> Vec<f32> {
 fn bilinear_f32(grid: &[f32], side: usize, x: f32, y: f32) -> f32 {
     let max = (side - 1) as f32;
     let (x, y) = (x.clamp(0.0, max), y.clamp(0.0, max));
-    let (x0, y0) = (x.floor() as usize, y.floor() as usize);
+    // Truncation is the floor here (both are at least 0), without floorf's library call.
+    let (x0, y0) = (x as usize, y as usize);
     let (x1, y1) = ((x0 + 1).min(side - 1), (y0 + 1).min(side - 1));
     let (fx, fy) = (x - x0 as f32, y - y0 as f32);
     let top = grid[y0 * side + x0] * (1.0 - fx) + grid[y0 * side + x1] * fx;
