@@ -398,9 +398,9 @@ impl Net {
         Ok(view.iter().copied().collect())
     }
 
-    /// Runs the model `runs` times on a mid-grey input, timing every node, and sums the time
-    /// per kind of operation (tract's op names after optimisation: `OptMatMul`, `Im2col`, ...),
-    /// per run, most first.
+    /// Runs the model `runs` times on a mid-grey input, timing every node: the time per run of
+    /// each kind of operation (tract's op names after optimisation: `OptMatMul`, `Im2col`, ...)
+    /// and of each node, most first.
     fn profile(&self, runs: usize) -> Result<Profile, ModelError> {
         let run_err = |e: TractError| ModelError::Run { path: self.origin.clone(), reason: one_line(&e) };
         let input = Tensor::from_shape(&self.input_shape, &vec![0.5f32; self.input_shape.iter().product()])
@@ -426,16 +426,6 @@ impl Net {
                 let output =
                     node.outputs.first().map(|o| format!("{:?}", o.fact.without_value())).unwrap_or_default();
                 by_node.push(NodeTime { name: node.name.clone(), op: name.clone(), output, time });
-            }
-            if std::env::var_os("SCRATCH_NODES").is_some() {
-                eprintln!(
-                    "{:3} {:40} {:?} {:?} | {:?}",
-                    node.id,
-                    node.name,
-                    time,
-                    node.outputs[0].fact,
-                    node.op()
-                );
             }
             match by_op.iter_mut().find(|o| o.op == name) {
                 Some(o) => (o.time, o.nodes) = (o.time + time, o.nodes + 1),
