@@ -162,12 +162,10 @@ struct Weighted {
     bias: Vec<f32>,
 }
 
-/// An f32 1x1 convolution of `input` (`c` channels): weights `[M][c]`, one bias per output.
+/// An f32 1x1 convolution of `input`: its weights are `[M][C]`.
 struct OneByOne {
     input: OutletId,
-    c: usize,
-    weights: Vec<f32>,
-    bias: Vec<f32>,
+    conv: Weighted,
 }
 
 /// A 1x1 convolution folded into the op: `c` input channels, weights `[M][c]`.
@@ -197,11 +195,7 @@ impl PhaseDeconv {
     /// What the op needs of a node of `model` (its geometry, weights and one bias per output
     /// channel), or None where the node is not a convolution of `kind` this op covers (tract
     /// keeps it then): f32, batch 1, NCHW, OIHW weights, no groups or dilation, a known input
-    /// shape, constant weights and bias. A direct convolution is taken only where it beats
-    /// tract: at least 16 output channels (tract-linalg's f32 kernels work on 8 to 16 rows at
-    /// once: fewer leave most of each tile empty) and at least 64 products per output (below
-    /// that, packing is most of the work and tract's direct convolution wins). On the
-    /// generator, its 3-channel head and 27-product first layer stay with tract.
+    /// shape, constant weights and bias.
     fn for_node(model: &TypedModel, node: &TypedNode, kind: Kind) -> TractResult<Option<Weighted>> {
         use tract_core::ops::cnn::Conv;
         let (spec, group, kernel_format) = match kind {
@@ -239,7 +233,7 @@ impl PhaseDeconv {
         let (c, h, wd) = (shape[1], shape[2], shape[3]);
         let (m, kh, kw) = (w.shape()[0], w.shape()[2], w.shape()[3]);
         let bias = values::<f32>(&bias)?;
-        if !(bias.len() == 1 || bias.len() == m) || (kind == Kind::Direct && (m < 16 || c * kh * kw < 64)) {
+        if !(bias.len() == 1 || bias.len() == m) {
             return Ok(None);
         }
         let strides = spec.strides();
@@ -677,44 +671,28 @@ fn other_input<B: tract_core::ops::binary::BinMiniOp>(node: &TypedNode, from: Ou
 }
 
 /// Where `outlet` is the output of an f32 1x1 convolution (stride 1, no padding, groups or
-/// dilation; constant weights and bias) read only by node `reader`: its input, weights `[M][C]`,
-/// one bias per output channel, and C.
+/// dilation; constant weights and bias) read only by node `reader`.
 fn one_by_one_conv(model: &TypedModel, outlet: OutletId, reader: usize) -> TractResult<Option<OneByOne>> {
-    use tract_core::ops::cnn::Conv;
     if only_successor(model, outlet).map(|n| n.id) != Some(reader) || outlet.slot != 0 {
         return Ok(None);
     }
     let node = model.node(outlet.node);
-    let Some(conv) = node.op_as::<Conv>() else { return Ok(None) };
-    let spec = &conv.pool_spec;
-    if conv.q_params.is_some()
-        || conv.group != 1
-        || spec.data_format != DataFormat::NCHW
-        || conv.kernel_fmt != KernelFormat::OIHW
-        || spec.kernel_shape.as_slice() != [1, 1]
-        || spec.strides().iter().any(|&s| s != 1)
-        || spec.dilations().iter().any(|&d| d != 1)
-        || node.inputs.len() != 3
-    {
-        return Ok(None);
-    }
-    let (x, y) = (model.outlet_fact(node.inputs[0])?, model.outlet_fact(outlet)?);
-    let (Some(xs), Some(ys)) = (x.shape.as_concrete(), y.shape.as_concrete()) else { return Ok(None) };
+    let Some(conv) = PhaseDeconv::for_node(model, node, Kind::Direct)? else { return Ok(None) };
+    let g = &conv.g;
     // Same picture size in and out: no padding.
-    if x.datum_type != DatumType::F32 || xs.len() != 4 || xs[0] != 1 || xs[2..] != ys[2..] {
+    if (g.kh, g.kw, g.stride) != (1, 1, (1, 1)) || g.out != (g.h, g.w) {
         return Ok(None);
     }
-    let (c, m) = (xs[1], ys[1]);
-    let (Some(w), Some(b)) = (const_value(model, node.inputs[1], 4)?, const_value(model, node.inputs[2], 4)?)
-    else {
-        return Ok(None);
-    };
-    let (w, b) = (values::<f32>(&w)?, values::<f32>(&b)?);
-    if w.len() != m * c || !(b.len() == 1 || b.len() == m) {
-        return Ok(None);
-    }
-    let bias = (0..m).map(|o| b[if b.len() == 1 { 0 } else { o }]).collect();
-    Ok(Some(OneByOne { input: node.inputs[0], c, weights: w, bias }))
+    Ok(Some(OneByOne { input: node.inputs[0], conv }))
+}
+
+/// Whether the direct form beats tract on a convolution: at least 16 output channels
+/// (tract-linalg's f32 kernels work on 8 to 16 rows at once: fewer leave most of each tile
+/// empty) and at least 64 products per output (below that, packing is most of the work and
+/// tract's direct convolution wins). On the generator, its 3-channel head and 27-product first
+/// layer stay with tract (6.2 ms through this op against 3.3 ms, `docs/speed.md`).
+fn direct_form_pays(g: &Geometry) -> bool {
+    g.m >= 16 && g.c * g.kh * g.kw >= 64
 }
 
 /// Replaces each f32 transposed convolution [`PhaseDeconv`] covers with it, together with an
@@ -727,7 +705,7 @@ pub fn swap_deconvs(model: &mut TypedModel) -> TractResult<usize> {
 }
 
 /// Replaces each f32 convolution that [`PhaseDeconv`]'s direct form covers and runs faster than
-/// tract (see [`PhaseDeconv::for_node`]) with it, with an `Add` and a `Relu` after it as
+/// tract (see [`direct_form_pays`]) with it, with an `Add` and a `Relu` after it as
 /// [`swap_deconvs`] does. tract pads such a convolution's input in a pass of its own, on one
 /// thread, before its matrix product. Returns how many it replaced.
 pub fn swap_convs(model: &mut TypedModel) -> TractResult<usize> {
@@ -752,6 +730,9 @@ fn swap(model: &mut TypedModel, kind: Kind) -> TractResult<usize> {
         let Some(Weighted { g, weights, mut bias }) = PhaseDeconv::for_node(model, node, kind)? else {
             continue;
         };
+        if kind == Kind::Direct && !direct_form_pays(&g) {
+            continue;
+        }
         let out_fact = model.outlet_fact(OutletId::new(id, 0))?.clone();
         let mut last = OutletId::new(id, 0);
         let (mut addend, mut skip) = (None, None);
@@ -767,14 +748,14 @@ fn swap(model: &mut TypedModel, kind: Kind) -> TractResult<usize> {
             }
             last = OutletId::new(next.id, 0);
         }
-        let mut op = match &skip {
-            Some(conv) => {
+        let op = match &skip {
+            Some(OneByOne { conv, .. }) => {
                 bias.iter_mut().zip(&conv.bias).for_each(|(v, b)| *v += b);
-                PhaseDeconv::new(kind, g, &weights, &bias, &Skip { c: conv.c, weights: &conv.weights })?
+                PhaseDeconv::new(kind, g, &weights, &bias, &Skip { c: conv.g.c, weights: &conv.weights })?
             }
             None => PhaseDeconv::new(kind, g, &weights, &bias, &Skip::NONE)?,
         };
-        let Some(op) = op.as_mut() else { continue };
+        let Some(mut op) = op else { continue };
         op.then.add = addend.is_some();
         if let Some(next) = only_successor(model, last)
             && let Some(other) = other_input::<Max>(next, last)
@@ -793,7 +774,7 @@ fn swap(model: &mut TypedModel, kind: Kind) -> TractResult<usize> {
             Kind::Direct => "row_conv",
         };
         let name = format!("{}.{suffix}", model.node(id).name);
-        super::passes::replace_with(model, name, op.clone(), &inputs, last)?;
+        super::passes::replace_with(model, name, op, &inputs, last)?;
         swapped += 1;
     }
     if swapped > 0 {
