@@ -131,18 +131,6 @@ impl LinearModel {
         }
         LinearModel { a: box_mean(&a, r), b: box_mean(&b, r) }
     }
-
-    /// The model applied at full size: `a * guide + b`, with `a` and `b` sampled bilinearly at
-    /// the centre of each of the guide's pixels.
-    pub fn apply(&self, guide: &Plane) -> Plane {
-        let up = Upsampler::new(std::slice::from_ref(self), guide);
-        let mut out = Plane::zeros(guide.width, guide.height);
-        let mut scratch = up.scratch();
-        for (y, row) in out.data.chunks_exact_mut(guide.width).enumerate() {
-            up.row(y, &mut scratch, &mut [row]);
-        }
-        out
-    }
 }
 
 /// Brings linear models to the guide's full size, one output row at a time: each model's `a`
@@ -209,17 +197,25 @@ fn taps(pos: f32, n: usize) -> (usize, usize, f32) {
     (i0, i1, pos - i0 as f32)
 }
 
-/// Fast guided upsampling (one channel): `small` follows `guide_small` (the photo's luminance
-/// at the same small size) through a local linear model fitted in windows of radius `r`,
-/// brought to the full size and applied to `guide` (the full-size luminance). The look fits
-/// three channels to one [`SmallGuide`] and upsamples them together ([`Upsampler`]).
-pub fn guided_upsample(small: &Plane, guide_small: &Plane, guide: &Plane, r: usize, eps: f32) -> Plane {
-    LinearModel::fit(small, &SmallGuide::new(guide_small.clone(), r), eps).apply(guide)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One model applied at full size through the look's [`Upsampler`].
+    fn apply(model: &LinearModel, guide: &Plane) -> Plane {
+        let up = Upsampler::new(std::slice::from_ref(model), guide);
+        let mut out = Plane::zeros(guide.width, guide.height);
+        let mut scratch = up.scratch();
+        for (y, row) in out.data.chunks_exact_mut(guide.width).enumerate() {
+            up.row(y, &mut scratch, &mut [row]);
+        }
+        out
+    }
+
+    /// Guided upsampling of one channel, as the look does it for each of three.
+    fn guided_upsample(small: &Plane, guide_small: &Plane, guide: &Plane, r: usize, eps: f32) -> Plane {
+        apply(&LinearModel::fit(small, &SmallGuide::new(guide_small.clone(), r), eps), guide)
+    }
 
     fn plane(w: usize, h: usize, f: impl Fn(usize, usize) -> f32) -> Plane {
         Plane { width: w, height: h, data: (0..w * h).map(|i| f(i % w, i / w)).collect() }
@@ -246,7 +242,7 @@ mod tests {
         // a * 1 + b with b = 0 is `a` upsampled: 4x3 -> 10x7, against bilinear by hand.
         let a = plane(4, 3, |x, y| (x * x) as f32 + 3.0 * y as f32);
         let model = LinearModel { a: a.clone(), b: plane(4, 3, |_, _| 0.0) };
-        let q = model.apply(&plane(10, 7, |_, _| 1.0));
+        let q = apply(&model, &plane(10, 7, |_, _| 1.0));
         for (x, y) in [(0usize, 0usize), (4, 3), (9, 6), (6, 1), (2, 5)] {
             let sx = ((x as f32 + 0.5) * 0.4 - 0.5).clamp(0.0, 3.0);
             let sy = ((y as f32 + 0.5) * 3.0 / 7.0 - 0.5).clamp(0.0, 2.0);

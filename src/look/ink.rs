@@ -2,10 +2,8 @@
 //! Winnemöller et al. 2012) on a smoothed luminance, so lines follow the shapes the colour
 //! layer keeps (faces, hair, clothing edges) rather than every texture of the photo.
 
+use super::BAND;
 use super::guided::Plane;
-
-/// Rows per band when a pass is shared out among the cores.
-const BAND: usize = 16;
 
 /// A normalised Gaussian kernel of standard deviation `sigma` samples, radius 3 `sigma`.
 fn kernel(sigma: f32) -> Vec<f32> {
@@ -48,17 +46,6 @@ fn blur_column_row(rows: &Plane, k: &[f32], y: usize, out: &mut [f32]) {
             *d += kv * s;
         }
     }
-}
-
-/// Blurs `p` with a Gaussian of standard deviation `sigma` samples (separable, edges clamped).
-pub fn gaussian(p: &Plane, sigma: f32) -> Plane {
-    let k = kernel(sigma);
-    let rows = blur_rows(p, &k);
-    let mut out = Plane::zeros(p.width, p.height);
-    for (y, d) in out.data.chunks_exact_mut(p.width).enumerate() {
-        blur_column_row(&rows, &k, y, d);
-    }
-    out
 }
 
 /// Ink where the luminance `l` (0 to 1) is darker than its surround: a difference of
@@ -124,6 +111,18 @@ pub fn drop_specks(ink: &mut [u8], w: usize, h: usize, min_px: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Blurs `p` with a Gaussian of standard deviation `sigma` samples through the passes
+    /// [`outlines`] runs (separable, edges clamped).
+    fn gaussian(p: &Plane, sigma: f32) -> Plane {
+        let k = kernel(sigma);
+        let rows = blur_rows(p, &k);
+        let mut out = Plane::zeros(p.width, p.height);
+        for (y, d) in out.data.chunks_exact_mut(p.width).enumerate() {
+            blur_column_row(&rows, &k, y, d);
+        }
+        out
+    }
 
     #[test]
     fn gaussian_keeps_a_flat_plane_and_its_mass() {

@@ -18,6 +18,9 @@ use crate::config::LookConfig;
 use guided::{LinearModel, Plane, SmallGuide, Upsampler};
 pub use palette::Palette;
 
+/// Rows per band when a full-size pass is shared out among the cores.
+const BAND: usize = 16;
+
 /// The ink's colour: a warm near-black, as printed comics use.
 pub const INK: [u8; 3] = [24, 20, 28];
 
@@ -206,7 +209,6 @@ fn colour_rows<S>(
     row: impl Fn(usize, &mut S, &mut [&mut [f32]]) + Sync,
 ) -> (Vec<[u8; 3]>, Plane) {
     use rayon::prelude::*;
-    const BAND: usize = 16;
     // Rounded half up, as f32::round would for these non-negative values, without its
     // library call (x86_64's baseline has no rounding instruction): 10x faster here.
     let byte = |v: f32| (v * 255.0 + 0.5).clamp(0.0, 255.0) as u8;
