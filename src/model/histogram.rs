@@ -182,12 +182,7 @@ mod tests {
         model.select_output_outlets(&[s]).unwrap();
         let mut input: Vec<f32> = (0..42).map(|i| ((i * 5) % 6) as f32).collect();
         input[11] = f32::NAN;
-        let run = |m: &TypedModel| {
-            let plan = m.clone().into_runnable().unwrap();
-            let out =
-                plan.run(tvec!(Tensor::from_shape(&[1, 1, 6, 7], &input).unwrap().into_tvalue())).unwrap();
-            (out[0].shape().to_vec(), out[0].try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec())
-        };
+        let run = |m: &TypedModel| super::super::passes::run_f32(m, &[1, 1, 6, 7], &input).remove(0);
         let before = run(&model);
         assert_eq!(swap_histograms(&mut model).unwrap(), 1);
         assert!(model.nodes().iter().any(|n| n.op_is::<CountEqual>()));

@@ -112,6 +112,17 @@ pub fn replace_with(
     patch.apply(model)
 }
 
+/// Runs `model` on one f32 input of `shape`: each output's shape and values (tests of passes
+/// and ops, before and after them).
+#[cfg(test)]
+pub(super) fn run_f32(model: &TypedModel, shape: &[usize], input: &[f32]) -> Vec<(Vec<usize>, Vec<f32>)> {
+    let plan = model.clone().into_runnable().unwrap();
+    let out = plan.run(tvec!(Tensor::from_shape(shape, input).unwrap().into_tvalue())).unwrap();
+    out.iter()
+        .map(|t| (t.shape().to_vec(), t.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,16 +139,7 @@ mod tests {
         let c = model.wire_node("sum", reduce(Reducer::Sum, 1), &[x]).unwrap()[0];
         model.select_output_outlets(&[a, b, c]).unwrap();
         let input: Vec<f32> = (0..60).map(|i| ((i * 37) % 23) as f32 - 11.5).collect();
-        let run = |m: &TypedModel| {
-            let plan = m.clone().into_runnable().unwrap();
-            let out =
-                plan.run(tvec!(Tensor::from_shape(&[1, 3, 4, 5], &input).unwrap().into_tvalue())).unwrap();
-            out.iter()
-                .map(|t| {
-                    (t.shape().to_vec(), t.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec())
-                })
-                .collect::<Vec<_>>()
-        };
+        let run = |m: &TypedModel| run_f32(m, &[1, 3, 4, 5], &input);
         let before = run(&model);
         assert_eq!(unroll_short_reduces(&mut model).unwrap(), 2);
         assert_eq!(model.nodes().iter().filter(|n| n.op_is::<Reduce>()).count(), 1, "the sum stays");
