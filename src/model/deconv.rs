@@ -516,9 +516,12 @@ impl PhaseDeconv {
             specs.push(FusedSpec::Store(store));
             let kernel = kept_kernel_space(&mut scratch.kernel, &*self.mmm);
             // One row is a small product: run it on this thread (rows are what run in parallel).
-            multithread_tract_scope(Executor::SingleThread, || {
+            let ran = multithread_tract_scope(Executor::SingleThread, || {
                 self.mmm.run_with_scratch_space(self.g.m, phase.cols, kernel, &specs)
-            })?;
+            });
+            // The next row's packing, on this thread, is SSE code.
+            super::clear_upper_vector_state();
+            ran?;
         }
         drop(packed_x);
         scratch.packed = Some(blob);
@@ -526,6 +529,8 @@ impl PhaseDeconv {
     }
 
     fn run(&self, x: &Tensor, skip: Option<&Tensor>, add: Option<&Tensor>) -> TractResult<Tensor> {
+        // tract's op before may have run an AVX kernel on this thread.
+        super::clear_upper_vector_state();
         let skip = skip.map(|t| t.try_as_plain_ram()?.as_slice::<f32>()).transpose()?;
         let xp = PADDED.with_borrow_mut(|xp| {
             self.pad_input(x.try_as_plain_ram()?.as_slice::<f32>()?, xp);

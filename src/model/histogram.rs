@@ -72,6 +72,8 @@ impl EvalOp for CountEqual {
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let x = args_1!(inputs);
+        // tract's op before may have run an AVX kernel on this thread.
+        super::clear_upper_vector_state();
         let x = x.try_as_plain_ram()?;
         let counts = self.count(x.as_slice::<f32>()?);
         Ok(tvec!(Tensor::from_shape(&self.shape, &counts)?.into_tvalue()))

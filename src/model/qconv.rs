@@ -552,6 +552,8 @@ impl EvalOp for QConvU8 {
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let x = args_1!(inputs);
         ensure!(x.shape() == [1, self.g.c, self.g.h, self.g.w], "QConvU8: input {:?}", x.shape());
+        // tract's op before may have run an AVX kernel on this thread.
+        super::clear_upper_vector_state();
         let out = SCRATCH.with_borrow_mut(|scratch| self.run(&x, scratch))?;
         Ok(tvec!(out.into_tvalue()))
     }
@@ -614,7 +616,9 @@ impl QConvU8 {
                 FusedSpec::Store(store),
             ];
             let kernel = kept_kernel_space(&mut scratch.kernel, &*self.mmm);
-            self.mmm.run_with_scratch_space(self.g.m, n, kernel, &specs)?;
+            let ran = self.mmm.run_with_scratch_space(self.g.m, n, kernel, &specs);
+            super::clear_upper_vector_state(); // the requantizing loop after is SSE
+            ran?;
         }
         drop(packed_x); // the packed blob is the scratch's alone again
         let fact = self.output_fact();
