@@ -45,7 +45,9 @@ use tract_linalg::mmm::{
 use tract_linalg::multithread::{Executor, current_tract_executor, multithread_tract_scope};
 use tract_linalg::pack::PackedFormat;
 
-use super::qconv::{Geometry, const_value, kept_blob, kept_kernel_space, values};
+use super::qconv::{
+    Geometry, Int8Skip, QConvU8, Quantizer, const_value, kept_blob, kept_kernel_space, values,
+};
 
 /// One axis of one phase: the outputs `first`, `first + s`, ... (`count` of them), and the
 /// kernel taps that reach them, each with the input offset it reads (output `first + s * q`
@@ -135,7 +137,27 @@ pub struct PhaseDeconv {
     /// What the op took over from the nodes after it: an `Add` of another tensor of the
     /// output's shape (its last input), then a `Relu`.
     then: Then,
+    /// What it does as part of an int8 model, after the kernel, row by row.
+    int8: Int8Tail,
     zero: Arc<Tensor>,
+}
+
+/// What a [`PhaseDeconv`] in an int8 generator takes over from its int8 neighbours
+/// ([`fuse_int8_neighbours`]), done on each row the kernel stores, in this order: the int8 1x1
+/// convolution whose output is added to its own (the skip connection from the input picture,
+/// read as the op's second input), the `Relu` (then after that sum, not in the kernel), and
+/// the quantization of its output for the int8 convolution after it, which then reads u8.
+/// Each step is onnxruntime's arithmetic, so the output is the same to the bit as the nodes'.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Int8Tail {
+    skip: Option<Int8Skip>,
+    quantize: Option<Quantizer>,
+}
+
+impl Int8Tail {
+    fn is_some(&self) -> bool {
+        self.skip.is_some() || self.quantize.is_some()
+    }
 }
 
 /// The element-wise ops after the transposed convolution that run inside its kernel, as tract
@@ -186,6 +208,7 @@ impl PartialEq for PhaseDeconv {
             && Arc::ptr_eq(&self.phases, &other.phases)
             && self.bias == other.bias
             && self.then == other.then
+            && self.int8 == other.int8
     }
 }
 
@@ -372,6 +395,7 @@ impl PhaseDeconv {
             bias: Arc::new(Tensor::from_shape(&[m], bias)?),
             skip: skip.c,
             then: Then::default(),
+            int8: Int8Tail::default(),
             zero: Arc::new(tensor0(0f32)),
         }))
     }
@@ -442,14 +466,16 @@ impl PhaseDeconv {
     }
 
     /// Output row `q` of `phase` into `out`: the kernel's product of the phase's weights and
-    /// its packed input row, plus the bias, stored every `s` columns of the output row.
+    /// its packed input row, plus the bias (and what the op took over), stored every `s`
+    /// columns of the output row. `picture` is the op's second input where it has one: the
+    /// picture a folded 1x1 convolution reads.
     #[allow(clippy::too_many_arguments)]
     fn run_row(
         &self,
         phase: &Phase,
         q: usize,
         xp: &[f32],
-        skip: Option<&[f32]>,
+        picture: Option<&[f32]>,
         out: &Tensor,
         add: Option<&Tensor>,
         scratch: &mut Scratch,
@@ -457,22 +483,64 @@ impl PhaseDeconv {
         let (oh, ow) = self.g.out;
         let (sy, sx) = self.out_step;
         let oy = phase.first.0 + sy * q;
-        let offset = ((oy * ow + phase.first.1) * 4) as isize;
-        let (shape, strides) = ([self.g.m, phase.cols], [(oh * ow) as isize, sx as isize]);
-        let Some(packed_w) = &phase.packed_w else {
+        let at = oy * ow + phase.first.1;
+        let m = self.g.m;
+        // In an int8 model the kernel stores into a row of the thread's own, which the tail
+        // then carries on into the output; else straight into the output.
+        let tail = self.int8.is_some();
+        let mut row = match scratch.row.take() {
+            Some(t) if tail && t.len() >= m * phase.cols => Some(t),
+            _ if tail => Some(unsafe { Tensor::uninitialized::<f32>(&[m * phase.cols])? }),
+            _ => None,
+        };
+        let (dst, offset, strides) = match &row {
+            Some(row) => (row, 0, [phase.cols as isize, 1]),
+            None => (out, at * 4, [(oh * ow) as isize, sx as isize]),
+        };
+        let relu_here = self.then.relu && !tail;
+        match &phase.packed_w {
             // No tap reaches these pixels: the bias alone (then what the op took over).
-            let bias = self.bias.try_as_plain_ram()?.as_slice::<f32>()?;
-            let data = out.as_ptr::<f32>()? as *mut f32;
-            let other = add.map(|t| t.as_ptr::<f32>()).transpose()?;
-            for (o, &b) in bias.iter().enumerate() {
-                for p in 0..phase.cols {
-                    let at = o * oh * ow + oy * ow + phase.first.1 + p * sx;
-                    let v = b + other.map_or(0.0, |t| unsafe { *t.add(at) });
-                    unsafe { *data.add(at) = if self.then.relu { v.max(0.0) } else { v } };
+            None => {
+                let bias = self.bias.try_as_plain_ram()?.as_slice::<f32>()?;
+                let data = unsafe { (dst.as_ptr::<f32>()? as *mut f32).add(offset / 4) };
+                let other = add.map(|t| t.as_ptr::<f32>()).transpose()?;
+                for (o, &b) in bias.iter().enumerate() {
+                    for p in 0..phase.cols {
+                        let v = b + other.map_or(0.0, |t| unsafe { *t.add(o * oh * ow + at + p * sx) });
+                        let v = if relu_here { v.max(0.0) } else { v };
+                        unsafe { *data.offset(o as isize * strides[0] + p as isize * strides[1]) = v };
+                    }
                 }
             }
-            return Ok(());
-        };
+            Some(_) => self.product(phase, q, xp, picture, (dst, offset, strides), at, add, scratch)?,
+        }
+        if let Some(row) = &mut row {
+            let mut values = row.try_as_plain_ram_mut()?;
+            let values = &mut values.as_slice_mut::<f32>()?[..m * phase.cols];
+            self.int8_tail(phase, at, values, picture, out, &mut scratch.tail)?;
+        }
+        scratch.row = row.or(scratch.row.take());
+        Ok(())
+    }
+
+    /// The kernel's part of [`Self::run_row`]: the product of the phase's packed weights and
+    /// the packed input row, the bias, the `Add` and the `Relu` (where the op takes them in the
+    /// kernel), stored in `dst` (a tensor, the byte offset of the row's first value, and the
+    /// strides of channels and pixels). `at` is the row's first pixel in the output.
+    #[allow(clippy::too_many_arguments)]
+    fn product(
+        &self,
+        phase: &Phase,
+        q: usize,
+        xp: &[f32],
+        picture: Option<&[f32]>,
+        (dst, offset, strides): (&Tensor, usize, [isize; 2]),
+        at: usize,
+        add: Option<&Tensor>,
+        scratch: &mut Scratch,
+    ) -> TractResult<()> {
+        let Some(packed_w) = &phase.packed_w else { return Ok(()) };
+        let (oh, ow) = self.g.out;
         let k = phase.taps.len() + self.skip;
         let len = self.b_format.len(k, phase.cols);
         let align = self.b_format.alignment();
@@ -481,7 +549,7 @@ impl PhaseDeconv {
             let bytes = Arc::get_mut(&mut blob).context("PhaseDeconv: packed input still shared")?;
             let floats =
                 unsafe { std::slice::from_raw_parts_mut(bytes.as_bytes_mut().as_mut_ptr() as *mut f32, len) };
-            self.pack_row(phase, q, xp, skip, floats);
+            self.pack_row(phase, q, xp, picture.filter(|_| self.skip > 0), floats);
         }
         let packed_x = EagerPackedInput {
             fact: PackedExoticFact { format: Box::new(self.b_format.clone()), mn: phase.cols.to_dim(), k },
@@ -489,8 +557,9 @@ impl PhaseDeconv {
             panel_bytes: self.b_format.single_panel_len(k) * 4,
             mn: phase.cols,
         };
+        let shape = [self.g.m, phase.cols];
         unsafe {
-            let view = TensorView::from_bytes(out, offset, &shape, &strides);
+            let view = TensorView::from_bytes(dst, offset as isize, &shape, &strides);
             let store = self.mmm.c_view(Some(0), Some(1)).wrap(&view);
             let mut specs: TVec<FusedSpec> = tvec![
                 FusedSpec::AddMatMul {
@@ -500,17 +569,18 @@ impl PhaseDeconv {
                 },
                 FusedSpec::BinPerRow(self.bias.view(), BinOp::Add),
             ];
-            // The other tensor of the `Add`, read at the same places as the output is written.
-            // tract-linalg 0.23.9 reads a border tile's addend only at offsets below the view's
-            // element count, as if the view were dense: a third axis (stride 0, never
-            // addressed) makes the count cover every offset of this strided row.
+            // The other tensor of the `Add`, read where the output row lies. tract-linalg
+            // 0.23.9 reads a border tile's addend only at offsets below the view's element
+            // count, as if the view were dense: a third axis (stride 0, never addressed)
+            // makes the count cover every offset of this strided row.
             if let Some(other) = add {
-                let cover = (self.g.m * oh * ow).div_ceil(self.g.m * phase.cols);
-                let (add_shape, add_strides) = ([self.g.m, phase.cols, cover], [strides[0], strides[1], 0]);
-                let view = TensorView::from_bytes(other, offset, &add_shape, &add_strides);
+                let (sx, m) = (self.out_step.1 as isize, self.g.m);
+                let cover = (m * oh * ow).div_ceil(m * phase.cols);
+                let (add_shape, add_strides) = ([m, phase.cols, cover], [(oh * ow) as isize, sx, 0]);
+                let view = TensorView::from_bytes(other, (at * 4) as isize, &add_shape, &add_strides);
                 specs.push(FusedSpec::AddUnicast(self.mmm.c_view(Some(0), Some(1)).wrap(&view)));
             }
-            if self.then.relu {
+            if self.then.relu && !self.int8.is_some() {
                 specs.push(FusedSpec::BinScalar(&self.zero, BinOp::Max));
             }
             specs.push(FusedSpec::Store(store));
@@ -528,20 +598,92 @@ impl PhaseDeconv {
         Ok(())
     }
 
-    fn run(&self, x: &Tensor, skip: Option<&Tensor>, add: Option<&Tensor>) -> TractResult<Tensor> {
+    /// The rest of a row in an int8 model ([`Int8Tail`]): `row` holds the kernel's values,
+    /// `[M][cols]`, for the output pixels from `at` on, every `s`-th; they go on into `out`.
+    fn int8_tail(
+        &self,
+        phase: &Phase,
+        at: usize,
+        row: &mut [f32],
+        picture: Option<&[f32]>,
+        out: &Tensor,
+        room: &mut TailRoom,
+    ) -> TractResult<()> {
+        let (cols, sx, plane) = (phase.cols, self.out_step.1, self.g.out.0 * self.g.out.1);
+        if let Some(skip) = &self.int8.skip {
+            let picture = picture.context("PhaseDeconv: no picture for the int8 skip")?;
+            room.q.resize(skip.c * cols, 0);
+            room.acc.resize(cols, 0);
+            for (channel, q) in picture.chunks_exact(plane).zip(room.q.chunks_exact_mut(cols)) {
+                for (v, p) in q.iter_mut().zip(0..) {
+                    *v = skip.input.offset(channel[at + p * sx]);
+                }
+            }
+            for (o, values) in row.chunks_exact_mut(cols).enumerate() {
+                skip.add_to(o, &room.q, values, &mut room.acc);
+            }
+        }
+        if self.then.relu {
+            row.iter_mut().for_each(|v| *v = v.max(0.0));
+        }
+        // Every (phase, row) pair writes its own output pixels: none is written twice.
+        match self.int8.quantize {
+            Some(quantizer) => {
+                let data = out.as_ptr::<u8>()? as *mut u8;
+                room.bytes.resize(cols, 0);
+                for (o, values) in row.chunks_exact(cols).enumerate() {
+                    room.bytes.iter_mut().zip(values).for_each(|(b, &v)| *b = quantizer.byte(v));
+                    for (p, &b) in room.bytes.iter().enumerate() {
+                        unsafe { *data.add(o * plane + at + p * sx) = b };
+                    }
+                }
+            }
+            None => {
+                let data = out.as_ptr::<f32>()? as *mut f32;
+                for (o, values) in row.chunks_exact(cols).enumerate() {
+                    for (p, &v) in values.iter().enumerate() {
+                        unsafe { *data.add(o * plane + at + p * sx) = v };
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The op's second input, where it reads one: the picture of a folded 1x1 convolution.
+    fn picture_channels(&self) -> Option<usize> {
+        match (&self.int8.skip, self.skip) {
+            (Some(skip), _) => Some(skip.c),
+            (None, 0) => None,
+            (None, c) => Some(c),
+        }
+    }
+
+    fn output_fact(&self) -> TypedFact {
+        let dt = if self.int8.quantize.is_some() { DatumType::U8 } else { DatumType::F32 };
+        dt.fact([1, self.g.m, self.g.out.0, self.g.out.1])
+    }
+
+    fn run(&self, x: &Tensor, picture: Option<&Tensor>, add: Option<&Tensor>) -> TractResult<Tensor> {
         // tract's op before may have run an AVX kernel on this thread.
         super::clear_upper_vector_state();
-        let skip = skip.map(|t| t.try_as_plain_ram()?.as_slice::<f32>()).transpose()?;
+        let picture = picture.map(|t| t.try_as_plain_ram()?.as_slice::<f32>()).transpose()?;
         let xp = PADDED.with_borrow_mut(|xp| {
             self.pad_input(x.try_as_plain_ram()?.as_slice::<f32>()?, xp);
             TractResult::Ok(std::mem::take(xp))
         })?;
-        let out = unsafe { Tensor::uninitialized::<f32>(&[1, self.g.m, self.g.out.0, self.g.out.1])? };
+        let out = unsafe {
+            Tensor::uninitialized_dt(
+                self.output_fact().datum_type,
+                &[1, self.g.m, self.g.out.0, self.g.out.1],
+            )?
+        };
         // Every (phase, row) pair writes its own output pixels: none is written twice.
         let rows: Vec<(usize, usize)> =
             self.phases.iter().enumerate().flat_map(|(i, p)| (0..p.rows).map(move |q| (i, q))).collect();
         let one = |&(i, q): &(usize, usize)| {
-            SCRATCH.with_borrow_mut(|scratch| self.run_row(&self.phases[i], q, &xp, skip, &out, add, scratch))
+            SCRATCH
+                .with_borrow_mut(|scratch| self.run_row(&self.phases[i], q, &xp, picture, &out, add, scratch))
         };
         match current_tract_executor() {
             Executor::MultiThread(pool) => {
@@ -582,6 +724,18 @@ fn pack_panels<const R: usize>(
 struct Scratch {
     packed: Option<Arc<Blob>>,
     kernel: Option<Box<dyn ScratchSpace>>,
+    /// In an int8 model: the row the kernel stores, and the tail's room.
+    row: Option<Tensor>,
+    tail: TailRoom,
+}
+
+/// What [`PhaseDeconv::int8_tail`] works in: the quantized picture at a row's pixels, the
+/// skip's sums, the row's bytes.
+#[derive(Default)]
+struct TailRoom {
+    q: Vec<i32>,
+    acc: Vec<i32>,
+    bytes: Vec<u8>,
 }
 
 thread_local! {
@@ -618,18 +772,18 @@ impl EvalOp for PhaseDeconv {
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let out = [1, self.g.m, self.g.out.0, self.g.out.1];
-        let with_skip = self.skip > 0;
+        let channels = self.picture_channels();
         ensure!(
-            inputs.len() == 1 + with_skip as usize + self.then.add as usize,
+            inputs.len() == 1 + channels.is_some() as usize + self.then.add as usize,
             "PhaseDeconv: {} inputs",
             inputs.len()
         );
         let x = &inputs[0];
         ensure!(x.shape() == [1, self.g.c, self.g.h, self.g.w], "PhaseDeconv: input {:?}", x.shape());
-        let skip = with_skip.then(|| &*inputs[1]);
-        if let Some(t) = skip {
+        let picture = channels.map(|c| (c, &*inputs[1]));
+        if let Some((c, t)) = picture {
             ensure!(
-                t.shape() == [1, self.skip, out[2], out[3]] && t.datum_type() == DatumType::F32,
+                t.shape() == [1, c, out[2], out[3]] && t.datum_type() == DatumType::F32,
                 "PhaseDeconv: skip picture {:?}",
                 t.shape()
             );
@@ -642,7 +796,7 @@ impl EvalOp for PhaseDeconv {
                 t.shape()
             );
         }
-        Ok(tvec!(self.run(x, skip, add)?.into_tvalue()))
+        Ok(tvec!(self.run(x, picture.map(|p| p.1), add)?.into_tvalue()))
     }
 }
 
@@ -650,7 +804,7 @@ impl TypedOp for PhaseDeconv {
     as_op!();
 
     fn output_facts(&self, _inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        Ok(tvec!(f32::fact([1, self.g.m, self.g.out.0, self.g.out.1])))
+        Ok(tvec!(self.output_fact()))
     }
 }
 
@@ -786,6 +940,69 @@ fn swap(model: &mut TypedModel, kind: Kind) -> TractResult<usize> {
         *model = model.clone().into_compact()?;
     }
     Ok(swapped)
+}
+
+/// In an int8 model, after [`swap_deconvs`] and `QConvU8`'s own swap: hands to each
+/// [`PhaseDeconv`] the int8 work around it that it can do on the rows it has in cache
+/// ([`Int8Tail`]). Returns how many neighbours it took over.
+///
+/// - An int8 1x1 convolution from an f32 picture (a `QConvU8` taking f32 and giving f32),
+///   read only as the tensor added to the op's output: the op reads the picture instead and
+///   computes the convolution per row. It was the int8 generator's skip connection: 1M
+///   outputs requantized, then dequantized into a fresh 4 MB tensor, to be read once.
+/// - The op's output read only by an int8 convolution that quantizes it: the op quantizes
+///   each row as it stores it and hands on u8 (a quarter of the bytes), and the convolution
+///   reads u8 instead of quantizing a full-size picture in a pass of its own.
+pub fn fuse_int8_neighbours(model: &mut TypedModel) -> TractResult<usize> {
+    let of_kind = |model: &TypedModel, pick: fn(&TypedNode) -> bool| -> Vec<usize> {
+        model.nodes().iter().filter(|n| pick(n)).map(|n| n.id).collect()
+    };
+    let mut fused = 0;
+    for id in of_kind(model, |n| n.op_is::<PhaseDeconv>()) {
+        let node = model.node(id);
+        let op = node.op_as::<PhaseDeconv>().unwrap();
+        let Some(&addend) = node.inputs.last() else { continue };
+        if !op.then.add || op.picture_channels().is_some() {
+            continue;
+        }
+        let from = model.node(addend.node);
+        let Some(skip) = from.op_as::<QConvU8>().and_then(Int8Skip::of) else { continue };
+        if only_successor(model, addend).map(|n| n.id) != Some(id)
+            || (skip.m(), skip.out()) != (op.g.m, op.g.out)
+        {
+            continue;
+        }
+        let mut op = op.clone();
+        op.then.add = false;
+        op.int8.skip = Some(skip);
+        let (name, inputs) = (format!("{}.int8_skip", node.name), [node.inputs[0], from.inputs[0]]);
+        super::passes::replace_with(model, name, op, &inputs, OutletId::new(id, 0))?;
+        fused += 1;
+    }
+    for id in of_kind(model, |n| n.op_is::<QConvU8>()) {
+        let node = model.node(id);
+        let conv = node.op_as::<QConvU8>().unwrap();
+        let (Some(quantizer), [input]) = (conv.input_quantizer(), &node.inputs[..]) else { continue };
+        let from = model.node(input.node);
+        let Some(op) = from.op_as::<PhaseDeconv>() else { continue };
+        if only_successor(model, *input).map(|n| n.id) != Some(id) || op.int8.quantize.is_some() {
+            continue;
+        }
+        let mut op = op.clone();
+        op.int8.quantize = Some(quantizer);
+        let mut patch = TypedModelPatch::default();
+        let taps =
+            from.inputs.iter().map(|&i| patch.tap_model(model, i)).collect::<TractResult<TVec<_>>>()?;
+        let y = patch.wire_node(format!("{}.quantized", from.name), op, &taps)?;
+        let z = patch.wire_node(format!("{}.u8_in", node.name), conv.reading_u8(), &y)?;
+        patch.shunt_outside(model, OutletId::new(id, 0), z[0])?;
+        patch.apply(model)?;
+        fused += 1;
+    }
+    if fused > 0 {
+        *model = model.clone().into_compact()?;
+    }
+    Ok(fused)
 }
 
 #[cfg(test)]
@@ -983,6 +1200,88 @@ mod tests {
                 let case = (c, h, w, m, k, s, p, adj);
                 runs_as(&op, &inputs, &want, &format!("case {case:?} {then:?} skip {with_skip}"));
             }
+        }
+    }
+
+    /// onnxruntime's QuantizeLinear to u8, written out (f32 division, round half to even).
+    fn quantize(v: f32, q: Quantizer) -> i32 {
+        ((v / q.scale).round_ties_even() as i32 + q.zero).clamp(0, 255)
+    }
+
+    #[test]
+    fn an_int8_tail_is_the_int8_nodes_it_took_over() {
+        // Against the nodes it replaces, by their definitions: a transposed convolution's f32
+        // output (the same op with no tail: the same kernel, so the same values), plus an
+        // int8 1x1 convolution of a picture (QuantizeLinear, QLinearConv, DequantizeLinear),
+        // then Relu, then QuantizeLinear for the convolution after. Exact, byte for byte.
+        let mut rng = Lcg(31);
+        let (x_q, y_q, out_q) = (
+            Quantizer { scale: 0.0041, zero: 7 },
+            Quantizer { scale: 0.013, zero: 131 },
+            Quantizer { scale: 0.0087, zero: 0 },
+        );
+        // (c, h, w, m, k, stride, pad): the generator's last upsampling, smaller; stride 3; a
+        // kernel smaller than the stride (phases of the bias alone).
+        for (c, h, w, m, k, s, p) in [(5, 6, 7, 9, 4, 2, 1), (3, 4, 6, 5, 5, 3, 2), (2, 3, 5, 4, 1, 2, 0)] {
+            let out = ((h - 1) * s + k - 2 * p, (w - 1) * s + k - 2 * p);
+            let n = out.0 * out.1;
+            let g = Geometry { c, h, w, m, kh: k, kw: k, stride: (s, s), pad: (p, p), out };
+            let x: Vec<f32> = (0..c * h * w).map(|_| rng.next()).collect();
+            let weights: Vec<f32> = (0..m * c * k * k).map(|_| rng.next()).collect();
+            let bias: Vec<f32> = (0..m).map(|_| rng.next()).collect();
+            let picture: Vec<f32> = (0..3 * n).map(|_| rng.next() * 0.6 + 0.5).collect();
+            let skip_w: Vec<i8> = (0..m * 3).map(|_| (rng.next() * 127.0) as i8).collect();
+            let skip_b: Vec<i32> = (0..m).map(|_| (rng.next() * 900.0) as i32).collect();
+            let w_scales: Vec<f32> = (0..m).map(|_| 0.002 + rng.next().abs() * 0.01).collect();
+            let skip = Int8Skip::for_test((3, m, out), &skip_w, &skip_b, x_q, &w_scales, y_q);
+            let plain = PhaseDeconv::new(Kind::Transposed, g, &weights, &bias, &Skip::NONE).unwrap().unwrap();
+            let x_t = Tensor::from_shape(&[1, c, h, w], &x).unwrap();
+            let deconv = plain.run(&x_t, None, None).unwrap();
+            let deconv = deconv.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec();
+            // QLinearConv 1x1 by its definition, then DequantizeLinear.
+            let qx: Vec<i32> = picture.iter().map(|&v| quantize(v, x_q)).collect();
+            let dq: Vec<f32> = (0..m * n)
+                .map(|i| {
+                    let (o, px) = (i / n, i % n);
+                    let acc = skip_b[o]
+                        + (0..3)
+                            .map(|ci| (qx[ci * n + px] - x_q.zero) * skip_w[o * 3 + ci] as i32)
+                            .sum::<i32>();
+                    let scale = x_q.scale * w_scales[o] / y_q.scale;
+                    let y = ((acc as f32 * scale).round_ties_even() as i32 + y_q.zero).clamp(0, 255);
+                    (y - y_q.zero) as f32 * y_q.scale
+                })
+                .collect();
+            let summed: Vec<f32> = deconv.iter().zip(&dq).map(|(&d, &q)| (d + q).max(0.0)).collect();
+            let picture_t = Tensor::from_shape(&[1, 3, out.0, out.1], &picture).unwrap();
+            let case = format!("case {:?}", (c, h, w, m, k, s, p));
+            for quantized in [false, true] {
+                let mut op = plain.clone();
+                op.then.relu = true;
+                op.int8 = Int8Tail { skip: Some(skip.clone()), quantize: quantized.then_some(out_q) };
+                assert_eq!(op.picture_channels(), Some(3));
+                for executor in [Executor::SingleThread, Executor::multithread(2)] {
+                    let inputs = tvec![x_t.clone().into_tvalue(), picture_t.clone().into_tvalue()];
+                    let got = multithread_tract_scope(executor, || {
+                        op.eval(&EvalContext::out_of_plan(), inputs).unwrap()
+                    });
+                    assert_eq!(got[0].shape(), [1, m, out.0, out.1], "{case}");
+                    if quantized {
+                        let want: Vec<u8> = summed.iter().map(|&v| quantize(v, out_q) as u8).collect();
+                        assert_eq!(got[0].as_bytes(), &want[..], "{case}, quantized");
+                    } else {
+                        let got = got[0].try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec();
+                        assert_eq!(got, summed, "{case}, f32");
+                    }
+                }
+            }
+            // Quantizing alone, with the Relu in the tail.
+            let mut op = plain.clone();
+            op.then.relu = true;
+            op.int8.quantize = Some(out_q);
+            let got = op.run(&x_t, None, None).unwrap();
+            let want: Vec<u8> = deconv.iter().map(|&v| quantize(v.max(0.0), out_q) as u8).collect();
+            assert_eq!(got.as_bytes(), &want[..], "{case}, quantize alone");
         }
     }
 }

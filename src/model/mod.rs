@@ -391,6 +391,13 @@ impl Net {
                         tracing::debug!(swapped, "f32 convolutions run by comicbooth's RowConv");
                     }
                 }
+                // COMICBOOTH_INT8_FUSE=off leaves the int8 neighbours apart (the same A/B).
+                if std::env::var("COMICBOOTH_INT8_FUSE").as_deref() != Ok("off") {
+                    let fused = deconv::fuse_int8_neighbours(&mut m)?;
+                    if fused > 0 {
+                        tracing::debug!(fused, "int8 neighbours taken over by comicbooth's PhaseDeconv");
+                    }
+                }
                 m.into_optimized()
             })
             .map_err(unsupported)?;
@@ -808,6 +815,20 @@ mod tests {
         assert_eq!(by_op, by_node);
         assert!(p.by_node.windows(2).all(|w| w[0].time >= w[1].time));
         assert!(p.by_node.iter().any(|n| n.name.ends_with(".phase_deconv") && n.output.contains("16,64,64")));
+    }
+
+    #[test]
+    fn the_int8_generator_hands_its_skip_and_head_input_to_phase_deconv() {
+        // The int8 generator's skip convolution runs inside the last transposed convolution
+        // (no node of its own), which hands the head u8: 7 QConvU8 of 8, 2 PhaseDeconv.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/comic_generator.int8.onnx");
+        let g = Generator::load(&ModelSource::File(path), 64, 64, 1).unwrap();
+        let p = g.profile(1).unwrap();
+        let nodes = |op: &str| p.by_op.iter().find(|o| o.op == op).map_or(0, |o| o.nodes);
+        assert_eq!((nodes("QConvU8"), nodes("PhaseDeconv")), (7, 2), "{:?}", p.by_op);
+        assert!(!p.by_node.iter().any(|n| n.name.starts_with("/skip")), "{:?}", p.by_node);
+        let u2 = p.by_node.iter().find(|n| n.name.starts_with("/u2/")).unwrap();
+        assert!(u2.output.contains("16,64,64") && u2.output.ends_with("U8"), "{u2:?}");
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub struct QConvU8 {
     mmm: Box<dyn MatMatMul>,
     packing: usize,
     packed_w: Arc<Box<dyn MMMInputValue>>,
+    /// The weights as the model gives them (OIHW), for [`Int8Skip`].
+    weights: Arc<Vec<i8>>,
     /// Per output channel: the bias plus the input zero point's constant share (i32, [M]).
     bias: Arc<Tensor>,
     /// Per output channel: x_scale * w_scale[m] / y_scale.
@@ -136,6 +138,139 @@ struct Quant {
     w_scales: Vec<f32>,
     y0: i32,
     y_scale: f32,
+}
+
+/// onnxruntime's `QuantizeLinear` to u8: divided by the scale, clamped to the u8 range around
+/// the zero point, rounded half to even, plus the zero point.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Quantizer {
+    pub(super) scale: f32,
+    pub(super) zero: i32,
+}
+
+impl Quantizer {
+    /// `v` quantized, less the zero point (`q - zero`).
+    #[inline(always)]
+    pub(super) fn offset(self, v: f32) -> i32 {
+        round_bits(clamp(v / self.scale, -self.zero as f32, (255 - self.zero) as f32))
+    }
+
+    /// `v` quantized: the u8 `QuantizeLinear` gives.
+    #[inline(always)]
+    pub(super) fn byte(self, v: f32) -> u8 {
+        (self.offset(v) + self.zero) as u8
+    }
+}
+
+/// A [`QConvU8`] that is a 1x1 convolution of an f32 picture into f32 (its `QuantizeLinear`
+/// and `DequantizeLinear` taken over), as the arithmetic an op after it can do per pixel: an
+/// int8 generator's skip connection from its input picture, which [`super::deconv`] computes
+/// inside the transposed convolution it is added to (the f32 generator folds its f32 twin
+/// into the kernel's K instead). Every step is [`QConvU8`]'s, so the result is the same to the
+/// bit: the picture quantized, the i32 sum of `(q - x0) * w` plus the bias, requantized by
+/// `x_scale * w_scale / y_scale`, dequantized by `y_scale`.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Int8Skip {
+    /// The picture's channels, and how it is quantized.
+    pub(super) c: usize,
+    pub(super) input: Quantizer,
+    size: (usize, usize),
+    /// `[M][c]` weights and one bias per output channel (without the zero point's share).
+    weights: Vec<i32>,
+    bias: Vec<i32>,
+    scale: Vec<f32>,
+    y0: i32,
+    y_scale: f32,
+}
+
+impl Int8Skip {
+    /// The skip `conv` computes, where it is a 1x1 convolution (stride 1, no padding) from f32
+    /// to f32.
+    pub(super) fn of(conv: &QConvU8) -> Option<Int8Skip> {
+        let g = &conv.g;
+        let (Input::F32 { x_scale, x0 }, Output::F32 { y_scale, .. }) = (conv.input, conv.output) else {
+            return None;
+        };
+        if (g.kh, g.kw, g.stride, g.pad) != (1, 1, (1, 1), (0, 0)) || g.out != (g.h, g.w) {
+            return None;
+        }
+        let weights: Vec<i32> = conv.weights.iter().map(|&w| w as i32).collect();
+        let bias = conv.bias.try_as_plain_ram().ok()?.as_slice::<i32>().ok()?;
+        // QConvU8's bias holds the input zero point's share, `(128 - x0) * sum(w)`: taken out.
+        let bias = (0..g.m)
+            .map(|o| bias[o] - (128 - x0) * weights[o * g.c..(o + 1) * g.c].iter().sum::<i32>())
+            .collect();
+        Some(Int8Skip {
+            c: g.c,
+            input: Quantizer { scale: x_scale, zero: x0 },
+            size: g.out,
+            weights,
+            bias,
+            scale: conv.scale.to_vec(),
+            y0: conv.y0,
+            y_scale,
+        })
+    }
+
+    /// The skip of a 1x1 convolution from `input` to `output` (test constructor: what
+    /// [`QConvU8::for_node`] reads from a model).
+    #[cfg(test)]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn for_test(
+        (c, m, size): (usize, usize, (usize, usize)),
+        weights: &[i8],
+        bias: &[i32],
+        input: Quantizer,
+        w_scales: &[f32],
+        output: Quantizer,
+    ) -> Int8Skip {
+        let g = Geometry { c, h: size.0, w: size.1, m, kh: 1, kw: 1, stride: (1, 1), pad: (0, 0), out: size };
+        let q = Quant {
+            x0: input.zero,
+            x_scale: input.scale,
+            w_scales: w_scales.to_vec(),
+            y0: output.zero,
+            y_scale: output.scale,
+        };
+        let conv = QConvU8::new(
+            g,
+            weights,
+            bias,
+            q,
+            Input::F32 { x_scale: input.scale, x0: input.zero },
+            Output::F32 { y_scale: output.scale, y0: output.zero },
+        )
+        .unwrap()
+        .expect("an integer kernel");
+        Int8Skip::of(&conv).unwrap()
+    }
+
+    /// Output channels.
+    pub(super) fn m(&self) -> usize {
+        self.bias.len()
+    }
+
+    /// Output size: the picture's.
+    pub(super) fn out(&self) -> (usize, usize) {
+        self.size
+    }
+
+    /// Adds output channel `o` of the skip to `row`, at the pixels whose quantized picture
+    /// values (less the zero point) are `q[channel][pixel]`; `acc` is room for the sums.
+    pub(super) fn add_to(&self, o: usize, q: &[i32], row: &mut [f32], acc: &mut [i32]) {
+        let n = row.len();
+        let acc = &mut acc[..n];
+        acc.fill(self.bias[o]);
+        for (ci, &w) in self.weights[o * self.c..(o + 1) * self.c].iter().enumerate() {
+            for (a, &v) in acc.iter_mut().zip(&q[ci * n..(ci + 1) * n]) {
+                *a += w * v;
+            }
+        }
+        let (lo, hi, s) = ((-self.y0) as f32, (255 - self.y0) as f32, self.scale[o]);
+        for (v, &a) in row.iter_mut().zip(acc.iter()) {
+            *v += round_bits(clamp(a as f32 * s, lo, hi)) as f32 * self.y_scale;
+        }
+    }
 }
 
 /// Every value of a constant tensor as `T`.
@@ -334,6 +469,7 @@ impl QConvU8 {
             mmm,
             packing,
             packed_w: Arc::new(packed_w),
+            weights: Arc::new(weights.to_vec()),
             bias: Arc::new(Tensor::from_shape(&[m], &bias)?),
             scale: Arc::new(scale),
             y0: q.y0,
@@ -354,9 +490,9 @@ impl QConvU8 {
         xp.resize(self.g.c * hp * wp, self.pad_value as u8);
         let rows = self.g.h.min(hp - self.g.pad.0);
         let cols = self.g.w.min(wp - self.g.pad.1);
-        let f32_in = match self.input {
-            Input::U8 => None,
-            Input::F32 { x_scale, x0 } => Some((x.try_as_plain_ram()?.as_slice::<f32>()?, x_scale, x0)),
+        let f32_in = match self.input_quantizer() {
+            None => None,
+            Some(q) => Some((x.try_as_plain_ram()?.as_slice::<f32>()?, q)),
         };
         for_each_chunk(xp, hp * wp, 1, |c, plane| {
             for y in 0..rows {
@@ -368,11 +504,9 @@ impl QConvU8 {
                             *d = s ^ 0x80;
                         }
                     }
-                    Some((v, scale, x0)) => {
-                        let (lo, hi) = (-x0 as f32, (255 - x0) as f32);
+                    Some((v, quantizer)) => {
                         for (d, &s) in dst.iter_mut().zip(&v[at..at + cols]) {
-                            // x0 + round(s / scale) - 128, as a byte
-                            *d = (round_bits(clamp(s / scale, lo, hi)) + x0 - 128) as u8;
+                            *d = quantizer.byte(s) ^ 0x80;
                         }
                     }
                 }
@@ -471,6 +605,20 @@ impl QConvU8 {
             }
         }
         Ok(())
+    }
+
+    /// How it quantizes its f32 input, where it takes f32.
+    pub(super) fn input_quantizer(&self) -> Option<Quantizer> {
+        match self.input {
+            Input::F32 { x_scale, x0 } => Some(Quantizer { scale: x_scale, zero: x0 }),
+            Input::U8 => None,
+        }
+    }
+
+    /// The same convolution reading its input already quantized (u8), where the op before
+    /// quantizes it (with [`Self::input_quantizer`]).
+    pub(super) fn reading_u8(&self) -> QConvU8 {
+        QConvU8 { input: Input::U8, ..self.clone() }
     }
 
     fn output_fact(&self) -> TypedFact {
