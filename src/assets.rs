@@ -38,11 +38,17 @@ pub struct BuiltinModel {
     pub manifest: Asset,
 }
 
-/// The default comic generator (`model.path = ""`): the trained generator, in the form that
-/// runs fastest in tract (models/report/report.md says why this one).
+/// The built-in comic generator (`model.path = ""`), f32: the trained generator.
 pub const GENERATOR: BuiltinModel = BuiltinModel {
     model: asset!("models", "comic_generator.f32.onnx"),
     manifest: asset!("models", "comic_generator.f32.toml"),
+};
+
+/// The built-in generator's int8 form (`model.precision`), quantized from [`GENERATOR`]
+/// (`models/train/quantize.py`).
+pub const GENERATOR_INT8: BuiltinModel = BuiltinModel {
+    model: asset!("models", "comic_generator.int8.onnx"),
+    manifest: asset!("models", "comic_generator.int8.toml"),
 };
 
 /// The default "already comic?" gate (`model.gate_path = ""`).

@@ -166,6 +166,8 @@ pub enum CameraSource {
 pub struct ModelConfig {
     /// Generator ONNX file; empty means the model built into the binary.
     pub path: PathBuf,
+    /// Which built-in generator (`path` empty): f32, int8, or whichever runs faster here.
+    pub precision: Precision,
     /// Square side, in pixels, that the generator runs at.
     #[serde(deserialize_with = "model_size")]
     pub size: u32,
@@ -186,6 +188,7 @@ impl Default for ModelConfig {
     fn default() -> Self {
         Self {
             path: PathBuf::new(),
+            precision: Precision::Auto,
             size: 256,
             threads: 0,
             gate: true,
@@ -193,6 +196,18 @@ impl Default for ModelConfig {
             gate_threshold: 0.9,
         }
     }
+}
+
+/// `model.precision`: which of the built-in generator's two forms runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Precision {
+    /// Both are timed on this board when comicbooth starts and the faster one runs.
+    Auto,
+    /// 32-bit float weights and arithmetic.
+    F32,
+    /// 8-bit integer convolutions (QLinearConv), quantized from the f32 one.
+    Int8,
 }
 
 /// `[look]`
@@ -911,6 +926,16 @@ mod tests {
         let err = parse("[camera]\nsource = \"webcam\"\n").unwrap_err();
         assert!(err.contains("line 2, key `camera.source`"), "{err}");
         assert!(err.contains("`demo`") && err.contains("`v4l2`"), "{err}");
+    }
+
+    #[test]
+    fn precision_names_a_form_of_the_built_in_generator() {
+        assert_eq!(Config::default().model.precision, Precision::Auto);
+        let int8 = Config::parse("[model]\nprecision = \"int8\"\n", Path::new("p.toml")).unwrap();
+        assert_eq!(int8.model.precision, Precision::Int8);
+        let err = parse("[model]\nprecision = \"fp16\"\n").unwrap_err();
+        assert!(err.contains("key `model.precision`"), "{err}");
+        assert!(err.contains("`auto`") && err.contains("`f32`") && err.contains("`int8`"), "{err}");
     }
 
     #[test]

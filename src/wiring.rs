@@ -11,10 +11,10 @@ use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::Rectangle;
 
-use crate::assets::SAMPLE_PHOTOS;
+use crate::assets::{BuiltinModel, GENERATOR, GENERATOR_INT8, SAMPLE_PHOTOS};
 use crate::booth::Booth;
 use crate::camera::{CameraError, FileSource, FrameSource};
-use crate::config::{CameraSource, Config, DisplayBackend, DisplayConfig};
+use crate::config::{CameraSource, Config, DisplayBackend, DisplayConfig, Precision};
 use crate::display::{Framebuffer, FramebufferError, HeadlessDisplay, HeadlessError, Screen};
 use crate::model::{Gate, Generator, ModelError, ModelSource};
 use crate::trigger::{KeyboardTrigger, SignalTrigger, TimerTrigger, Trigger};
@@ -127,15 +127,48 @@ pub fn list_cameras(_: &Config, _dev_dir: &Path) -> String {
     "  v4l2      not in this build (rebuild with --features v4l2)\n".into()
 }
 
-/// The configured generator's source (`model.path`, or the built-in one).
-pub fn generator_source(config: &Config) -> ModelSource {
-    ModelSource::from_config(&config.model.path, crate::assets::GENERATOR)
+/// The configured generator's source: `model.path`, or the built-in form `model.precision`
+/// names (for "auto", the one that runs faster here at `model.size`, timed now).
+pub fn generator_source(config: &Config) -> Result<ModelSource, ModelError> {
+    Ok(match builtin_generator(config) {
+        Some(Precision::Auto) => {
+            let side = config.model.size;
+            let fastest = Generator::fastest(&BUILTIN_GENERATORS, side, side, config.model.threads)?;
+            ModelSource::Builtin(BUILTIN_GENERATORS[fastest.index])
+        }
+        Some(Precision::F32) => ModelSource::Builtin(GENERATOR),
+        Some(Precision::Int8) => ModelSource::Builtin(GENERATOR_INT8),
+        None => ModelSource::File(config.model.path.clone()),
+    })
 }
 
-/// The configured generator, loaded for `model.size` squares.
+/// The configured generator, loaded for `model.size` squares (for `model.precision = "auto"`,
+/// the built-in form that ran faster here).
 pub fn load_generator(config: &Config) -> Result<Generator, ModelError> {
-    let side = config.model.size;
-    Generator::load(&generator_source(config), side, side, config.model.threads)
+    Ok(load_generator_timed(config)?.0)
+}
+
+/// [`load_generator`], with the built-in forms' times where `model.precision = "auto"` chose
+/// between them (each form's manifest name and best time).
+pub fn load_generator_timed(
+    config: &Config,
+) -> Result<(Generator, Option<Vec<(String, Duration)>>), ModelError> {
+    let (side, threads) = (config.model.size, config.model.threads);
+    match builtin_generator(config) {
+        Some(Precision::Auto) => {
+            let fastest = Generator::fastest(&BUILTIN_GENERATORS, side, side, threads)?;
+            Ok((fastest.generator, Some(fastest.times)))
+        }
+        _ => Ok((Generator::load(&generator_source(config)?, side, side, threads)?, None)),
+    }
+}
+
+/// The built-in generator's forms, f32 first.
+const BUILTIN_GENERATORS: [BuiltinModel; 2] = [GENERATOR, GENERATOR_INT8];
+
+/// `model.precision` where the generator is the built-in one (`model.path` empty).
+fn builtin_generator(config: &Config) -> Option<Precision> {
+    config.model.path.as_os_str().is_empty().then_some(config.model.precision)
 }
 
 /// The configured gate, or `None` when `model.gate` is off.
@@ -378,6 +411,33 @@ impl Screen for ConfiguredScreen {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn precision_picks_the_built_in_form_and_auto_the_faster() {
+        let with = |precision| Config {
+            model: crate::config::ModelConfig { precision, size: 64, threads: 1, ..Default::default() },
+            ..Default::default()
+        };
+        let name = |g: &Generator| g.name().to_owned();
+        assert_eq!(name(&load_generator(&with(Precision::F32)).unwrap()), "comic-generator-f32");
+        assert_eq!(name(&load_generator(&with(Precision::Int8)).unwrap()), "comic-generator-int8");
+        // auto: both forms timed, the faster of them loaded.
+        let (g, race) = load_generator_timed(&with(Precision::Auto)).unwrap();
+        let race = race.expect("auto times the forms");
+        let names: Vec<&str> = race.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["comic-generator-f32", "comic-generator-int8"]);
+        let best = race.iter().min_by_key(|(_, t)| *t).unwrap();
+        assert_eq!(name(&g), best.0);
+        // A model file of one's own is never raced.
+        let own = Config {
+            model: crate::config::ModelConfig {
+                path: Path::new(env!("CARGO_MANIFEST_DIR")).join("models/comic_generator.f32.onnx"),
+                ..with(Precision::Auto).model
+            },
+            ..Default::default()
+        };
+        assert!(load_generator_timed(&own).unwrap().1.is_none());
+    }
 
     #[test]
     fn configured_headless_screen_draws_and_presents_through_the_enum() {

@@ -26,6 +26,9 @@ pub struct BenchReport {
     pub threads: usize,
     /// Load + optimise time.
     pub load: Duration,
+    /// Where `model.precision = "auto"` chose between the built-in forms: each form's name and
+    /// best time in that race.
+    pub race: Option<Vec<(String, Duration)>>,
     /// Every timed run, sorted.
     pub runs: Vec<Duration>,
     /// tract's matrix-multiplication kernels in the generator's plan.
@@ -92,7 +95,7 @@ pub fn run(
         bail!("--iterations must be at least 1");
     }
     let side = config.model.size;
-    let generator = wiring::load_generator(config)?;
+    let (generator, race) = wiring::load_generator_timed(config)?;
     let gate = wiring::load_gate(config)?;
     let mut photos = FileSource::builtin(&SAMPLE_PHOTOS[..1]);
     let input = convert::frame_to_square(&photos.next_frame(FRAME_TIMEOUT)?, side)?;
@@ -117,7 +120,7 @@ pub fn run(
     } else {
         None
     };
-    Ok(BenchReport { model, side, threads, load, runs, kernels, gate, pacing, conversions, profile })
+    Ok(BenchReport { model, side, threads, load, race, runs, kernels, gate, pacing, conversions, profile })
 }
 
 /// `iterations` timed runs of `f`, sorted.
@@ -277,6 +280,16 @@ impl fmt::Display for BenchReport {
             run_stats(&self.runs),
             self.kernels.join(", ")
         )?;
+        if let Some(race) = &self.race {
+            let times: Vec<String> =
+                race.iter().map(|(name, t)| format!("{name} {:.1} ms", ms(*t))).collect();
+            writeln!(
+                f,
+                "  model.precision auto, best of {} runs each: {}",
+                crate::model::RACE_ROUNDS,
+                times.join(", ")
+            )?;
+        }
         if let Some(profile) = &self.profile {
             let ops = &profile.by_op;
             let total: Duration = ops.iter().map(|o| o.time).sum();

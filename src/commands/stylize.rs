@@ -141,7 +141,7 @@ pub fn run(
 ) -> anyhow::Result<StylizeReport> {
     let meta = std::fs::metadata(input).map_err(|cause| CameraError::Read { path: input.into(), cause })?;
     let pairs = pairs(input, output, meta.is_dir())?;
-    let file = wiring::generator_source(config).read()?;
+    let file = wiring::generator_source(config)?.read()?;
     let gate = wiring::load_gate(config)?;
     let mut gens = Generators { file: &file, threads: config.model.threads, loaded: HashMap::new(), gate };
     let look = Look { size: short, ..Look::from_config(&config.look) };

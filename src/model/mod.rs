@@ -45,6 +45,10 @@ pub(crate) fn clear_upper_vector_state() {
     }
 }
 
+/// Runs of each form in [`Generator::fastest`]: 3 keep its cost to about 0.2 s on x86_64 and
+/// a second or so on a Pi 4 (by `docs/speed.md`'s estimate), once at start-up.
+pub const RACE_ROUNDS: usize = 3;
+
 /// What a model file promises: read from the TOML next to the .onnx file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Manifest {
@@ -540,6 +544,17 @@ pub struct Generator {
     pub warmup_time: Duration,
 }
 
+/// What [`Generator::fastest`] found.
+#[derive(Debug)]
+pub struct Fastest {
+    /// Which candidate won.
+    pub index: usize,
+    /// It, loaded.
+    pub generator: Generator,
+    /// Each candidate's manifest name and best time, in the candidates' order.
+    pub times: Vec<(String, Duration)>,
+}
+
 impl std::fmt::Debug for Generator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Generator")
@@ -561,6 +576,42 @@ impl Generator {
     ) -> Result<Generator, ModelError> {
         let file = source.read()?;
         Generator::from_bytes(&file.bytes, file.manifest, file.origin, width, height, threads)
+    }
+
+    /// Of `candidates` (built-in forms of one generator), the one that runs fastest on this
+    /// machine at `width` x `height`, loaded, and each one's time. Each is loaded and warmed
+    /// up, then they run in turn [`RACE_ROUNDS`] times on the same picture and each keeps its
+    /// best time (the least disturbed by whatever else the machine does).
+    pub fn fastest(
+        candidates: &[BuiltinModel],
+        width: u32,
+        height: u32,
+        threads: u32,
+    ) -> Result<Fastest, ModelError> {
+        let mut loaded = candidates
+            .iter()
+            .map(|&c| Ok((Generator::load(&ModelSource::Builtin(c), width, height, threads)?, Duration::MAX)))
+            .collect::<Result<Vec<_>, ModelError>>()?;
+        let picture = RgbImage::from_fn(width, height, |x, y| {
+            image::Rgb([(x * 7) as u8, (y * 5) as u8, (x ^ y) as u8])
+        });
+        for _ in 0..RACE_ROUNDS {
+            for (g, best) in &mut loaded {
+                let started = Instant::now();
+                g.run(&picture)?;
+                *best = (*best).min(started.elapsed());
+            }
+        }
+        let times: Vec<(String, Duration)> =
+            loaded.iter().map(|(g, t)| (g.net.manifest.name.clone(), *t)).collect();
+        let (index, (generator, _)) =
+            loaded.into_iter().enumerate().min_by_key(|(_, (_, t))| *t).expect("at least one candidate");
+        tracing::info!(
+            chosen = %generator.net.manifest.name,
+            times_ms = ?times.iter().map(|(n, t)| format!("{n} {:.1}", t.as_secs_f64() * 1e3)).collect::<Vec<_>>(),
+            "generator chosen by timing its forms on this machine"
+        );
+        Ok(Fastest { index, generator, times })
     }
 
     /// Builds a generator from ONNX bytes and their manifest; `origin` names it in messages.
@@ -592,6 +643,11 @@ impl Generator {
             "generator ready"
         );
         Ok(Generator { load_time: net.load_time, net, width, height, warmup_time })
+    }
+
+    /// Its manifest's name (`comic-generator-f32`, ...).
+    pub fn name(&self) -> &str {
+        &self.net.manifest.name
     }
 
     /// Turns an RGB picture of the generator's size into its comic version.
