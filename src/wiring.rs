@@ -16,7 +16,7 @@ use crate::booth::Booth;
 use crate::camera::{CameraError, FileSource, FrameSource};
 use crate::config::{CameraSource, Config, DisplayBackend, DisplayConfig, Precision};
 use crate::display::{Framebuffer, FramebufferError, HeadlessDisplay, HeadlessError, Screen};
-use crate::model::{Gate, Generator, ModelError, ModelSource};
+use crate::model::{Gate, Generator, ModelError, ModelSource, RaceTimes};
 use crate::trigger::{KeyboardTrigger, SignalTrigger, TimerTrigger, Trigger};
 
 /// A configuration that parses but cannot be built into a booth: no trigger, or a backend
@@ -150,9 +150,7 @@ pub fn load_generator(config: &Config) -> Result<Generator, ModelError> {
 
 /// [`load_generator`], with the built-in forms' times where `model.precision = "auto"` chose
 /// between them (each form's manifest name and best time).
-pub fn load_generator_timed(
-    config: &Config,
-) -> Result<(Generator, Option<Vec<(String, Duration)>>), ModelError> {
+pub fn load_generator_timed(config: &Config) -> Result<(Generator, Option<RaceTimes>), ModelError> {
     let (side, threads) = (config.model.size, config.model.threads);
     match builtin_generator(config) {
         Some(Precision::Auto) => {

@@ -28,7 +28,7 @@ pub struct BenchReport {
     pub load: Duration,
     /// Where `model.precision = "auto"` chose between the built-in forms: each form's name and
     /// best time in that race.
-    pub race: Option<Vec<(String, Duration)>>,
+    pub race: Option<crate::model::RaceTimes>,
     /// Every timed run, sorted.
     pub runs: Vec<Duration>,
     /// tract's matrix-multiplication kernels in the generator's plan.

@@ -552,8 +552,11 @@ pub struct Fastest {
     /// It, loaded.
     pub generator: Generator,
     /// Each candidate's manifest name and best time, in the candidates' order.
-    pub times: Vec<(String, Duration)>,
+    pub times: RaceTimes,
 }
+
+/// Each form's manifest name and best time in [`Generator::fastest`]'s race.
+pub type RaceTimes = Vec<(String, Duration)>;
 
 impl std::fmt::Debug for Generator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
