@@ -45,9 +45,9 @@ pub(crate) fn clear_upper_vector_state() {
     }
 }
 
-/// Runs of each form in [`Generator::fastest`]: 3 keep its cost to about 0.2 s on x86_64 and
-/// a second or so on a Pi 4 (by `docs/speed.md`'s estimate), once at start-up.
-pub const RACE_ROUNDS: usize = 3;
+/// Runs of each form in [`Generator::fastest`], the order swapped every other round: 5 cost
+/// about 0.3 s on x86_64 and 2 s on a Pi 4 (by `docs/speed.md`'s estimate), once at start-up.
+pub const RACE_ROUNDS: usize = 5;
 
 /// What a model file promises: read from the TOML next to the .onnx file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -598,17 +598,26 @@ impl Generator {
         let picture = RgbImage::from_fn(width, height, |x, y| {
             image::Rgb([(x * 7) as u8, (y * 5) as u8, (x ^ y) as u8])
         });
-        for _ in 0..RACE_ROUNDS {
-            for (g, best) in &mut loaded {
+        for round in 0..RACE_ROUNDS {
+            // In turn, and every other round in the other order, so that neither always runs
+            // first or after the other.
+            let order: Vec<usize> = match round % 2 {
+                0 => (0..loaded.len()).collect(),
+                _ => (0..loaded.len()).rev().collect(),
+            };
+            for i in order {
+                let (g, best) = &mut loaded[i];
                 let started = Instant::now();
                 g.run(&picture)?;
                 *best = (*best).min(started.elapsed());
             }
         }
-        let times: Vec<(String, Duration)> =
-            loaded.iter().map(|(g, t)| (g.net.manifest.name.clone(), *t)).collect();
+        let times: RaceTimes = loaded.iter().map(|(g, t)| (g.net.manifest.name.clone(), *t)).collect();
         let (index, (generator, _)) =
             loaded.into_iter().enumerate().min_by_key(|(_, (_, t))| *t).expect("at least one candidate");
+        // The int8 convolutions' buffers on this thread were the race's; where int8 won, its
+        // first run makes them again.
+        qconv::release_thread_scratch();
         tracing::info!(
             chosen = %generator.net.manifest.name,
             times_ms = ?times.iter().map(|(n, t)| format!("{n} {:.1}", t.as_secs_f64() * 1e3)).collect::<Vec<_>>(),
