@@ -320,11 +320,13 @@ fn vivid_booth_on_the_framebuffer() {
     let guest = Guest::from_env();
     // vivid's colour bars are flat synthetic colours, which the "already comic?" gate rightly
     // passes through untouched (probability 1.0): this test wants the generator's comic, so
-    // the gate is off here (tests/integration/gate.rs tests it).
+    // the gate is off here (tests/integration/gate.rs tests it). The generator's form is pinned:
+    // the start-up race between f32 and int8 (wiring's tests) would only lengthen an emulated
+    // guest's start.
     let config = "[camera]\nsource = \"v4l2\"\ndevice = \"/dev/video0\"\n\n[display]\nbackend = \"framebuffer\"\n\
          device = \"/dev/fb0\"\n\n[booth]\ncountdown_s = 3\nburst = 3\nshow_s = 30\nstylized_preview = \"off\"\n\n\
          [trigger]\ntimer_s = 12\n\n[export]\ndir = \"/tmp/comics\"\n\n\
-         [model]\nsize = 128\ngate = false\n";
+         [model]\nsize = 128\nprecision = \"f32\"\ngate = false\n";
     let run = run_booth(&guest, "booth", config, false);
     let log = &run.log;
     assert!(run.status.success(), "guest failed ({}):\n{log}", run.status);
@@ -365,7 +367,7 @@ fn arm64_gpio_button_starts_a_session() {
     let config = "[camera]\nsource = \"v4l2\"\ndevice = \"/dev/video0\"\n\n[display]\nbackend = \"framebuffer\"\n\
          device = \"/dev/fb0\"\n\n[booth]\ncountdown_s = 3\nburst = 3\nshow_s = 30\nstylized_preview = \"off\"\n\n\
          [trigger]\ntimer_s = 0\nsignal = false\ngpio_chip = \"/dev/gpiochip0\"\ngpio_line = 3\n\
-         gpio_active_low = false\n\n[export]\ndir = \"/tmp/comics\"\n\n[model]\nsize = 128\ngate = false\n";
+         gpio_active_low = false\n\n[export]\ndir = \"/tmp/comics\"\n\n[model]\nsize = 128\nprecision = \"f32\"\ngate = false\n";
     let run = run_booth(&guest, "gpio", config, true);
     let log = &run.log;
     assert!(run.status.success(), "guest failed ({}):\n{log}", run.status);

@@ -28,12 +28,13 @@ const UNBIND: &str = "echo vivid.0 > /sys/bus/platform/drivers/vivid/unbind";
 const BIND: &str = "echo vivid.0 > /sys/bus/platform/drivers/vivid/bind";
 
 /// The booth these tests run: the live camera, a small headless screen (the faults are the
-/// camera's and the disk's; guest_booth.rs tests the framebuffer), a 10 s timer, small comics.
+/// camera's and the disk's; guest_booth.rs tests the framebuffer), a 10 s timer, small comics,
+/// the f32 generator (no start-up race between its forms in an emulated guest).
 const CONFIG: &str = "[camera]\nsource = \"v4l2\"\ndevice = \"/dev/video0\"\nwidth = 640\nheight = 480\n\n\
      [display]\nbackend = \"headless\"\nwidth = 240\nheight = 240\n\n\
      [booth]\ncountdown_s = 1\nburst = 3\nshow_s = 3\nstylized_preview = \"off\"\n\n\
      [trigger]\ntimer_s = 10\n\n[export]\ndir = \"/tmp/comics\"\n\n\
-     [model]\nsize = 64\ngate = false\n\n[look]\nsize = 128\n";
+     [model]\nsize = 64\nprecision = \"f32\"\ngate = false\n\n[look]\nsize = 128\n";
 
 /// `comicbooth run` in a guest, with a way to run commands there and read its log.
 struct GuestBooth {
