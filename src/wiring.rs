@@ -138,7 +138,7 @@ pub fn generator_source(config: &Config) -> Result<ModelSource, ModelError> {
         }
         Some(Precision::F32) => ModelSource::Builtin(GENERATOR),
         Some(Precision::Int8) => ModelSource::Builtin(GENERATOR_INT8),
-        None => ModelSource::File(config.model.path.clone()),
+        None => ModelSource::from_config(&config.model.path, GENERATOR),
     })
 }
 

@@ -27,9 +27,10 @@ use crate::convert::{self, Layout, ValueRange};
 /// and until something clears them, every SSE instruction after (what Rust compiles for
 /// x86_64's baseline: our packing, quantizing and requantizing loops, and the rest of the
 /// comic on the same thread) waits on them as a false dependency, so loops that should overlap
-/// run one iteration at a time. Measured on the int8 generator (AMD EPYC, 1 thread): the
-/// convolutions' quantize pass went from 1.75 to 0.43 ns a value, their im2col from 2.6 to 1.2
-/// ms, once cleared after each kernel call (`docs/speed.md`). It costs a cycle or so.
+/// run one iteration at a time. Measured on the int8 generator (AMD EPYC, 1 thread): a body
+/// convolution's quantize pass went from 345 to 85 µs (1.75 to 0.43 ns a value) and its im2col
+/// from 520 to 240 µs, once cleared after each kernel call (`docs/speed.md`). It costs a cycle
+/// or so.
 #[inline]
 pub(crate) fn clear_upper_vector_state() {
     #[cfg(target_arch = "x86_64")]
@@ -612,14 +613,14 @@ impl Generator {
                 *best = (*best).min(started.elapsed());
             }
         }
-        let times: RaceTimes = loaded.iter().map(|(g, t)| (g.net.manifest.name.clone(), *t)).collect();
+        let times: RaceTimes = loaded.iter().map(|(g, t)| (g.name().to_owned(), *t)).collect();
         let (index, (generator, _)) =
             loaded.into_iter().enumerate().min_by_key(|(_, (_, t))| *t).expect("at least one candidate");
         // The int8 convolutions' buffers on this thread were the race's; where int8 won, its
         // first run makes them again.
         qconv::release_thread_scratch();
         tracing::info!(
-            chosen = %generator.net.manifest.name,
+            chosen = %generator.name(),
             times_ms = ?times.iter().map(|(n, t)| format!("{n} {:.1}", t.as_secs_f64() * 1e3)).collect::<Vec<_>>(),
             "generator chosen by timing its forms on this machine"
         );

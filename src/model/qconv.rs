@@ -266,9 +266,9 @@ impl Int8Skip {
                 *a += w * v;
             }
         }
-        let (lo, hi, s) = ((-self.y0) as f32, (255 - self.y0) as f32, self.scale[o]);
+        let s = self.scale[o];
         for (v, &a) in row.iter_mut().zip(acc.iter()) {
-            *v += round_bits(clamp(a as f32 * s, lo, hi)) as f32 * self.y_scale;
+            *v += requantized(a, s, self.y0) as f32 * self.y_scale;
         }
     }
 }
@@ -586,12 +586,11 @@ impl QConvU8 {
     /// `DequantizeLinear`, to f32 as onnxruntime dequantizes (`(q - y0) * y_scale`).
     fn requantize(&self, acc: &[i32], out: &mut Tensor) -> TractResult<()> {
         let n = self.g.out.0 * self.g.out.1;
-        let (lo, hi) = ((-self.y0) as f32, (255 - self.y0) as f32);
         match self.output {
             Output::U8(_) => for_each_chunk(out.as_bytes_mut(), n, 1, |o, out| {
                 let (acc, s) = (&acc[o * n..][..n], self.scale[o]);
                 for (&a, out) in acc.iter().zip(out.iter_mut()) {
-                    *out = (round_bits(clamp(a as f32 * s, lo, hi)) + self.y0) as u8;
+                    *out = (requantized(a, s, self.y0) + self.y0) as u8;
                 }
             }),
             Output::F32 { y_scale, .. } => {
@@ -599,7 +598,7 @@ impl QConvU8 {
                 for_each_chunk(view.as_slice_mut::<f32>()?, n, 1, |o, out| {
                     let (acc, s) = (&acc[o * n..][..n], self.scale[o]);
                     for (&a, out) in acc.iter().zip(out.iter_mut()) {
-                        *out = round_bits(clamp(a as f32 * s, lo, hi)) as f32 * y_scale;
+                        *out = requantized(a, s, self.y0) as f32 * y_scale;
                     }
                 })
             }
@@ -664,6 +663,14 @@ pub(super) fn kept_kernel_space<'s>(
         *slot = Some(unsafe { mmm.allocate_scratch_space() });
     }
     &mut **slot.as_mut().unwrap()
+}
+
+/// An i32 accumulator requantized as MLAS does, less the output's zero point `y0`: scaled,
+/// clamped to the u8 range around `y0`, rounded half to even. The one rule for [`QConvU8`]'s
+/// output and for [`Int8Skip`], so the two stay the same to the bit.
+#[inline(always)]
+fn requantized(acc: i32, scale: f32, y0: i32) -> i32 {
+    round_bits(clamp(acc as f32 * scale, (-y0) as f32, (255 - y0) as f32))
 }
 
 /// `v` within `lo..=hi` by plain comparisons (a NaN gives `hi`), which compile to the vector
